@@ -1,0 +1,144 @@
+"""Check: validate every code against its system and the whole site; collect every problem."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+
+from . import yamlutil
+from .config import SiteConfig
+from .content import Code, split_front_matter
+from .errors import ContentError
+from .schema import Path
+
+RESERVED = {"search", "account", "assets", "search-index", "sitemaps", "404"}
+
+SCRIPT_TAG = re.compile(r"<\s*/?\s*script\b", re.I)
+EVENT_ATTR = re.compile(r"<[a-z][^>]*?\s(on[a-z]+)\s*=", re.I | re.S)
+JS_URL = re.compile(r"(?:\]\(|href\s*=\s*[\"']?|src\s*=\s*[\"']?)\s*(?:javascript|vbscript|data):", re.I)
+
+Source = Callable[[str], str]
+
+
+def unsafe_markup(text: str) -> list[tuple[int, str]]:
+    """(0-based line, message) of every raw script, event handler or script URL in Markdown."""
+    found: list[tuple[int, str]] = []
+    for rx, msg in ((SCRIPT_TAG, None), (EVENT_ATTR, None), (JS_URL, None)):
+        for m in rx.finditer(text):
+            line = text.count("\n", 0, m.start())
+            if rx is SCRIPT_TAG:
+                message = "raw <script> is not allowed in Markdown"
+            elif rx is EVENT_ATTR:
+                message = f"event handler attribute '{m.group(1).lower()}' is not allowed in Markdown"
+            else:
+                message = "script or data URLs are not allowed in Markdown"
+            found.append((line, msg or message))
+    return sorted(set(found))
+
+
+class Checker:
+    def __init__(self, config: SiteConfig, codes: list[Code], source: Source) -> None:
+        self.config = config
+        self.codes = codes
+        self.source = source
+        self.errors: list[ContentError] = []
+        self._front: dict[str, str] = {}
+
+    def line(self, code: Code, path: Path) -> int:
+        """File line of a nested field; re-reads the file, which only happens on errors."""
+        if len(path) == 1 and isinstance(path[0], str) and path[0] in code.lines:
+            return code.lines[path[0]]
+        if code.path not in self._front:
+            try:
+                self._front[code.path] = split_front_matter(self.source(code.path), code.path)[0]
+            except (OSError, ContentError):
+                self._front[code.path] = ""
+        return yamlutil.locate(self._front[code.path], path) + 2
+
+    def err(self, code: Code, path: Path, field: str, message: str) -> None:
+        self.errors.append(ContentError(code.path, self.line(code, path), field, message))
+
+    def run(self) -> list[ContentError]:
+        index: dict[tuple[str, str], Code] = {}
+        folded: dict[tuple[str, str], Code] = {}
+        for c in self.codes:
+            self.check_one(c)
+            key = (c.system, c.code.upper())
+            if key in folded:
+                self.err(c, ("code",), "code", f"duplicate code '{c.code}' (also in {folded[key].path})")
+            else:
+                folded[key] = c
+                index[c.key] = c
+        for c in self.codes:
+            self.check_links(c, index)
+        return sorted(set(self.errors), key=lambda e: (e.path, e.line, e.field, e.message))
+
+    def check_one(self, c: Code) -> None:
+        system = self.config.systems.get(c.system)
+        folder = os.path.basename(os.path.dirname(c.path))
+        stem = os.path.basename(c.path)[: -len(".md")]
+        if system is None:
+            known = ", ".join(self.config.systems)
+            self.err(c, ("system",), "system", f"unknown system '{c.system}' (known: {known})")
+        else:
+            if folder != c.system:
+                self.err(c, ("system",), "system", f"file is in folder '{folder}' but system is '{c.system}'")
+            if not system.pattern.fullmatch(c.code):
+                self.err(
+                    c, ("code",), "code", f"'{c.code}' does not match the {c.system} code pattern {system.pattern.pattern}"
+                )
+            if c.title is None and not system.licensed_descriptors:
+                self.errors.append(ContentError(c.path, 1, "title", "required field is missing"))
+        if stem != c.code:
+            self.err(c, ("code",), "code", f"file name '{stem}.md' does not match code '{c.code}'")
+        if c.code.lower() in RESERVED:
+            self.err(c, ("code",), "code", f"'{c.code}' is a reserved URL segment")
+        if c.replaced_by and c.status != "deleted":
+            self.err(c, ("replaced_by",), "replaced_by", "only deleted codes are replaced (set status: deleted)")
+        seen: set[str] = set()
+        for i, s in enumerate(c.sections):
+            if s.id in seen:
+                self.err(c, ("sections", i, "id"), f"sections[{i}].id", f"duplicate section id '{s.id}'")
+            seen.add(s.id)
+            for line, msg in unsafe_markup(s.body):
+                self.err(c, ("sections", i, "body"), f"sections[{i}].body", msg)
+        for line, msg in unsafe_markup(c.body):
+            self.errors.append(ContentError(c.path, c.body_line + line, "body", msg))
+
+    def check_links(self, c: Code, index: dict[tuple[str, str], Code]) -> None:
+        if c.parent is not None:
+            if (c.system, c.parent) not in index:
+                self.err(c, ("parent",), "parent", f"parent '{c.parent}' does not exist in {c.system}")
+            elif c.parent == c.code or self.loops(c, index):
+                self.err(c, ("parent",), "parent", f"parent chain of '{c.code}' loops back to itself")
+        for i, r in enumerate(c.related):
+            system = r.system or c.system
+            if system not in self.config.systems:
+                self.err(c, ("related", i, "system"), f"related[{i}].system", f"unknown system '{system}'")
+            elif (system, r.code) not in index:
+                self.err(
+                    c, ("related", i, "code"), f"related[{i}].code", f"related code '{r.code}' does not exist in {system}"
+                )
+        for i, code in enumerate(c.replaced_by):
+            if (c.system, code) not in index:
+                self.err(
+                    c, ("replaced_by", i), f"replaced_by[{i}]", f"replacement '{code}' does not exist in {c.system}"
+                )
+
+    @staticmethod
+    def loops(c: Code, index: dict[tuple[str, str], Code]) -> bool:
+        seen = {c.key}
+        cur: Code | None = c
+        while cur is not None and cur.parent:
+            key = (cur.system, cur.parent)
+            if key in seen:
+                return key == c.key
+            seen.add(key)
+            cur = index.get(key)
+        return False
+
+
+def check_site(config: SiteConfig, codes: list[Code], source: Source) -> list[ContentError]:
+    """Every problem in the site, sorted by file and line. ``source(path)`` re-reads a file."""
+    return Checker(config, codes, source).run()

@@ -1,0 +1,114 @@
+"""The command line: parses arguments and calls the stages; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import CheckFailed, CodesiteError
+
+
+def _site_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--site", default=".", metavar="DIR",
+        help="the site folder holding content/, layouts/ and assets/ (default: the current folder)",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="codesite",
+        description="Build a static medical code reference site (CPT, HCPCS Level II, ICD-10-CM) "
+        "from one Markdown file per code.",
+        epilog="Run 'codesite COMMAND --help' for the options of a command.",
+    )
+    ap.add_argument("--version", action="version", version=f"codesite {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    b = sub.add_parser("build", help="check the content, then build the site into OUT/site and OUT/private",
+                       description="Load and check every content file, then render the public site into "
+                       "OUT/site and the gated fragments into OUT/private. Nothing is written if any "
+                       "file has an error; unchanged files are not rewritten.")
+    _site_arg(b)
+    b.add_argument("--out", metavar="DIR", help="output folder (default: SITE/build)")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    b.add_argument("--file-links", action="store_true",
+                   help="links end in index.html, for browsing the output from file://")
+    b.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
+                   help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
+
+    c = sub.add_parser("check", help="check every content file and print each problem as path:line: field: message",
+                       description="Validate content/site.yaml and every file in content/codes/ against the "
+                       "schema and each other. Exit status 1 if there is any problem.")
+    _site_arg(c)
+
+    sub.add_parser("schema", help="print the content schema as Markdown",
+                   description="Print the fields of a content file and of site.yaml, from the declared schema.")
+    return ap
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import BuildOptions, build
+
+    start = time.perf_counter()
+    report = build(
+        args.site,
+        BuildOptions(out_dir=args.out, quiet=args.quiet, file_links=args.file_links,
+                     descriptor_files=args.descriptors),
+    )
+    if not args.quiet:
+        out = os.path.abspath(args.out or os.path.join(args.site, "build"))
+        print(
+            f"built in {time.perf_counter() - start:.2f}s: {report.written} written, "
+            f"{report.unchanged} unchanged, {report.removed} removed"
+        )
+        print(f"open {os.path.join(out, 'site', 'index.html')}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .build import load_site
+
+    site = load_site(args.site)
+    print(f"ok: {len(site.codes)} codes checked")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import CODE, SITE, document
+
+    print(document(CODE, "Content file front matter"))
+    print()
+    print(document(SITE, "content/site.yaml"))
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "schema": cmd_schema}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(argv)
+    if not args.command:
+        ap.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except CheckFailed as exc:
+        for e in exc.errors:
+            print(e, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s); nothing was built", file=sys.stderr)
+        return 1
+    except CodesiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""content/site.yaml: the site's name, base URL, code systems and meter limits."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from . import yamlutil
+from .content import field_name
+from .errors import CheckFailed, ConfigError, ContentError
+from .schema import SITE
+
+CONFIG_PATH = "content/site.yaml"
+SYNONYMS_PATH = "content/synonyms.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    id: str
+    name: str
+    url_prefix: str
+    pattern: re.Pattern[str]
+    copyright: str
+    description: str
+    licensed_descriptors: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    guest_views: int
+    registered_views: int
+    period_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    name: str
+    base_url: str
+    tagline: str
+    copyright: str
+    help_url: str
+    nav: tuple[tuple[str, str], ...]
+    systems: dict[str, System]
+    meter: Meter
+    digest: str  # hash of the file's text: every page depends on it
+
+    def system_by_prefix(self, prefix: str) -> System | None:
+        return next((s for s in self.systems.values() if s.url_prefix == prefix), None)
+
+
+def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
+    """Parse and validate site.yaml; raises CheckFailed listing every problem."""
+    try:
+        data = yamlutil.load(text)
+    except yaml.YAMLError as exc:
+        raise CheckFailed(
+            [ConfigError(path, yamlutil.error_line(exc) + 1, "site", f"malformed YAML: {yamlutil.error_text(exc)}")]
+        ) from None
+    errors: list[ContentError] = [
+        ConfigError(path, yamlutil.locate(text, p) + 1, field_name(p), msg)
+        for p, msg in SITE.validate(data, ())
+    ]
+    if errors:
+        raise CheckFailed(errors)
+    d = SITE.with_defaults(data)
+    systems: dict[str, System] = {}
+    for i, s in enumerate(d["systems"]):
+        where = yamlutil.locate(text, ("systems", i)) + 1
+        try:
+            pattern = re.compile(s["pattern"])
+        except re.error as exc:
+            errors.append(ConfigError(path, where, f"systems[{i}].pattern", f"invalid regular expression: {exc}"))
+            continue
+        if s["id"] in systems:
+            errors.append(ConfigError(path, where, f"systems[{i}].id", f"duplicate system '{s['id']}'"))
+        if any(o.url_prefix == s["url_prefix"] for o in systems.values()):
+            errors.append(
+                ConfigError(path, where, f"systems[{i}].url_prefix", f"duplicate URL prefix '{s['url_prefix']}'")
+            )
+        systems[s["id"]] = System(
+            id=s["id"],
+            name=s["name"],
+            url_prefix=s["url_prefix"],
+            pattern=pattern,
+            copyright=s["copyright"],
+            description=s.get("description") or "",
+            licensed_descriptors=bool(s.get("licensed_descriptors")),
+        )
+    if errors:
+        raise CheckFailed(errors)
+    m = SITE.keys["meter"].spec.with_defaults(d["meter"])  # type: ignore[attr-defined]
+    return SiteConfig(
+        name=d["name"],
+        base_url=d["base_url"].rstrip("/"),
+        tagline=d["tagline"] or "",
+        copyright=d["copyright"],
+        help_url=d["help_url"],
+        nav=tuple((n["title"], n["url"]) for n in d["nav"]),
+        systems=systems,
+        meter=Meter(m["guest_views"], m["registered_views"], m["period_days"]),
+        digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+    )
+
+
+def load_config(site_dir: str) -> SiteConfig:
+    full = os.path.join(site_dir, CONFIG_PATH)
+    try:
+        with open(full, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise CheckFailed(
+            [ConfigError(CONFIG_PATH, 1, "site", f"not found (is '{site_dir}' a codesite folder?)")]
+        ) from None
+    return parse_config(text)

@@ -1,0 +1,46 @@
+"""The exception hierarchy. Every problem a user can fix names the file, the line and the field."""
+
+from __future__ import annotations
+
+
+class CodesiteError(Exception):
+    """Base class: anything codesite reports to the user instead of a traceback."""
+
+
+class ContentError(CodesiteError):
+    """A problem in one content (or config) file, printed as ``path:line: field: message``."""
+
+    def __init__(self, path: str, line: int, field: str, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContentError) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def key(self) -> tuple[str, int, str, str]:
+        return (self.path, self.line, self.field, self.message)
+
+
+class CheckFailed(CodesiteError):
+    """The check stage found problems; nothing was rendered."""
+
+    def __init__(self, errors: list[ContentError]) -> None:
+        self.errors = sorted(errors, key=lambda e: (e.path, e.line, e.field, e.message))
+        super().__init__(f"{len(self.errors)} error(s)")
+
+
+class ConfigError(ContentError):
+    """A problem in content/site.yaml."""
+
+
+class BuildError(CodesiteError):
+    """The build could not complete (output folder, templates, I/O)."""

@@ -1,0 +1,1 @@
+"""Importers: official code set files into content files."""

@@ -1,0 +1,114 @@
+"""Publish: stage what changed, then apply it at the end.
+
+Nothing touches the live output until every page has rendered, so a failed build leaves the
+previous site as it was. A manifest of output hashes lets a rebuild skip files whose bytes did
+not change: a no-op build writes nothing and every mtime stays as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .errors import BuildError
+from .render import Output
+from .urls import safe_join
+
+AREAS = ("site", "private")
+MANIFEST = ".manifest.json"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass
+class Report:
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+class Publisher:
+    """Collects outputs into ``out/.staging`` and applies them to ``out/site`` and ``out/private``."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.out = os.path.abspath(out_dir)
+        self.staging = os.path.join(self.out, ".staging")
+        self.old = self._read_manifest()
+        self.new: dict[str, str] = {}
+        self.changed: list[str] = []
+
+    def _read_manifest(self) -> dict[str, str]:
+        try:
+            with open(os.path.join(self.out, MANIFEST), encoding="utf-8") as f:
+                data = json.load(f)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def begin(self) -> None:
+        os.makedirs(self.out, exist_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        os.makedirs(self.staging)
+
+    def add(self, out: Output) -> None:
+        if out.area not in AREAS:
+            raise BuildError(f"unknown output area {out.area!r}")
+        key = f"{out.area}/{out.path}"
+        if key in self.new:
+            raise BuildError(f"two outputs map to the same file: {key}")
+        h = digest(out.data)
+        self.new[key] = h
+        live = safe_join(os.path.join(self.out, out.area), out.path)
+        if self.old.get(key) == h and os.path.exists(live):
+            return
+        staged = safe_join(self.staging, key)
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        with open(staged, "wb") as f:
+            f.write(out.data)
+        self.changed.append(key)
+
+    def add_all(self, outputs: Iterable[Output]) -> None:
+        for o in outputs:
+            self.add(o)
+
+    def commit(self) -> Report:
+        report = Report(written=len(self.changed), unchanged=len(self.new) - len(self.changed))
+        for key in self.changed:
+            live = os.path.join(self.out, key)
+            os.makedirs(os.path.dirname(live), exist_ok=True)
+            os.replace(os.path.join(self.staging, key), live)
+        stale = [k for k in self.old if k not in self.new]
+        for key in stale:
+            try:
+                os.remove(safe_join(self.out, key))
+                report.removed += 1
+            except (FileNotFoundError, BuildError):
+                pass
+        for key in stale:  # prune folders left empty
+            d = os.path.dirname(os.path.join(self.out, key))
+            while d.startswith(self.out + os.sep) and d != self.out:
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break
+                d = os.path.dirname(d)
+        for area in AREAS:
+            os.makedirs(os.path.join(self.out, area), exist_ok=True)
+        if self.changed or stale or self.old != self.new:
+            tmp = os.path.join(self.out, MANIFEST + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(self.new, f, separators=(",", ":"), sort_keys=True)
+            os.replace(tmp, os.path.join(self.out, MANIFEST))
+        shutil.rmtree(self.staging, ignore_errors=True)
+        report.files = self.changed
+        return report
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)

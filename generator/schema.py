@@ -1,0 +1,314 @@
+"""The declared schemas: one description of each field, used to validate and to document.
+
+A spec validates a parsed YAML value and returns the problems it found as ``(path, message)``
+pairs, where ``path`` is a tuple of keys and list indexes (``("sections", 1, "gated")``). The
+caller turns a path into a line in the file. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Path = tuple[str | int, ...]
+Problem = tuple[Path, str]
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    doc: str = ""
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:  # pragma: no cover
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Str(Spec):
+    choices: tuple[str, ...] = ()
+    pattern: str = ""
+    nonempty: bool = True
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        if not isinstance(value, str):
+            yield path, f"expected a string, got {type_name(value)}"
+            return
+        if self.nonempty and not value.strip():
+            yield path, "must not be empty"
+        elif self.choices and value not in self.choices:
+            yield path, f"'{value}' is not one of: {', '.join(self.choices)}"
+        elif self.pattern and not re.fullmatch(self.pattern, value):
+            yield path, f"'{value}' does not match the pattern {self.pattern}"
+
+    def describe(self) -> str:
+        if self.choices:
+            return " | ".join(self.choices)
+        return "string"
+
+
+@dataclass(frozen=True)
+class Bool(Spec):
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        if not isinstance(value, bool):
+            yield path, f"expected true or false, got {type_name(value)}"
+
+    def describe(self) -> str:
+        return "true | false"
+
+
+@dataclass(frozen=True)
+class Int(Spec):
+    minimum: int = 0
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        if not isinstance(value, int) or isinstance(value, bool):
+            yield path, f"expected a whole number, got {type_name(value)}"
+        elif value < self.minimum:
+            yield path, f"must be at least {self.minimum}"
+
+    def describe(self) -> str:
+        return "whole number"
+
+
+@dataclass(frozen=True)
+class List(Spec):
+    item: Spec = field(default_factory=Str)
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        if not isinstance(value, list):
+            yield path, f"expected a list, got {type_name(value)}"
+            return
+        for i, v in enumerate(value):
+            yield from self.item.validate(v, (*path, i))
+
+    def describe(self) -> str:
+        return f"list of {self.item.describe()}"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One field of a :class:`Record`."""
+
+    spec: Spec
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Record(Spec):
+    """A mapping with declared keys; unknown keys are errors."""
+
+    keys: Mapping[str, Key] = field(default_factory=dict)
+    name: str = "mapping"
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        if not isinstance(value, dict):
+            yield path, f"expected a mapping, got {type_name(value)}"
+            return
+        for k, key in self.keys.items():
+            if k not in value or value[k] is None:
+                if key.required:
+                    yield (*path, k), "required field is missing"
+                continue
+            yield from key.spec.validate(value[k], (*path, k))
+        allowed = ", ".join(self.keys)
+        for k in value:
+            if k not in self.keys:
+                yield (*path, str(k)), f"unknown field (allowed: {allowed})"
+
+    def describe(self) -> str:
+        return self.name
+
+    def with_defaults(self, value: dict[str, Any]) -> dict[str, Any]:
+        out = {k: key.default for k, key in self.keys.items()}
+        out.update({k: v for k, v in value.items() if v is not None})
+        return out
+
+
+@dataclass(frozen=True)
+class Dict(Spec):
+    """A free mapping from strings to values of one spec."""
+
+    value: Spec = field(default_factory=Str)
+    key_pattern: str = ""
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        if not isinstance(value, dict):
+            yield path, f"expected a mapping, got {type_name(value)}"
+            return
+        for k, v in value.items():
+            if not isinstance(k, str) or (self.key_pattern and not re.fullmatch(self.key_pattern, k)):
+                yield (*path, str(k)), f"key '{k}' does not match the pattern {self.key_pattern}"
+                continue
+            yield from self.value.validate(v, (*path, k))
+
+    def describe(self) -> str:
+        return f"mapping of string to {self.value.describe()}"
+
+
+# --- the content schema -------------------------------------------------------------------
+
+NOTE_KINDS: dict[str, str] = {
+    "inclusion_terms": "Inclusion terms",
+    "includes": "Includes",
+    "excludes1": "Excludes1",
+    "excludes2": "Excludes2",
+    "code_first": "Code first",
+    "use_additional_code": "Use additional code",
+    "code_also": "Code also",
+    "note": "Note",
+    "seventh_character_note": "7th character",
+}
+
+RELATIONS: dict[str, str] = {
+    "see_also": "See also",
+    "distinct_from": "Distinct from",
+    "crosswalk": "Crosswalk",
+    "add_on": "Add-on code",
+    "replaces": "Replaces",
+}
+
+SECTION_ID = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+
+HISTORY = Record(
+    name="history entry",
+    keys={
+        "release": Key(Str(), required=True, doc="The code set release, e.g. \"2026\"."),
+        "action": Key(Str(choices=("added", "revised", "deleted")), required=True),
+        "note": Key(Str(), doc="What changed, in our words."),
+    },
+)
+
+RELATED = Record(
+    name="related code",
+    keys={
+        "code": Key(Str(), required=True, doc="The related code."),
+        "relation": Key(Str(choices=tuple(RELATIONS)), default="see_also"),
+        "system": Key(Str(), doc="Its code system, when not the same as this code's."),
+        "note": Key(Str(), doc="Why it is related, in our words."),
+    },
+)
+
+SECTION = Record(
+    name="section",
+    keys={
+        "id": Key(Str(pattern=SECTION_ID), required=True, doc="Slug, unique on the page."),
+        "title": Key(Str(), required=True),
+        "gated": Key(Bool(), default=False, doc="Metered: only readers with views left see it."),
+        "body": Key(Str(), required=True, doc="Markdown."),
+    },
+)
+
+NOTES = Record(
+    name="notes",
+    keys={k: Key(List(Str()), doc=f"{label} notes, one string each.") for k, label in NOTE_KINDS.items()},
+)
+
+CODE_FIELDS: dict[str, Key] = {
+    "code": Key(Str(), required=True, doc="The code exactly as published; the file is named after it."),
+    "system": Key(Str(), required=True, doc="A code system id from content/site.yaml."),
+    "title": Key(
+        Str(),
+        doc="The official descriptor. Required, except in systems whose official text comes "
+        "from a licensed data file at build time (CPT).",
+    ),
+    "kind": Key(
+        Str(choices=("chapter", "block", "category", "code")),
+        default="code",
+        doc="Where the entry sits in the hierarchy; chapters and blocks are range pages.",
+    ),
+    "parent": Key(Str(), doc="The code or range id of the parent, in the same system."),
+    "billable": Key(Bool(), default=False, doc="True when the code is valid for claims."),
+    "status": Key(Str(choices=("active", "deleted")), default="active"),
+    "replaced_by": Key(List(Str()), default=[], doc="For deleted codes: the codes that replace it."),
+    "history": Key(List(HISTORY), default=[]),
+    "synonyms": Key(List(Str()), default=[], doc="Lay terms patients use, fed to search."),
+    "notes": Key(NOTES, default={}, doc="Instructional notes (ICD-10-CM), lists of text."),
+    "seventh_characters": Key(
+        Dict(Str(), key_pattern=r"[0-9A-Z]"),
+        default={},
+        doc="7th-character values and their meaning, e.g. {A: initial encounter}.",
+    ),
+    "related": Key(List(RELATED), default=[]),
+    "sections": Key(List(SECTION), default=[], doc="Extra sections; gated ones are metered."),
+}
+
+CODE = Record(name="code front matter", keys=CODE_FIELDS)
+
+
+# --- the site.yaml schema -------------------------------------------------------------------
+
+SYSTEM = Record(
+    name="code system",
+    keys={
+        "id": Key(Str(pattern=r"[a-z0-9]+"), required=True, doc="Folder name under content/codes."),
+        "name": Key(Str(), required=True, doc="Display name, e.g. ICD-10-CM."),
+        "url_prefix": Key(Str(pattern=r"[a-z0-9-]+"), required=True, doc="First URL segment."),
+        "pattern": Key(Str(), required=True, doc="Regular expression every code must match."),
+        "copyright": Key(Str(), required=True, doc="Printed under the official description."),
+        "description": Key(Str(), default="", doc="One line for the home page."),
+        "licensed_descriptors": Key(
+            Bool(), default=False, doc="Official text comes from a data file given at build time."
+        ),
+    },
+)
+
+NAV = Record(
+    name="navigation link",
+    keys={"title": Key(Str(), required=True), "url": Key(Str(), required=True)},
+)
+
+METER = Record(
+    name="meter",
+    keys={
+        "guest_views": Key(Int(), default=1, doc="Full code pages a guest may open."),
+        "registered_views": Key(Int(), default=5, doc="Further pages for a registered account."),
+        "period_days": Key(Int(minimum=1), default=30, doc="How long a meter cookie lives."),
+    },
+)
+
+SITE = Record(
+    name="site.yaml",
+    keys={
+        "name": Key(Str(), required=True),
+        "base_url": Key(Str(pattern=r"https?://[^\s/]+(?:/[^\s]*)?"), required=True),
+        "tagline": Key(Str(), default=""),
+        "copyright": Key(Str(), required=True, doc="Printed under our own prose."),
+        "help_url": Key(Str(), required=True, doc="Where \"Have a question?\" links to."),
+        "nav": Key(List(NAV), default=[]),
+        "systems": Key(List(SYSTEM), required=True),
+        "meter": Key(METER, default={}),
+    },
+)
+
+
+def document(record: Record, heading: str) -> str:
+    """Markdown table of a record's fields: the same declaration that validates documents."""
+    rows = [f"### {heading}", "", "| field | type | required | meaning |", "|---|---|---|---|"]
+    for name, key in record.keys.items():
+        doc = key.doc or key.spec.doc
+        if key.default not in (None, [], {}, ""):
+            doc = f"{doc} Default: `{key.default}`.".strip()
+        rows.append(f"| `{name}` | {key.spec.describe()} | {'yes' if key.required else ''} | {doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,53 @@
+"""URLs and output paths. Permanent and flat: /<prefix>/<CODE>/; links are relative."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from urllib.parse import quote
+
+from .errors import BuildError
+
+
+def code_url(prefix: str, code: str) -> str:
+    return f"/{prefix}/{quote(code, safe='.-_')}/"
+
+
+def output_path(url: str) -> str:
+    """Relative file path of a URL: /a/b/ -> a/b/index.html; /sitemap.xml -> sitemap.xml."""
+    path = url.lstrip("/")
+    if not path or path.endswith("/"):
+        path += "index.html"
+    return path
+
+
+def safe_join(root: str, rel: str) -> str:
+    """Join without escaping ``root`` (Pelican's sanitised_join)."""
+    norm = posixpath.normpath(rel)
+    if norm.startswith("../") or norm == ".." or posixpath.isabs(norm) or "\\" in rel or "\x00" in rel:
+        raise BuildError(f"refusing to write outside the output folder: {rel!r}")
+    full = os.path.abspath(os.path.join(root, norm))
+    base = os.path.abspath(root)
+    if full != base and not full.startswith(base + os.sep):
+        raise BuildError(f"refusing to write outside the output folder: {rel!r}")
+    return full
+
+
+def relative(from_url: str, to_url: str, file_links: bool = False) -> str:
+    """Link from the page at ``from_url`` to ``to_url``, relative so the site works anywhere.
+
+    With ``file_links`` directory URLs end in ``index.html`` (for file://).
+    """
+    if to_url.startswith(("http://", "https://", "mailto:", "#")):
+        return to_url
+    frag = ""
+    if "#" in to_url:
+        to_url, frag = to_url.split("#", 1)
+        frag = "#" + frag
+    from_dir = from_url if from_url.endswith("/") else from_url.rsplit("/", 1)[0] + "/"
+    depth = from_dir.count("/") - 1
+    target = to_url.lstrip("/")
+    if file_links and (target == "" or target.endswith("/")):
+        target += "index.html"
+    out = "../" * depth + target
+    return (out or "./") + frag
