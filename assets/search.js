@@ -1,1 +1,507 @@
-/* search client */
+/* codesite search client: plain JavaScript, no build step.
+ *
+ * One file, two hosts: in a browser it drives the header popup and the search page, loading the
+ * index shards with <script> tags (so it works from file:// as well as over HTTP); in Node it is
+ * required by tools/search.js, which reads the same shards from disk. The text rules (folding,
+ * stop words, plurals, typo limits, synonyms) mirror generator/search.py.
+ */
+(function (global) {
+  'use strict';
+
+  var WORD = /[a-z0-9]+/g;
+  var CODE_TOKEN = /^(?:[a-z][0-9][0-9a-z]|[0-9]{3})[0-9a-z]{0,5}$|^[a-z][0-9]{2,}$/;
+  var CODE_QUERY = /^[A-Za-z0-9]{2,}(?:[.-][A-Za-z0-9]*)*$/;
+  var PREFIX_ALTS = 4;
+  var PREFIX_WEIGHT = 0.7;
+
+  function fold(text) {
+    return String(text).toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
+  }
+
+  function stem(w) {
+    if (w.length > 4 && /ies$/.test(w)) return w.slice(0, -3) + 'y';
+    if (w.length > 3 && /s$/.test(w) && !/(ss|us|is)$/.test(w)) return w.slice(0, -1);
+    return w;
+  }
+
+  function words(text, stop) {
+    var found = fold(text).match(WORD) || [];
+    return found.filter(function (w) { return !stop[w] && (w.length > 1 || /^[0-9]$/.test(w)); });
+  }
+
+  function isCodeLike(w) { return /[0-9]/.test(w) || CODE_TOKEN.test(w); }
+
+  function maxEdits(w) {
+    if (isCodeLike(w)) return 0;
+    return w.length >= 9 ? 2 : w.length >= 5 ? 1 : 0;
+  }
+
+  function codeQuery(q) {
+    q = q.trim();
+    if (q.length < 3 || !CODE_QUERY.test(q) || !/[0-9]/.test(q)) return null;
+    return q.toUpperCase().replace(/\./g, '');
+  }
+
+  /* Optimal string alignment distance (a transposition is one edit); limit + 1 past the limit. */
+  function editDistance(a, b, limit) {
+    if (Math.abs(a.length - b.length) > limit) return limit + 1;
+    var prev2 = [], prev = [], cur, i, j;
+    for (j = 0; j <= b.length; j++) prev.push(j);
+    for (i = 1; i <= a.length; i++) {
+      cur = [i];
+      var best = i;
+      for (j = 1; j <= b.length; j++) {
+        var cost = a[i - 1] === b[j - 1] ? 0 : 1;
+        var v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, prev2[j - 2] + 1);
+        cur.push(v);
+        if (v < best) best = v;
+      }
+      if (best > limit) return limit + 1;
+      prev2 = prev; prev = cur;
+    }
+    return prev[b.length] <= limit ? prev[b.length] : limit + 1;
+  }
+
+  function typoDistance(word, term, limit) {
+    return Math.min(editDistance(word, term, limit), editDistance(word, term + 's', limit));
+  }
+
+  function fnv1a(s) {
+    var h = 0x811c9dc5;
+    for (var i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);  // terms are [a-z0-9]: one byte a character, as in Python
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h >>> 0;
+  }
+
+  /* ---- the engine: shards in, ranked results out; ``load(name)`` resolves to data or null ---- */
+
+  function Engine(load) {
+    this.load = load;
+    this.cache = {};
+    this.postings = {};
+  }
+
+  Engine.prototype.get = function (name) {
+    if (!(name in this.cache)) this.cache[name] = this.load(name);
+    return this.cache[name];
+  };
+
+  Engine.prototype.manifest = function () {
+    var self = this;
+    return this.get('manifest').then(function (m) {
+      if (!m) throw new Error('search index not found');
+      if (!self.stop) {
+        self.stop = {};
+        m.stop.forEach(function (w) { self.stop[w] = true; });
+      }
+      return m;
+    });
+  };
+
+  /* Groups of alternatives: one group per query word or lay phrase (see plan() in search.py). */
+  Engine.prototype.plan = function (q, m) {
+    var raw = words(q, this.stop), toks = raw.map(stem), groups = [], i = 0;
+    while (i < toks.length) {
+      var n = Math.min(m.weights.maxPhrase, toks.length - i), matched = false;
+      for (; n > 0; n--) {
+        var key = toks.slice(i, i + n).join(' ');
+        if (Object.prototype.hasOwnProperty.call(m.synonyms, key)) {
+          var alts = [{ terms: toks.slice(i, i + n), weight: 1 }];
+          m.synonyms[key].forEach(function (a) { alts.push({ terms: a, weight: m.weights.synonym }); });
+          groups.push({ alts: alts, word: n === 1 ? raw[i] : null });
+          i += n; matched = true;
+          break;
+        }
+      }
+      if (!matched) { groups.push({ alts: [{ terms: [toks[i]], weight: 1 }], word: raw[i] }); i++; }
+    }
+    return groups;
+  };
+
+  Engine.prototype.termPostings = function (term, m) {
+    var self = this;
+    if (term in this.postings) return Promise.resolve(this.postings[term]);
+    return this.get('t/' + (fnv1a(term) % m.termShards)).then(function (shard) {
+      var flat = shard && Object.prototype.hasOwnProperty.call(shard, term) ? shard[term] : null;
+      var p = null;
+      if (flat) {
+        p = { docs: new Int32Array(flat.length / 2), imps: new Int32Array(flat.length / 2) };
+        for (var i = 0, d = 0; i < flat.length; i += 2) {
+          d += flat[i];
+          p.docs[i / 2] = d;
+          p.imps[i / 2] = flat[i + 1];
+        }
+      }
+      self.postings[term] = p;
+      return p;
+    });
+  };
+
+  Engine.prototype.vocab = function (key) {
+    return this.get('v/' + key).then(function (v) { return v || []; });
+  };
+
+  function allTerms(groups) {
+    var seen = {};
+    groups.forEach(function (g) { g.alts.forEach(function (a) { a.terms.forEach(function (t) { seen[t] = true; }); }); });
+    return Object.keys(seen);
+  }
+
+  Engine.prototype.loadTerms = function (groups, m) {
+    var self = this;
+    return Promise.all(allTerms(groups).map(function (t) { return self.termPostings(t, m); }));
+  };
+
+  /* Typo alternatives for words missing from the index; prefix alternatives for the word being typed. */
+  Engine.prototype.expand = function (groups, m, prefix) {
+    var self = this, jobs = [];
+    groups.forEach(function (g, gi) {
+      var first = g.alts[0], word = g.word;
+      if (!word || first.terms.length !== 1) return;
+      var term = first.terms[0];
+      var isLast = prefix && gi === groups.length - 1 && !isCodeLike(word);
+      var typo = !self.postings[term] && maxEdits(word) > 0;
+      if (!typo && !isLast) return;
+      var keys = typo && word.length > 1 && word[1] !== word[0] ? [word[0], word[1]] : [word[0]];
+      jobs.push(Promise.all(keys.map(function (k) { return self.vocab(k); })).then(function (lists) {
+        var have = {};
+        g.alts.forEach(function (a) { if (a.terms.length === 1) have[a.terms[0]] = true; });
+        if (typo) {
+          var limit = maxEdits(word), found = [];
+          lists.forEach(function (v) {
+            for (var i = 0; i < v.length; i += 2) {
+              var d = typoDistance(word, v[i], limit);
+              if (d <= limit) found.push([d, -v[i + 1], v[i]]);
+            }
+          });
+          found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : 1); });
+          found.filter(function (f) { return f[0] === (found[0] || [])[0]; }).slice(0, m.weights.maxTypoAlts)
+            .forEach(function (f) {
+              if (!have[f[2]]) { have[f[2]] = true; g.alts.push({ terms: [f[2]], weight: m.weights.typo[f[0]] || 0.6 }); }
+            });
+        }
+        if (isLast && word.length >= 2) {
+          var pre = [], v0 = lists[0];
+          for (var i = 0; i < v0.length; i += 2) {
+            if (v0[i].length > word.length && v0[i].lastIndexOf(word, 0) === 0 && !have[v0[i]]) pre.push([v0[i + 1], v0[i]]);
+          }
+          pre.sort(function (a, b) { return b[0] - a[0]; });
+          pre.slice(0, PREFIX_ALTS).forEach(function (p) { g.alts.push({ terms: [p[1]], weight: PREFIX_WEIGHT }); });
+        }
+      }));
+    });
+    return Promise.all(jobs);
+  };
+
+  function inSystem(m, doc, system) {
+    if (!system) return true;
+    for (var i = 0; i < m.systems.length; i++) {
+      var s = m.systems[i];
+      if (s.id === system) return doc >= s.first && doc <= s.last;
+    }
+    return false;
+  }
+
+  /* BM25F sums (impacts are precomputed per posting); documents matching more groups first. */
+  Engine.prototype.score = function (groups, m, opts) {
+    var self = this, total = new Map(), matched = new Map(), billable = new Map();
+    groups.forEach(function (g) {
+      var best = new Map(), full = new Set();
+      g.alts.forEach(function (a) {
+        var acc = new Map();
+        a.terms.forEach(function (t) {
+          var p = self.postings[t];
+          if (!p) return;
+          for (var i = 0; i < p.docs.length; i++) {
+            var d = p.docs[i], e = acc.get(d);
+            if (!e) { e = [0, 0]; acc.set(d, e); }
+            e[0] += p.imps[i] >> 1;
+            e[1] += 1;
+            billable.set(d, p.imps[i] & 1);
+          }
+        });
+        acc.forEach(function (e, d) {
+          var s = e[0] * a.weight;
+          if (!(best.get(d) >= s)) best.set(d, s);
+          if (e[1] === a.terms.length) full.add(d);
+        });
+      });
+      best.forEach(function (s, d) {
+        total.set(d, (total.get(d) || 0) + s);
+        if (full.has(d)) matched.set(d, (matched.get(d) || 0) + 1);
+      });
+    });
+    var out = [];
+    total.forEach(function (s, d) {
+      if (!inSystem(m, d, opts.system) || (opts.billable && !billable.get(d))) return;
+      out.push([matched.get(d) || 0, s, d]);
+    });
+    out.sort(function (a, b) { return b[0] - a[0] || b[1] - a[1] || a[2] - b[2]; });
+    return out.map(function (x) { return x[2]; });
+  };
+
+  /* Exact code first, then its family in code order. */
+  Engine.prototype.codes = function (norm, m, opts) {
+    return this.get('c/' + norm.slice(0, m.prefixLen)).then(function (c) {
+      var exact = [], family = [];
+      if (!c) return exact;
+      var key = norm.slice(0, m.prefixLen), d = 0;
+      for (var i = 0; i < c.s.length; i++) {
+        d += c.d[i];
+        var full = key + c.s[i];
+        if (full.lastIndexOf(norm, 0) !== 0) continue;
+        if (!inSystem(m, d, opts.system) || (opts.billable && c.b[i] !== '1')) continue;
+        (full === norm ? exact : family).push(d);
+      }
+      return exact.concat(family);
+    });
+  };
+
+  Engine.prototype.records = function (ids, m) {
+    var self = this, rps = m.recordsPerShard;
+    return Promise.all(ids.map(function (id) {
+      return self.get('r/' + Math.floor(id / rps)).then(function (shard) {
+        var r = shard && shard[id % rps];
+        var sys = m.systems.filter(function (s) { return id >= s.first && id <= s.last; })[0];
+        return r && { code: r[0], title: r[1], billable: !!r[2], system: sys.id, systemName: sys.name,
+          url: '/' + sys.prefix + '/' + r[0] + '/' };
+      });
+    }));
+  };
+
+  /* search(q, {limit, system, billable, prefix}) -> {results: [...], terms: [...], total} */
+  Engine.prototype.search = function (q, opts) {
+    var self = this;
+    opts = opts || {};
+    var limit = opts.limit || 10;
+    return this.manifest().then(function (m) {
+      var norm = codeQuery(q);
+      var codeIds = norm ? self.codes(norm, m, opts) : Promise.resolve([]);
+      var groups = self.plan(q, m);
+      return codeIds.then(function (ids) {
+        if (!groups.length || ids.length >= limit) return [ids, []];
+        return self.loadTerms(groups, m)
+          .then(function () { return self.expand(groups, m, opts.prefix && !/\s$/.test(q)); })
+          .then(function () { return self.loadTerms(groups, m); })
+          .then(function () { return [ids, self.score(groups, m, opts)]; });
+      }).then(function (found) {
+        var seen = new Set(found[0]), ids = found[0].slice();
+        found[1].forEach(function (d) { if (!seen.has(d)) { seen.add(d); ids.push(d); } });
+        var terms = allTerms(groups).filter(function (t) { return self.postings[t]; });
+        return self.records(ids.slice(0, limit), m).then(function (recs) {
+          return { results: recs.filter(Boolean), total: ids.length, terms: terms };
+        });
+      });
+    });
+  };
+
+  /* The title as HTML with the words that matched the query in <mark>. */
+  function highlight(title, terms) {
+    var set = {};
+    terms.forEach(function (t) { set[t] = true; });
+    return String(title).replace(/[^\s,;:()[\]/]+|[\s,;:()[\]/]+/g, function (part) {
+      var esc = part.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+      var w = fold(part).match(WORD);
+      if (w && w.length === 1 && set[stem(w[0])]) return '<mark>' + esc + '</mark>';
+      return esc;
+    });
+  }
+
+  var api = { Engine: Engine, fold: fold, stem: stem, words: words, codeQuery: codeQuery,
+    editDistance: editDistance, fnv1a: fnv1a, highlight: highlight };
+
+  /* ---- Node: shards from disk ---- */
+
+  if (typeof module === 'object' && module.exports) {
+    api.fileLoader = function (indexDir, onFile) {
+      var fs = require('fs'), path = require('path');
+      return function (name) {
+        return new Promise(function (resolve) {
+          fs.readFile(path.join(indexDir, name + '.js'), 'utf8', function (err, text) {
+            if (err) return resolve(null);
+            if (onFile) onFile(name, text);
+            var out = null;
+            new Function('window', text)({ __csIdx: { push: function (e) { out = e[1]; } } });
+            resolve(out);
+          });
+        });
+      };
+    };
+    module.exports = api;
+  }
+
+  /* ---- Browser: shards by <script>, the header popup and the search page ---- */
+
+  if (typeof document === 'undefined') return;
+
+  var me = document.currentScript;
+  var base = me ? me.src.replace(/assets\/search\.js(?:[?#].*)?$/, '') : '';
+  var onFile = location.protocol === 'file:';
+  var pending = {};
+  global.__csIdx = { push: function (entry) {
+    var done = pending[entry[0]];
+    if (done) { delete pending[entry[0]]; done(entry[1]); }
+  } };
+
+  function scriptLoader(name) {
+    return new Promise(function (resolve) {
+      var s = document.createElement('script');
+      pending[name] = resolve;
+      s.src = base + 'search-index/' + name + '.js';
+      s.onload = s.onerror = function () {
+        if (pending[name]) { delete pending[name]; resolve(null); }
+        s.remove();
+      };
+      document.head.appendChild(s);
+    });
+  }
+
+  var engine = new Engine(scriptLoader);
+  api.engine = engine;
+  global.codesiteSearch = api;
+
+  function href(r) { return base + r.url.slice(1) + (onFile ? 'index.html' : ''); }
+  function searchPage(q) {
+    return base + 'search/' + (onFile ? 'index.html' : '') + (q ? '?q=' + encodeURIComponent(q) : '');
+  }
+
+  function el(tag, cls, html) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (html != null) e.innerHTML = html;
+    return e;
+  }
+
+  function resultLink(r, terms) {
+    var a = el('a', 'result');
+    a.href = href(r);
+    a.appendChild(el('span', 'result-code', highlight(r.code, [])));
+    a.appendChild(el('span', 'result-title', highlight(r.title || '', terms)));
+    if (r.billable) a.appendChild(el('span', 'result-badge', 'billable'));
+    return a;
+  }
+
+  function setupPopup(input) {
+    var form = input.form;
+    var popup = form && form.querySelector('[data-search-popup]');
+    if (!popup) return;
+    var seq = 0, current = null, active = -1, items = [];
+    var lastQuery = null;
+
+    function close() { popup.hidden = true; active = -1; input.setAttribute('aria-expanded', 'false'); }
+    function mark() {
+      items.forEach(function (a, i) { a.setAttribute('aria-selected', i === active ? 'true' : 'false'); });
+      if (items[active]) input.setAttribute('aria-activedescendant', items[active].id);
+    }
+    function run() {
+      var q = input.value;
+      if (q === lastQuery && current) return current;
+      lastQuery = q;
+      var mine = ++seq;
+      if (!q.trim()) { close(); current = Promise.resolve({ results: [] }); return current; }
+      current = engine.search(q, { limit: 8, prefix: true }).then(function (res) {
+        if (mine !== seq) return res;
+        popup.innerHTML = '';
+        items = [];
+        res.results.forEach(function (r, i) {
+          var a = resultLink(r, res.terms);
+          a.id = 'cs-opt-' + i;
+          a.setAttribute('role', 'option');
+          popup.appendChild(a);
+          items.push(a);
+        });
+        var more = el('a', 'search-more', res.results.length ? 'All results' : 'No codes match; search all');
+        more.href = searchPage(q);
+        popup.appendChild(more);
+        active = -1;
+        popup.hidden = false;
+        input.setAttribute('aria-expanded', 'true');
+        return res;
+      }, function () { close(); return { results: [] }; });
+      return current;
+    }
+
+    input.setAttribute('role', 'combobox');
+    input.setAttribute('aria-autocomplete', 'list');
+    input.setAttribute('aria-expanded', 'false');
+    popup.setAttribute('role', 'listbox');
+    input.addEventListener('input', run);
+    input.addEventListener('focus', function () { if (input.value.trim()) run(); });
+    input.addEventListener('keydown', function (ev) {
+      if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        if (!items.length) return;
+        ev.preventDefault();
+        active = ev.key === 'ArrowDown' ? (active + 1) % items.length : (active <= 0 ? items.length : active) - 1;
+        mark();
+      } else if (ev.key === 'Escape') {
+        close();
+      }
+    });
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (items[active] && !popup.hidden) { location.href = items[active].href; return; }
+      var q = input.value;
+      run().then(function (res) {
+        location.href = res.results.length ? href(res.results[0]) : searchPage(q);
+      });
+    });
+    document.addEventListener('click', function (ev) { if (!form.contains(ev.target)) close(); });
+  }
+
+  function setupPage(form) {
+    var results = document.querySelector('[data-search-results]');
+    var status = document.querySelector('[data-search-status]');
+    var input = form.querySelector('input[name=q]');
+    var system = form.querySelector('select[name=system]');
+    var billable = form.querySelector('input[name=billable]');
+    var params = new URLSearchParams(location.search);
+    input.value = params.get('q') || '';
+    if (system) system.value = params.get('system') || '';
+    if (billable) billable.checked = params.get('billable') === '1';
+    var seq = 0;
+
+    function run(push) {
+      var q = input.value, mine = ++seq;
+      var opts = { limit: 50, system: system && system.value, billable: billable && billable.checked };
+      if (push) {
+        var p = new URLSearchParams();
+        if (q) p.set('q', q);
+        if (opts.system) p.set('system', opts.system);
+        if (opts.billable) p.set('billable', '1');
+        try { history.replaceState(null, '', '?' + p.toString()); } catch (e) { /* file:// may refuse */ }
+      }
+      if (!q.trim()) { results.innerHTML = ''; status.textContent = ''; return; }
+      status.textContent = 'Searching…';
+      engine.search(q, opts).then(function (res) {
+        if (mine !== seq) return;
+        results.innerHTML = '';
+        res.results.forEach(function (r) {
+          var li = el('li');
+          li.appendChild(resultLink(r, res.terms));
+          results.appendChild(li);
+        });
+        var n = res.total;
+        status.textContent = n ? (n > res.results.length ? 'Top ' + res.results.length + ' of ' + n : n) +
+          ' result' + (n === 1 ? '' : 's') + ' for “' + q + '”' : 'No codes match “' + q + '”.';
+      }, function () { status.textContent = 'The search index could not be loaded.'; });
+    }
+
+    form.addEventListener('submit', function (ev) { ev.preventDefault(); run(true); });
+    input.addEventListener('input', function () { run(true); });
+    if (system) system.addEventListener('change', function () { run(true); });
+    if (billable) billable.addEventListener('change', function () { run(true); });
+    run(false);
+  }
+
+  function init() {
+    var page = document.querySelector('[data-search-page]');
+    if (page) setupPage(page);
+    Array.prototype.forEach.call(document.querySelectorAll('[data-search-input]'), setupPopup);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})(typeof window !== 'undefined' ? window : globalThis);

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from jinja2 import TemplateError, TemplateSyntaxError
 
+from . import search
 from .check import check_site
 from .config import CONFIG_PATH, SiteConfig, load_config
 from .content import read_codes, read_text
@@ -111,6 +112,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     out_dir = options.out_dir or os.path.join(site_dir, "build")
     guard_out_dir(site_dir, out_dir)
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links, descriptors=descriptors)
+    searchable = search.prepare(site)
     publisher = Publisher(out_dir)
     publisher.begin()
     try:
@@ -124,6 +126,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         publisher.add_all(renderer.fixed_pages())
         publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
         publisher.add_all(copy_assets(site_dir))
+        publisher.add_all(search.client_index(site, searchable))
         check_nav(site, {k.split("/", 1)[1] for k in publisher.new if k.startswith("site/")})
     except TemplateError as exc:
         publisher.abort()
@@ -132,7 +135,9 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     except BaseException:
         publisher.abort()
         raise
-    return publisher.commit()
+    report = publisher.commit()
+    search.build_whoosh(searchable, search.whoosh_dir(site_dir, options.out_dir))
+    return report
 
 
 def guard_out_dir(site_dir: str, out_dir: str) -> None:

@@ -46,6 +46,17 @@ def parser() -> argparse.ArgumentParser:
                        "schema and each other. Exit status 1 if there is any problem.")
     _site_arg(c)
 
+    s = sub.add_parser("search", help="search the codes (the whoosh index of the last build)",
+                       description="Answer a query from search_index/ (made by 'codesite build'): "
+                       "exact code first, then the code's family, then ranked full text.")
+    _site_arg(s)
+    s.add_argument("query", help="a code, part of a code, or words")
+    s.add_argument("--json", action="store_true", help="one JSON object per result")
+    s.add_argument("--limit", type=int, default=10, metavar="N", help="at most N results")
+    s.add_argument("--index", metavar="DIR", help="the whoosh index (default: SITE/search_index)")
+    s.add_argument("--system", metavar="ID", help="only codes of this code system (e.g. icd10cm)")
+    s.add_argument("--billable", action="store_true", help="only billable codes")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
@@ -78,6 +89,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    import json
+
+    from .search import query_whoosh, whoosh_dir
+
+    results = query_whoosh(args.index or whoosh_dir(args.site), args.query, args.limit,
+                           system=args.system, billable=args.billable)
+    for r in results:
+        line = f"{r['code']:<10} {r['title']}  {r['url']}"
+        print(json.dumps(r, ensure_ascii=False) if args.json else line)
+    if not results and not args.json:
+        print("no codes match", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schema import CODE, SITE, document
 
@@ -87,7 +113,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "schema": cmd_schema}
+COMMANDS = {"build": cmd_build, "check": cmd_check, "search": cmd_search, "schema": cmd_schema}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,257 @@
+"""Search: the client index through the real client (Node), the whoosh index, the browser."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator import search
+from generator.build import BuildOptions, build
+from generator.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT = ROOT / "tools" / "search.js"
+
+
+def node_search(site: Path, q: str, *args: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        ["node", str(CLIENT), str(site), q, *args], capture_output=True, text=True, check=True
+    )
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def codes(site: Path, q: str, *args: str) -> list[str]:
+    return [r["code"] for r in node_search(site, q, *args)]
+
+
+def node_batch(site: Path, queries: list[str], limit: int = 10) -> list[list[str]]:
+    lines = "".join(json.dumps({"q": q}) + "\n" for q in queries)
+    out = subprocess.run(
+        ["node", str(CLIENT), str(site), "--batch", "--limit", str(limit)],
+        input=lines, capture_output=True, text=True, check=True,
+    )
+    return [json.loads(line)["codes"] for line in out.stdout.splitlines()]
+
+
+@pytest.fixture(scope="session")
+def public(built_sample: Path) -> Path:
+    return built_sample / "site"
+
+
+# --- the text rules (pure) ------------------------------------------------------------------
+
+
+def test_tokens_fold_case_accents_plurals_and_stop_words() -> None:
+    assert search.tokens("Fractures of the Hips, INJURIES; Sjögren's") == [
+        "fracture", "hip", "injury", "sjogren",
+    ]
+
+
+def test_code_queries_are_normalized() -> None:
+    assert search.code_query(" s73.0 ") == "S730"
+    assert search.code_query("S72001A") == "S72001A"
+    assert search.code_query("27253") == "27253"
+    assert search.code_query("broken hip") is None
+    assert search.code_query("hip") is None
+
+
+def test_typo_limits_by_length_never_codes_or_numbers() -> None:
+    assert search.max_edits("hip") == 0
+    assert search.max_edits("femur") == 1
+    assert search.max_edits("dislocation") == 2
+    assert search.max_edits("s72001") == 0
+    assert search.max_edits("27253") == 0
+    assert search.edit_distance("fractrue", "fracture", 2) == 1  # a transposition is one edit
+    assert search.edit_distance("abcdef", "uvwxyz", 2) == 3
+
+
+def test_synonyms_file_parses_and_bad_entries_name_the_line() -> None:
+    syn = search.parse_synonyms((ROOT / "content" / "synonyms.yaml").read_text())
+    assert len(syn) >= 50
+    assert syn["heart attack"] == [["myocardial", "infarction"]]
+    with pytest.raises(search.ConfigError) as err:
+        search.parse_synonyms("broken: fracture\nheart attack: {a: b}\n")
+    assert str(err.value) == (
+        "content/synonyms.yaml:2: synonyms.heart attack: expected a phrase or a list of phrases"
+    )
+
+
+# --- the client index through the real client ---------------------------------------------
+
+
+@pytest.mark.parametrize("q", ["s730", "S73.0", "S730", "s73.0"])
+def test_exact_code_any_case_with_or_without_dot_comes_first(public: Path, q: str) -> None:
+    assert codes(public, q)[0] == "S73.0"
+
+
+def test_full_code_and_other_systems(public: Path) -> None:
+    assert codes(public, "s72001a")[0] == "S72.001A"
+    assert codes(public, "27253")[0] == "27253"
+    assert codes(public, "e0100")[0] == "E0100"
+
+
+def test_code_prefix_lists_the_family_in_code_order(public: Path) -> None:
+    found = codes(public, "S72.0", "--limit", "30")
+    assert found[0] == "S72.0"
+    assert all(c.replace(".", "").startswith("S720") for c in found)
+    assert found == sorted(found)
+    assert len(found) == 30
+
+
+def test_full_text_ranks_and_urls_are_permanent(public: Path) -> None:
+    first = node_search(public, "dislocation of hip")[0]
+    assert first == {
+        "code": "S73.0", "title": "Subluxation and dislocation of hip", "url": "/icd-10-cm/S73.0/",
+    }
+
+
+def test_lay_synonyms_from_the_file_and_from_the_code(public: Path) -> None:
+    assert codes(public, "broken hip")[0].startswith("S72.0")
+    assert codes(public, "walking stick")[0] == "E0100"  # E0100's own synonyms
+    assert "27253" in codes(public, "open hip relocation")[:3]
+
+
+def test_typos_are_tolerated_in_words_not_in_codes(public: Path) -> None:
+    assert codes(public, "dislocaton hip")[0] == "S73.0"  # one edit, 10 letters
+    assert codes(public, "subluxaiton")[0].startswith("S73")  # transposition
+    assert any(c.startswith("S72") for c in codes(public, "femer"))  # 5 letters: one edit
+    assert codes(public, "hup") == []  # 3 letters: no edit
+    assert codes(public, "S74.0") == []  # a code is never corrected to a neighbour
+
+
+def test_filters_by_system_and_billable(public: Path) -> None:
+    cpt = node_search(public, "hip", "--system", "cpt")
+    assert cpt and all(r["url"].startswith("/cpt/") for r in cpt)
+    billable = codes(public, "S73.0", "--billable", "--limit", "5")
+    assert billable and all(len(c.replace(".", "")) == 7 for c in billable)
+
+
+def test_shards_are_classic_scripts_and_the_manifest_is_small(public: Path) -> None:
+    index = public / "search-index"
+    files = list(index.rglob("*.js"))
+    assert files and all(f.read_bytes().startswith(b"window.__csIdx.push([") for f in files)
+    assert (index / "manifest.js").stat().st_size < 20_000
+
+
+# --- whoosh ---------------------------------------------------------------------------------
+
+
+QUERY_SET = [
+    "s730", "S72.0", "27253", "E0143", "dislocation of hip", "hip dislocation", "broken hip",
+    "fracture femur neck", "femoral head fracture", "walking stick", "walker", "cane",
+    "posterior dislocation", "subluxation right hip", "dislocaton", "fractrue femur",
+    "open treatment hip", "obturator", "central dislocation", "midcervical", "epiphysis",
+    "hip out of socket", "anterior subluxation left hip", "sequela", "nondisplaced fracture",
+]
+
+
+def test_whoosh_and_client_agree_on_the_top_ten(public: Path, built_sample: Path) -> None:
+    index_dir = str(built_sample / search.WHOOSH_DIR)
+    client = node_batch(public, QUERY_SET)
+    overlaps = []
+    for q, mine in zip(QUERY_SET, client, strict=True):
+        theirs = [r["code"] for r in search.query_whoosh(index_dir, q, 10)]
+        assert mine and theirs, q
+        if search.code_query(q):
+            assert mine[0] == theirs[0], q
+        overlaps.append(len(set(mine) & set(theirs)) / max(len(mine), len(theirs)))
+    mean = sum(overlaps) / len(overlaps)
+    print(f"\nwhoosh vs client top-10 overlap on {len(QUERY_SET)} queries: {mean:.0%}")
+    assert mean >= 0.5
+
+
+def test_cli_search_answers_from_whoosh(
+    built_sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index_dir = str(built_sample / search.WHOOSH_DIR)
+    assert main(["search", "S73.0", "--json", "--limit", "2", "--index", index_dir]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["code"] for r in lines] == ["S73.0", "S73.00"]
+    assert lines[0]["url"] == "/icd-10-cm/S73.0/"
+    assert main(["search", "walking stick", "--index", index_dir]) == 0
+    assert capsys.readouterr().out.startswith("E0100")
+    assert main(["search", "x", "--site", str(built_sample / "nowhere")]) == 1
+
+
+# --- gated text -----------------------------------------------------------------------------
+
+
+def test_gated_text_is_never_indexed(sample_site: Path) -> None:
+    page = sample_site / "content" / "codes" / "icd10cm" / "S73.0.md"
+    text = page.read_text()
+    extra = (
+        "sections:\n"
+        "- {id: tips, title: Tips, gated: true, body: 'qqgatedcanary words'}\n"
+        "- {id: more, title: More, body: 'qqpubliccanary words'}\n"
+    )
+    page.write_text(text.replace("\n---\n", "\n" + extra + "---\n", 1))
+    out = sample_site / "build"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    index_files = [
+        f for d in (out / "site" / "search-index", out / search.WHOOSH_DIR) for f in d.rglob("*")
+        if f.is_file()
+    ]
+    blob = b"".join(f.read_bytes() for f in index_files).lower()
+    assert b"qqpubliccanary" in blob  # the probe sees indexed text...
+    assert b"qqgatedcanary" not in blob  # ...and gated text is not there
+    assert codes(out / "site", "qqpubliccanary") == ["S73.0"]
+    assert codes(out / "site", "qqgatedcanary") == []
+
+
+# --- the browser ----------------------------------------------------------------------------
+
+
+def type_and_open(page: Any, q: str) -> str:
+    page.locator("[data-search-page] input[name=q]").press_sequentially(q)
+    first = page.locator("[data-search-results] li a").first
+    first.wait_for()
+    href = first.get_attribute("href")
+    first.click()
+    page.wait_for_load_state()
+    return str(href)
+
+
+def test_browser_search_page_over_http(browser: Any, static_server: str) -> None:
+    page = browser.new_page()
+    page.goto(static_server + "/search/")
+    href = type_and_open(page, "dislocation of hip")
+    assert href.endswith("/icd-10-cm/S73.0/")
+    assert page.url == static_server + "/icd-10-cm/S73.0/"
+    assert "S73.0" in page.locator("h1").inner_text()
+    page.goto(static_server + "/search/?q=broken%20hip&system=icd10cm")
+    page.locator("[data-search-results] li").first.wait_for()
+    assert "<mark>" in page.locator("[data-search-results]").inner_html()
+    page.close()
+
+
+def test_browser_search_page_over_file_url(browser: Any, public: Path) -> None:
+    page = browser.new_page()
+    page.goto((public / "search" / "index.html").as_uri())
+    href = type_and_open(page, "s73.0")
+    assert href.endswith("/icd-10-cm/S73.0/index.html")
+    assert page.url == (public / "icd-10-cm" / "S73.0" / "index.html").as_uri()
+    assert "S73.0" in page.locator("h1").inner_text()
+    page.close()
+
+
+def test_header_popup_keyboard_and_enter(browser: Any, static_server: str) -> None:
+    page = browser.new_page()
+    page.goto(static_server + "/cpt/27253/")
+    box = page.locator("[data-search-input]")
+    box.press_sequentially("walking sti")  # the last word is still being typed
+    page.locator("[data-search-popup] [role=option]").first.wait_for()
+    assert "E0100" in page.locator("[data-search-popup]").inner_text()
+    box.press("Enter")
+    page.wait_for_url("**/hcpcs/E0100/")
+    box = page.locator("[data-search-input]")
+    box.press_sequentially("S73.0")
+    page.locator("[data-search-popup] [role=option]").nth(1).wait_for()
+    box.press("ArrowDown")
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.wait_for_url("**/icd-10-cm/S73.00/")
+    page.close()
