@@ -205,42 +205,53 @@
     return false;
   }
 
-  /* BM25F sums (impacts are precomputed per posting); documents matching more groups first. */
+  /* BM25F sums (impacts are precomputed per posting); documents matching more groups first.
+   * Typed arrays indexed by docid: no hashing in the inner loops. */
   Engine.prototype.score = function (groups, m, opts) {
-    var self = this, total = new Map(), matched = new Map(), billable = new Map();
+    var self = this, n = m.docs;
+    var total = new Float64Array(n), matched = new Uint8Array(n), billable = new Uint8Array(n);
+    var seen = new Uint8Array(n), touched = [];
     groups.forEach(function (g) {
-      var best = new Map(), full = new Set();
+      var best = new Float64Array(n), full = new Uint8Array(n), hits = [];
       g.alts.forEach(function (a) {
-        var acc = new Map();
+        var many = a.terms.length > 1, sum = many ? new Float64Array(n) : null;
+        var count = many ? new Uint8Array(n) : null, mine = [];
         a.terms.forEach(function (t) {
           var p = self.postings[t];
           if (!p) return;
           for (var i = 0; i < p.docs.length; i++) {
-            var d = p.docs[i], e = acc.get(d);
-            if (!e) { e = [0, 0]; acc.set(d, e); }
-            e[0] += p.imps[i] >> 1;
-            e[1] += 1;
-            billable.set(d, p.imps[i] & 1);
+            var d = p.docs[i], v = p.imps[i];
+            billable[d] = v & 1;
+            if (!many) {
+              var s = (v >> 1) * a.weight;
+              if (best[d] === 0) hits.push(d);
+              if (s > best[d]) best[d] = s;
+              full[d] = 1;
+            } else {
+              if (count[d] === 0) mine.push(d);
+              sum[d] += v >> 1;
+              count[d] += 1;
+            }
           }
         });
-        acc.forEach(function (e, d) {
-          var s = e[0] * a.weight;
-          if (!(best.get(d) >= s)) best.set(d, s);
-          if (e[1] === a.terms.length) full.add(d);
+        mine.forEach(function (d) {
+          var s = sum[d] * a.weight;
+          if (best[d] === 0) hits.push(d);
+          if (s > best[d]) best[d] = s;
+          if (count[d] === a.terms.length) full[d] = 1;
         });
       });
-      best.forEach(function (s, d) {
-        total.set(d, (total.get(d) || 0) + s);
-        if (full.has(d)) matched.set(d, (matched.get(d) || 0) + 1);
+      hits.forEach(function (d) {
+        if (!seen[d]) { seen[d] = 1; touched.push(d); }
+        total[d] += best[d];
+        matched[d] += full[d];
       });
     });
-    var out = [];
-    total.forEach(function (s, d) {
-      if (!inSystem(m, d, opts.system) || (opts.billable && !billable.get(d))) return;
-      out.push([matched.get(d) || 0, s, d]);
+    var out = touched.filter(function (d) {
+      return inSystem(m, d, opts.system) && !(opts.billable && !billable[d]);
     });
-    out.sort(function (a, b) { return b[0] - a[0] || b[1] - a[1] || a[2] - b[2]; });
-    return out.map(function (x) { return x[2]; });
+    out.sort(function (a, b) { return matched[b] - matched[a] || total[b] - total[a] || a - b; });
+    return out;
   };
 
   /* Exact code first, then its family in code order. */
@@ -429,7 +440,10 @@
     input.setAttribute('aria-expanded', 'false');
     popup.setAttribute('role', 'listbox');
     input.addEventListener('input', run);
-    input.addEventListener('focus', function () { if (input.value.trim()) run(); });
+    input.addEventListener('focus', function () {
+      engine.manifest().catch(function () { /* reported when a search runs */ });
+      if (input.value.trim()) run();
+    });
     input.addEventListener('keydown', function (ev) {
       if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
         if (!items.length) return;
@@ -483,6 +497,7 @@
           li.appendChild(resultLink(r, res.terms));
           results.appendChild(li);
         });
+        api.resultsAt = performance.now();  // read by bench/search.py
         var n = res.total;
         status.textContent = n ? (n > res.results.length ? 'Top ' + res.results.length + ' of ' + n : n) +
           ' result' + (n === 1 ? '' : 's') + ' for “' + q + '”' : 'No codes match “' + q + '”.';
@@ -498,6 +513,7 @@
 
   function init() {
     var page = document.querySelector('[data-search-page]');
+    if (page) engine.manifest().catch(function () { /* reported by the search itself */ });
     if (page) setupPage(page);
     Array.prototype.forEach.call(document.querySelectorAll('[data-search-input]'), setupPopup);
   }

@@ -63,6 +63,7 @@ FIELDS: dict[str, float] = {"title": 3.0, "syn": 2.5, "incl": 1.5, "text": 1.0}
 K1 = 1.2
 B = 0.75
 POSTINGS_CAP = 2000
+PRIOR = 0.1
 TERM_SHARDS = 512
 RECORDS_PER_SHARD = 64
 IMPACT_LEVELS = 127
@@ -184,6 +185,7 @@ class Doc:
     billable: bool
     url: str
     fields: dict[str, list[str]] = field(default_factory=dict)
+    boost: float = 1.0
 
 
 def document_order(site: Site) -> list[Code]:
@@ -205,8 +207,33 @@ def code_fields(code: Code, title: str) -> dict[str, list[str]]:
     }
 
 
+def descendants(site: Site) -> dict[tuple[str, str], int]:
+    """How many entries sit below each entry of the hierarchy."""
+    count: dict[tuple[str, str], int] = {}
+    for code in document_order(site):
+        stack = [(code.key, False)]
+        while stack:
+            key, done = stack.pop()
+            if key in count:
+                continue
+            kids = site.children.get(key, [])
+            if done or not kids:
+                count[key] = sum(1 + count.get(k.key, 0) for k in kids)
+            else:
+                stack.append((key, True))
+                stack.extend((k.key, False) for k in kids if k.key not in count)
+    return count
+
+
+def prior(n_descendants: int) -> float:
+    """A document boost for broad entries: for "diabetes", E11 (hundreds of codes below it)
+    before E23.2 Diabetes insipidus, whose title is merely shorter."""
+    return 1 + PRIOR * math.log1p(n_descendants)
+
+
 def documents(site: Site) -> list[Doc]:
     out: list[Doc] = []
+    below = descendants(site)
     for i, code in enumerate(document_order(site)):
         title = code.title or ""
         prefix = site.config.systems[code.system].url_prefix
@@ -219,6 +246,7 @@ def documents(site: Site) -> list[Doc]:
                 code.billable,
                 code_url(prefix, code.code),
                 code_fields(code, title),
+                prior(below.get(code.key, 0)),
             )
         )
     return out
@@ -372,7 +400,7 @@ def bm25_impacts(docs: Sequence[Doc]) -> tuple[dict[str, list[tuple[int, float]]
     for t, plist in per_doc.items():
         df = len(plist)
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        scored = [(docid, idf * w * (K1 + 1) / (w + K1)) for docid, w in plist]
+        scored = [(docid, docs[docid].boost * idf * w * (K1 + 1) / (w + K1)) for docid, w in plist]
         top = max(top, max(s for _, s in scored))
         out[t] = scored
     return out, top or 1.0
@@ -501,9 +529,8 @@ def docs_digest(docs: Sequence[Doc], synonyms: Synonyms) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(json.dumps([FORMAT, synonyms], sort_keys=True).encode())
     for d in docs:
-        h.update(
-            json.dumps([d.code, d.system, d.title, d.billable, d.fields], sort_keys=True).encode()
-        )
+        row = [d.code, d.system, d.title, d.billable, d.fields, d.boost]
+        h.update(json.dumps(row, sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -535,6 +562,7 @@ def build_whoosh(prepared: Prepared, index_dir: str) -> bool:
             system=d.system,
             billable=d.billable,
             display=d.title,
+            _boost=d.boost,
             url=d.url,
             **{f: " ".join(d.fields[f]) for f in FIELDS},
         )
