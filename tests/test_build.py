@@ -215,7 +215,9 @@ def test_nav_link_to_missing_page_is_an_error(tmp_path: Path) -> None:
     cfg.write_text(cfg.read_text().replace("url: /icd-10-cm/}", "url: /glossary/}"))
     with pytest.raises(CheckFailed) as exc:
         build(str(site), BuildOptions(quiet=True))
-    assert [str(e) for e in exc.value.errors] == ["content/site.yaml:7: nav[1].url: '/glossary/' is not a page of the site"]
+    assert [str(e) for e in exc.value.errors] == [
+        "content/site.yaml:7: nav[1].url: '/glossary/' is not a page of the site"
+    ]
 
 
 def test_licensed_descriptors_file_fills_cpt_titles(tmp_path: Path) -> None:
