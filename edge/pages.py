@@ -11,6 +11,9 @@ import re
 from collections.abc import Callable
 from html import escape
 
+from .cookies import Keys
+from .core import Decision, Policy, csrf_token
+
 GATE = re.compile(r"<!--gated:([A-Za-z0-9_-]{1,80})-->(.*?)<!--/gated:\1-->", re.S)
 ARTICLE = re.compile(
     r'<article class="code-page" data-code="([^"<>]{1,40})" data-system="([a-z0-9]{1,20})"'
@@ -55,3 +58,14 @@ def banner_html(remaining: int, registered: bool, extra_views: int, csrf: str) -
 
 def with_banner(html: str, banner: str) -> str:
     return html.replace(BANNER, BANNER + banner, 1)
+
+
+def render(html: str, full: bool, fragment: Callable[[str], str], banner: str) -> str:
+    """The page a visitor gets: gates filled when ``full``, the banner in either case."""
+    return with_banner(fill_gates(html, fragment) if full else html, banner)
+
+
+def banner_for(d: Decision, keys: Keys, now: int, policy: Policy) -> str:
+    """The meter banner for a decision; registered visitors get a log-out form."""
+    csrf = csrf_token(d.state.visitor, keys, now) if d.registered else ""
+    return banner_html(d.remaining, d.registered, policy.registered_views, csrf)

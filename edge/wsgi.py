@@ -187,11 +187,13 @@ class EdgeApp:
                 account=account,
             )
             d = self.settle(d, code, now)
-            body = html
-            if d.action == "full":
-                base = os.path.dirname(os.path.relpath(file, self.site))
-                body = pages.fill_gates(html, lambda gid: self.fragment(base, gid))
-            body = pages.with_banner(body, self.banner(d, now))
+            base = os.path.dirname(os.path.relpath(file, self.site))
+            body = pages.render(
+                html,
+                d.action == "full",
+                lambda gid: self.fragment(base, gid),
+                pages.banner_for(d, self.keys, now, self.policy),
+            )
             out = [("Content-Type", HTML), *NO_STORE] + [("Set-Cookie", c) for c in d.set_cookies]
             return "200 OK", out, body.encode()
         except Exception:  # noqa: BLE001 - any failure: the teaser, never more
@@ -213,10 +215,6 @@ class EdgeApp:
             raise ValueError("fragment outside the private folder")
         with open(path, encoding="utf-8") as f:
             return f.read()
-
-    def banner(self, d: Decision, now: int) -> str:
-        csrf = csrf_token(d.state.visitor, self.keys, now) if d.registered else ""
-        return pages.banner_html(d.remaining, d.registered, self.policy.registered_views, csrf)
 
     # --- accounts ------------------------------------------------------------------------
 
