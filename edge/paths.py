@@ -7,6 +7,7 @@ the public root. The private folder is a sibling of the public one, so no accept
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -23,13 +24,18 @@ def clean_segments(path: str) -> list[str] | None:
     return body + ([last] if last else [])
 
 
+@functools.lru_cache(maxsize=16)
+def _real(root: str) -> str:
+    return os.path.realpath(root)
+
+
 def resolve(root: str, path: str) -> tuple[str, bool] | None:
     """(file, is_directory_without_slash) for ``path`` under ``root``; None when refused or absent.
     ``/a/b/`` maps to ``a/b/index.html``."""
     segs = clean_segments(path)
     if segs is None:
         return None
-    real_root = os.path.realpath(root)
+    real_root = _real(root)
     full = os.path.realpath(os.path.join(real_root, *segs))
     if full != real_root and not full.startswith(real_root + os.sep):
         return None

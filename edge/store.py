@@ -72,6 +72,10 @@ class SQLiteStore:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        # WAL: readers never wait for the writer; NORMAL: a commit does not wait for fsync
+        # (a crash may lose the last few views recorded, never the database)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._dummy_salt = os.urandom(16)
 

@@ -91,8 +91,8 @@ class EdgeApp:
         verifier: IdentityVerifier | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.site = os.path.join(os.path.abspath(out_dir), "site")
-        self.private = os.path.join(os.path.abspath(out_dir), "private")
+        self.site = os.path.realpath(os.path.join(out_dir, "site"))
+        self.private = os.path.realpath(os.path.join(out_dir, "private"))
         self.policy, self.keys, self.store, self.accounts = policy, keys, store, accounts
         self.rate = rate_limit or RateLimit()
         self.verifier = verifier
@@ -210,10 +210,10 @@ class EdgeApp:
         return settle(d, recorded, granted, start, self.keys, now, self.policy)
 
     def fragment(self, base: str, gid: str) -> str:
-        path = os.path.join(self.private, base, gid + ".html")
-        if not os.path.realpath(path).startswith(os.path.realpath(self.private) + os.sep):
+        # base: the page's folder under the (real) public root, so never ".."; gid: [A-Za-z0-9_-]
+        if base.split(os.sep)[0] == ".." or os.path.isabs(base):
             raise ValueError("fragment outside the private folder")
-        with open(path, encoding="utf-8") as f:
+        with open(os.path.join(self.private, base, gid + ".html"), encoding="utf-8") as f:
             return f.read()
 
     # --- accounts ------------------------------------------------------------------------
