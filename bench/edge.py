@@ -14,60 +14,22 @@ import argparse
 import http.client
 import io
 import os
-import queue
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # run as a script, this file's folder comes first on sys.path and "edge" would name this file
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 KEY = "bench-signing-key-0123456789abcdef"
+from edge.server import port_of, running, serve_command  # noqa: E402
+
 MAX_REQUESTS = 20_000  # per scenario, whatever the duration
-
-
-@contextmanager
-def process(cmd: list[str], ready: str, env: dict[str, str]) -> Iterator[int]:
-    """Start a server process and yield the port it prints on the line containing ``ready``."""
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{cmd[2:4]} exited") from None
-                continue
-            if ready in line:
-                port = (
-                    line.split("127.0.0.1")[1]
-                    .replace("port", "")
-                    .strip(" :/")
-                    .split()[0]
-                    .strip("/")
-                )
-                yield int(port.split("/")[0])
-                return
-        raise RuntimeError(f"{cmd} did not start")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        reader.join(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def fetch(port: int, path: str, cookie: str | None) -> tuple[int, bytes, str | None]:
@@ -220,21 +182,7 @@ def main() -> int:
             shutil.copytree(ROOT / part, site / part)
         out = Path(tmp) / "out"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "CODESITE_EDGE_KEYS": KEY}
-        edge_cmd = [
-            sys.executable,
-            "-m",
-            "generator.cli",
-            "serve",
-            "--site",
-            str(site),
-            "--out",
-            str(out),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--quiet",
-        ]
+        edge_cmd = serve_command(str(site), str(out))
         static_cmd = [
             sys.executable,
             "-u",
@@ -246,8 +194,9 @@ def main() -> int:
             "--directory",
             str(out / "site"),
         ]
-        with process(edge_cmd, "serving http://127.0.0.1", env) as edge_port:
-            with process(static_cmd, "Serving HTTP on 127.0.0.1", env) as static_port:
+        with running(edge_cmd, "serving http://127.0.0.1", env) as edge_line:
+            with running(static_cmd, "Serving HTTP on 127.0.0.1", env) as static_line:
+                edge_port, static_port = port_of(edge_line), port_of(static_line)
                 _, body, set_cookie = fetch(edge_port, "/demo/D101/", None)
                 assert set_cookie and b"CANARY" in body
                 cookie = set_cookie.split(";", 1)[0]

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,52 +10,15 @@ from typing import Any
 import pytest
 from conftest import CANARY, GATE_TEXT, KEY, ROOT, metered_source
 
+from edge.server import running, serve_command
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     src = metered_source(tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CODESITE_EDGE_KEYS": KEY}
-    cmd = [
-        sys.executable,
-        "-m",
-        "generator.cli",
-        "serve",
-        "--site",
-        str(src),
-        "--out",
-        str(tmp_path / "out"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--quiet",
-    ]
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert proc.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    try:
-        url, seen, deadline = None, [], time.monotonic() + 60
-        while url is None and time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                if proc.poll() is not None:
-                    break
-                continue
-            seen.append(line)
-            if line.startswith("serving "):
-                url = line.split()[1].rstrip("/")
-        assert url, "".join(seen)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        reader.join(timeout=5)
-        proc.stdout.close()
+    with running(serve_command(str(src), str(tmp_path / "out")), "serving http://", env) as line:
+        yield line.split()[1].rstrip("/")
 
 
 def open_code(page: Any, base: str, code: str) -> tuple[bool, str]:
