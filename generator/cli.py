@@ -57,6 +57,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--system", metavar="ID", help="only codes of this code system (e.g. icd10cm)")
     s.add_argument("--billable", action="store_true", help="only billable codes")
 
+    s = sub.add_parser(
+        "serve", help="build, then serve the site with metering and accounts (WSGI)",
+        description="Build the site, then serve OUT/site with the metering edge: full code pages "
+        "from OUT/private, accounts in OUT/edge.sqlite3. Signing keys come from "
+        "$CODESITE_EDGE_KEYS, --keys-file, or a development key generated into OUT.")
+    _site_arg(s)
+    s.add_argument("--out", metavar="DIR", help="output folder (default: SITE/build)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free)")
+    s.add_argument("--keys-file", metavar="FILE", help="signing keys, one a line, oldest first")
+    s.add_argument("--quiet", "-q", action="store_true", help="no request log")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
@@ -113,7 +125,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "search": cmd_search, "schema": cmd_schema}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from edge.server import serve
+
+    args.file_links, args.descriptors = False, []
+    cmd_build(args)
+    out = args.out or os.path.join(args.site, "build")
+    serve(out, args.site, args.host, args.port, keys_file=args.keys_file, quiet=args.quiet)
+    return 0
+
+
+COMMANDS = {
+    "build": cmd_build, "check": cmd_check, "search": cmd_search, "schema": cmd_schema, "serve": cmd_serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
-        print(f"{len(exc.errors)} error(s); nothing was built", file=sys.stderr)
+        tail = "; nothing was written" if args.command == "build" else ""
+        print(f"{len(exc.errors)} error(s){tail}", file=sys.stderr)
         return 1
     except CodesiteError as exc:
         print(f"error: {exc}", file=sys.stderr)

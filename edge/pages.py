@@ -1,0 +1,71 @@
+"""Page surgery on built HTML: find a page's metered code, fill its gates, write the banner.
+
+Works on the markers the build writes (``<!--gated:ID-->...<!--/gated:ID-->`` and
+``<!--meter-banner-->``); fragment paths are derived from the page's own path and the marker ids,
+never from the request, so no URL names a file under ``private/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import escape
+
+from .cookies import Keys
+from .core import Decision, Policy, csrf_token
+
+GATE = re.compile(r"<!--gated:([A-Za-z0-9_-]{1,80})-->(.*?)<!--/gated:\1-->", re.S)
+ARTICLE = re.compile(
+    r'<article class="code-page" data-code="([^"<>]{1,40})" data-system="([a-z0-9]{1,20})"'
+)
+BANNER = "<!--meter-banner-->"
+
+
+def metered_code(html: str) -> str | None:
+    """ "system:CODE" for a code page with gated sections; None for any other page (free)."""
+    m = ARTICLE.search(html)
+    if m is None or GATE.search(html) is None:
+        return None
+    return f"{m.group(2)}:{m.group(1)}"
+
+
+def gate_ids(html: str) -> list[str]:
+    return [m.group(1) for m in GATE.finditer(html)]
+
+
+def fill_gates(html: str, fragment: Callable[[str], str]) -> str:
+    """Replace each gate's placeholder with its fragment (markers kept). ``fragment`` raising
+    makes the whole call raise: a page is either whole or the caller serves the teaser."""
+    return GATE.sub(
+        lambda m: f"<!--gated:{m.group(1)}-->{fragment(m.group(1))}<!--/gated:{m.group(1)}-->", html
+    )
+
+
+def banner_html(remaining: int, registered: bool, extra_views: int, csrf: str) -> str:
+    views = "view" if remaining == 1 else "views"
+    text = f'<p><strong class="meter-count">{remaining} code page {views} remaining</strong>'
+    if registered:
+        return (
+            text + ' <form class="logout" method="post" action="/account/logout/">'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+            '<button type="submit">Log out</button></form></p>'
+        )
+    return (
+        text + f' <a href="/account/register/">Register free account</a> for {extra_views} more,'
+        ' or <a href="/account/login/">log in</a>.</p>'
+    )
+
+
+def with_banner(html: str, banner: str) -> str:
+    return html.replace(BANNER, BANNER + banner, 1)
+
+
+def render(html: str, full: bool, fragment: Callable[[str], str], banner: str) -> str:
+    """The page a visitor gets: gates filled when ``full``, the banner in either case."""
+    return with_banner(fill_gates(html, fragment) if full else html, banner)
+
+
+def banner_for(d: Decision, keys: Keys, now: int, policy: Policy) -> str:
+    """The meter banner for a decision; registered visitors get a log-out form."""
+    csrf = csrf_token(d.state.visitor, keys, now) if d.registered else ""
+    return banner_html(d.remaining, d.registered, policy.registered_views, csrf)

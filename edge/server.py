@@ -1,0 +1,132 @@
+"""``codesite serve``: the WSGI app on a threaded standard-library server."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from .core import Policy
+from .keys import load_keys
+from .store import SQLiteStore
+from .wsgi import EdgeApp
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def build_app(
+    out_dir: str, site_dir: str, host: str, keys_file: str | None = None, db: str | None = None
+) -> tuple[EdgeApp, SQLiteStore, str]:
+    """The app for a built site: meter limits from site.yaml, cookies Secure unless on loopback,
+    accounts and meters in ``db`` (default OUT/edge.sqlite3)."""
+    from generator.config import load_config
+
+    meter = load_config(site_dir).meter
+    keys, source = load_keys(keys_file=keys_file, dev_dir=out_dir)
+    store = SQLiteStore(db or os.path.join(out_dir, "edge.sqlite3"))
+    policy = Policy.from_config(meter, secure=host not in LOOPBACK)
+    return EdgeApp(out_dir, policy, keys, store, store), store, source
+
+
+def serve(
+    out_dir: str,
+    site_dir: str,
+    host: str,
+    port: int,
+    keys_file: str | None = None,
+    db: str | None = None,
+    quiet: bool = False,
+) -> None:
+    app, store, source = build_app(out_dir, site_dir, host, keys_file, db)
+    handler = QuietHandler if quiet else WSGIRequestHandler
+    with (
+        store,
+        make_server(
+            host, port, app, server_class=ThreadingWSGIServer, handler_class=handler
+        ) as httpd,
+    ):
+        shown = f"[{host}]" if ":" in host else host
+        print(f"signing keys: {source}", flush=True)
+        print(f"serving http://{shown}:{httpd.server_address[1]}/ (Ctrl-C to stop)", flush=True)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+
+
+@contextmanager
+def running(cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60) -> Iterator[str]:
+    """Run a server command in a subprocess; yield the first output line containing ``ready``
+    (it names the address), then stop the process. For tests and benchmarks."""
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                if proc.poll() is not None:
+                    break
+                continue
+            seen.append(line)
+            if ready in line:
+                yield line
+                return
+        raise RuntimeError(f"{' '.join(cmd[:4])} did not start:\n{''.join(seen)}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        reader.join(timeout=5)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def serve_command(site: str, out: str, port: int = 0) -> list[str]:
+    """``codesite serve`` on 127.0.0.1 with this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "generator.cli",
+        "serve",
+        "--site",
+        site,
+        "--out",
+        out,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--quiet",
+    ]
+
+
+def port_of(line: str) -> int:
+    """The port in "serving http://127.0.0.1:PORT/" or "... port PORT (http://...)"."""
+    m = re.search(r"127\.0\.0\.1:(\d+)|port (\d+)", line)
+    if m is None:
+        raise ValueError(line)
+    return int(m.group(1) or m.group(2))

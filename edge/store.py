@@ -1,0 +1,159 @@
+"""Stores behind the meter and the accounts: a small interface, SQLite behind it.
+
+The meter store keeps, per subject (``a:<account>`` or ``v:<visitor>``), the codes opened in the
+current period. Charging is one transaction, so parallel requests on one cookie cannot open more
+codes than the limit, and a restored old cookie cannot shrink the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable
+from typing import Protocol
+
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}")
+MIN_PASSWORD, MAX_PASSWORD = 10, 1024
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+  id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, salt BLOB NOT NULL, hash BLOB NOT NULL,
+  created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meters (subject TEXT PRIMARY KEY, period_start INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS opened (
+  subject TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (subject, code));
+"""
+
+
+class MeterStore(Protocol):
+    def charge(
+        self,
+        subject: str,
+        carry: Iterable[str],
+        code: str | None,
+        limit: int,
+        now: int,
+        period: int,
+    ) -> tuple[frozenset[str], bool, int]:
+        """Record ``carry`` (codes the cookie says are opened), then open ``code`` if it is already
+        opened or the subject is under ``limit``. Returns (codes opened this period, whether
+        ``code`` may be shown, the period's start)."""
+        ...
+
+
+class AccountStore(Protocol):
+    def register(self, email: str, password: str, now: int) -> str | None: ...
+    def authenticate(self, email: str, password: str) -> str | None: ...
+
+
+def normalise_email(email: str) -> str | None:
+    email = email.strip().lower()
+    return email if len(email) <= 254 and EMAIL.fullmatch(email) else None
+
+
+def password_ok(password: str) -> bool:
+    return MIN_PASSWORD <= len(password) <= MAX_PASSWORD
+
+
+def hash_password(password: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, **SCRYPT)  # type: ignore[arg-type]
+
+
+class SQLiteStore:
+    """Accounts and meters in one SQLite file; one connection, one lock (SQLite serialises
+    writers anyway, and every statement here is short). Password hashing runs outside the lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        # WAL: readers never wait for the writer; NORMAL: a commit does not wait for fsync
+        # (a crash may lose the last few views recorded, never the database)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._dummy_salt = os.urandom(16)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- meter ---------------------------------------------------------------------------
+
+    def charge(
+        self,
+        subject: str,
+        carry: Iterable[str],
+        code: str | None,
+        limit: int,
+        now: int,
+        period: int,
+    ) -> tuple[frozenset[str], bool, int]:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT period_start FROM meters WHERE subject = ?", (subject,)
+                ).fetchone()
+                start = row[0] if row else now
+                if row is None or now - start >= period:
+                    start = now
+                    db.execute("DELETE FROM opened WHERE subject = ?", (subject,))
+                    db.execute("INSERT OR REPLACE INTO meters VALUES (?, ?)", (subject, start))
+                db.executemany(
+                    "INSERT OR IGNORE INTO opened VALUES (?, ?)", [(subject, c) for c in carry]
+                )
+                opened = {
+                    r[0]
+                    for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))
+                }
+                granted = False
+                if code is not None:
+                    if code in opened:
+                        granted = True
+                    elif len(opened) < limit:
+                        db.execute("INSERT INTO opened VALUES (?, ?)", (subject, code))
+                        opened.add(code)
+                        granted = True
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return frozenset(opened), granted, start
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def register(self, email: str, password: str, now: int) -> str | None:
+        """The new account's id, or None if the email is taken (the caller says neither)."""
+        salt = os.urandom(16)
+        digest = hash_password(password, salt)
+        with self._lock:
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO accounts (email, salt, hash, created) VALUES (?, ?, ?, ?)",
+                    (email, salt, digest, now),
+                )
+            except sqlite3.IntegrityError:
+                return None
+        return str(cur.lastrowid)
+
+    def authenticate(self, email: str, password: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, salt, hash FROM accounts WHERE email = ?", (email,)
+            ).fetchone()
+        salt, expected = (row[1], row[2]) if row else (self._dummy_salt, b"\0" * 32)
+        ok = hmac.compare_digest(hash_password(password, salt), expected)  # same work either way
+        return str(row[0]) if row and ok else None

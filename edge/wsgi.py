@@ -1,0 +1,335 @@
+"""The WSGI adapter: serves ``OUT/site``, assembles full code pages from ``OUT/private``, runs
+the account routes. Deployable behind any WSGI server; ``codesite serve`` runs it locally.
+
+Every metered response is ``Cache-Control: private, no-store``; free files may be cached. If
+anything fails while assembling a metered page, the visitor gets the teaser.
+"""
+
+from __future__ import annotations
+
+import collections
+import mimetypes
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import pages
+from .cookies import Keys, parse_cookies
+from .core import (
+    Decision,
+    Policy,
+    Request,
+    account_cookie,
+    clear_cookie,
+    csrf_ok,
+    csrf_token,
+    decide,
+    identify,
+    issue_meter,
+    settle,
+)
+from .jwt import IdentityVerifier
+from .paths import resolve
+from .store import AccountStore, MeterStore, normalise_email, password_ok
+
+StartResponse = Callable[..., Any]
+Headers = list[tuple[str, str]]
+
+NO_STORE = [("Cache-Control", "private, no-store"), ("Vary", "Cookie")]
+SECURITY = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+]
+HTML = "text/html; charset=utf-8"
+MAX_FORM = 4096
+ACCOUNT_PAGES = {"/account/login/": "login", "/account/register/": "register"}
+MESSAGES = {
+    "login": "Email or password is not correct.",
+    "register": "Could not register with these details. Use a valid email and a password of "
+    "10 or more characters; if you already have an account, log in.",
+    "csrf": "The form expired. Please try again.",
+    "rate": "Too many attempts from your address. Please wait a few minutes and try again.",
+}
+
+
+class RateLimit:
+    """At most ``limit`` attempts per ``window`` seconds per client address."""
+
+    def __init__(self, limit: int = 10, window: int = 300) -> None:
+        self.limit, self.window = limit, window
+        self._hits: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, addr: str, now: float) -> bool:
+        with self._lock:
+            if len(self._hits) > 10_000:
+                self._hits.clear()
+            q = self._hits.setdefault(addr, collections.deque())
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            if len(q) >= self.limit:
+                return False
+            q.append(now)
+            return True
+
+
+class EdgeApp:
+    def __init__(
+        self,
+        out_dir: str,
+        policy: Policy,
+        keys: Keys,
+        store: (MeterStore | None) = None,
+        accounts: AccountStore | None = None,
+        *,
+        rate_limit: RateLimit | None = None,
+        verifier: IdentityVerifier | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.site = os.path.realpath(os.path.join(out_dir, "site"))
+        self.private = os.path.realpath(os.path.join(out_dir, "private"))
+        self.policy, self.keys, self.store, self.accounts = policy, keys, store, accounts
+        self.rate = rate_limit or RateLimit()
+        self.verifier = verifier
+        self.clock = clock
+
+    # --- entry ---------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            status, headers, body = self.handle(environ)
+        except Exception:  # noqa: BLE001 - never leak details; metered pages never get here whole
+            status, headers, body = (
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain")],
+                b"Server error\n",
+            )
+        headers = headers + SECURITY + [("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+
+    def handle(self, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return self.not_found()
+        if path in ACCOUNT_PAGES or path == "/account/logout/":
+            return self.account_route(environ, method, path)
+        if method not in ("GET", "HEAD"):
+            return (
+                "405 Method Not Allowed",
+                [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")],
+                b"Method not allowed\n",
+            )
+        found = resolve(self.site, path)
+        if found is None:
+            return self.not_found()
+        file, needs_slash = found
+        if needs_slash:
+            return "301 Moved Permanently", [("Location", path + "/")], b""
+        with open(file, "rb") as f:
+            data = f.read()
+        if not file.endswith(".html"):
+            ctype = mimetypes.guess_type(file)[0] or "application/octet-stream"
+            return (
+                "200 OK",
+                [("Content-Type", ctype), ("Cache-Control", "public, max-age=300")],
+                data,
+            )
+        html = data.decode("utf-8")
+        code = pages.metered_code(html)
+        if code is None:
+            return (
+                "200 OK",
+                [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")],
+                data,
+            )
+        return self.metered(environ, method, file, html, code)
+
+    def not_found(self) -> tuple[str, Headers, bytes]:
+        try:
+            with open(os.path.join(self.site, "404.html"), "rb") as f:
+                body = f.read()
+        except OSError:
+            body = b"Not found\n"
+        return "404 Not Found", [("Content-Type", HTML)], body
+
+    # --- metered pages -------------------------------------------------------------------
+
+    def visitor(self, environ: dict[str, Any]) -> tuple[dict[str, list[str]], int, str | None]:
+        cookies = parse_cookies([environ.get("HTTP_COOKIE", "")])
+        now = int(self.clock())
+        account = None
+        if self.verifier is not None:
+            account = self.verifier.account(environ.get("HTTP_AUTHORIZATION"), cookies, now)
+        return cookies, now, account
+
+    def metered(
+        self, environ: dict[str, Any], method: str, file: str, html: str, code: str
+    ) -> tuple[str, Headers, bytes]:
+        headers = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        try:
+            cookies, now, account = self.visitor(environ)
+            d = decide(
+                Request(method, code, headers),
+                cookies,
+                now,
+                self.keys,
+                self.policy,
+                account=account,
+            )
+            d = self.settle(d, code, now)
+            base = os.path.dirname(os.path.relpath(file, self.site))
+            body = pages.render(
+                html,
+                d.action == "full",
+                lambda gid: self.fragment(base, gid),
+                pages.banner_for(d, self.keys, now, self.policy),
+            )
+            out = [("Content-Type", HTML), *NO_STORE] + [("Set-Cookie", c) for c in d.set_cookies]
+            return "200 OK", out, body.encode()
+        except Exception:  # noqa: BLE001 - any failure: the teaser, never more
+            return "200 OK", [("Content-Type", HTML), *NO_STORE], html.encode()
+
+    def settle(self, d: Decision, code: str, now: int) -> Decision:
+        if self.store is None:
+            return d
+        carry = d.state.opened - {d.charge} if d.charge else d.state.opened
+        wanted = code if d.action == "full" else None
+        recorded, granted, start = self.store.charge(
+            d.state.subject, carry, wanted, d.limit, now, self.policy.period
+        )
+        return settle(d, recorded, granted, start, self.keys, now, self.policy)
+
+    def fragment(self, base: str, gid: str) -> str:
+        # base: the page's folder under the (real) public root, so never ".."; gid: [A-Za-z0-9_-]
+        if base.split(os.sep)[0] == ".." or os.path.isabs(base):
+            raise ValueError("fragment outside the private folder")
+        with open(os.path.join(self.private, base, gid + ".html"), encoding="utf-8") as f:
+            return f.read()
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def account_route(
+        self, environ: dict[str, Any], method: str, path: str
+    ) -> tuple[str, Headers, bytes]:
+        if path in ACCOUNT_PAGES and method in ("GET", "HEAD"):
+            return self.form_page(environ, path, None, "200 OK")
+        if method != "POST":
+            return (
+                "405 Method Not Allowed",
+                [("Allow", "GET, POST"), ("Content-Type", "text/plain")],
+                b"Method not allowed\n",
+            )
+        addr = environ.get("REMOTE_ADDR", "")
+        if path in ACCOUNT_PAGES and not self.rate.allow(addr, self.clock()):
+            return self.form_page(environ, path, MESSAGES["rate"], "429 Too Many Requests")
+        form = read_form(environ)
+        cookies, now, _ = self.visitor(environ)
+        state, _ = identify(cookies, now, self.keys, self.policy)
+        if form is None:
+            return "400 Bad Request", [("Content-Type", "text/plain"), *NO_STORE], b"Bad request\n"
+        if not csrf_ok(form.get("csrf"), state.visitor, self.keys, now) or not same_origin(environ):
+            if path == "/account/logout/":
+                return "403 Forbidden", [("Content-Type", "text/plain"), *NO_STORE], b"Forbidden\n"
+            return self.form_page(environ, path, MESSAGES["csrf"], "403 Forbidden")
+        if path == "/account/logout/":
+            guest, _ = identify(cookies, now, self.keys, self.policy, account=None)
+            if guest.tier != "guest":
+                guest = replace(guest, tier="guest", account=None)
+            return self.redirect(
+                "/",
+                [
+                    clear_cookie(self.policy.account_cookie, self.policy.secure),
+                    issue_meter(guest, self.keys, now, self.policy),
+                ],
+            )
+        kind = ACCOUNT_PAGES[path]
+        email = normalise_email(form.get("email", ""))
+        password = form.get("password", "")
+        account = None
+        if self.accounts is not None and email is not None and password_ok(password):
+            if kind == "register":
+                account = self.accounts.register(email, password, now)
+            else:
+                account = self.accounts.authenticate(email, password)
+        if account is None:
+            status = "401 Unauthorized" if kind == "login" else "400 Bad Request"
+            return self.form_page(environ, path, MESSAGES[kind], status)
+        meter, _ = identify(cookies, now, self.keys, self.policy, account=account)
+        return self.redirect(
+            "/",
+            [
+                account_cookie(account, self.keys, now, self.policy),
+                issue_meter(meter, self.keys, now, self.policy),
+            ],
+        )
+
+    def form_page(
+        self, environ: dict[str, Any], path: str, message: str | None, status: str
+    ) -> tuple[str, Headers, bytes]:
+        cookies, now, account = self.visitor(environ)
+        state, resign = identify(cookies, now, self.keys, self.policy, account)
+        with open(os.path.join(self.site, path.strip("/"), "index.html"), encoding="utf-8") as f:
+            html = f.read()
+        token = csrf_token(state.visitor, self.keys, now)
+        html = html.replace('name="csrf" value=""', f'name="csrf" value="{token}"', 1)
+        if message:
+            html = html.replace(
+                '<form method="post"',
+                f'<p class="form-error" role="alert">{message}</p>\n  <form method="post"',
+                1,
+            )
+        limit = self.policy.limit(state.tier)
+        remaining = max(0, limit - len(state.opened))
+        html = pages.with_banner(
+            html,
+            pages.banner_html(
+                remaining, state.account is not None, self.policy.registered_views, token
+            ),
+        )
+        headers = [("Content-Type", HTML), *NO_STORE]
+        if resign:
+            headers.append(("Set-Cookie", issue_meter(state, self.keys, now, self.policy)))
+        return status, headers, html.encode()
+
+    def redirect(self, location: str, cookies: list[str]) -> tuple[str, Headers, bytes]:
+        return (
+            "303 See Other",
+            [("Location", location), *NO_STORE] + [("Set-Cookie", c) for c in cookies],
+            b"",
+        )
+
+
+def read_form(environ: dict[str, Any]) -> dict[str, str] | None:
+    """The urlencoded form, or None when it is too large, malformed or repeats a field."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length <= 0 or length > MAX_FORM:
+        return None
+    try:
+        raw = environ["wsgi.input"].read(length).decode("utf-8")
+        fields = parse_qs(raw, keep_blank_values=True, strict_parsing=True, max_num_fields=8)
+    except (ValueError, UnicodeError):
+        return None
+    if any(len(v) != 1 for v in fields.values()):
+        return None
+    return {k: v[0] for k, v in fields.items()}
+
+
+def same_origin(environ: dict[str, Any]) -> bool:
+    """A browser's Origin (when sent) must name this host; CSRF tokens are the main defence."""
+    origin = environ.get("HTTP_ORIGIN")
+    if not origin or origin == "null":
+        return origin != "null"
+    return urlsplit(origin).netloc == environ.get("HTTP_HOST", "")

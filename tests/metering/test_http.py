@@ -1,0 +1,350 @@
+"""The WSGI app over real HTTP on 127.0.0.1, with a real SQLite file: paths, headers, the meter
+against a store, accounts. The canary (a gated phrase) must reach no one without a view."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import CANARY, GATE_TEXT, Client, Edge, Reply
+
+PASSWORD = "correct horse battery"
+
+
+def spent_guest(edge: Edge) -> Client:
+    """A guest who has used their one view on D101."""
+    c = edge.client()
+    assert c.get("/demo/D101/").full
+    return c
+
+
+def registered(edge: Edge, email: str = "reader@example.org") -> Client:
+    c = edge.client()
+    r = c.post(
+        "/account/register/",
+        {"csrf": c.csrf("/account/register/"), "email": email, "password": PASSWORD},
+    )
+    assert r.status == 303, r.body
+    return c
+
+
+def test_canary_in_no_public_file(metered_out: Path) -> None:
+    public = [p for p in (metered_out / "site").rglob("*") if p.is_file()]
+    assert public and not [p for p in public if CANARY.encode() in p.read_bytes()]
+    assert any(CANARY.encode() in p.read_bytes() for p in (metered_out / "private").rglob("*.html"))
+
+
+def test_guest_journey_and_headers(edge: Edge) -> None:
+    c = edge.client()
+    first = c.get("/demo/D101/")
+    assert first.status == 200 and first.full
+    assert "0 code page views remaining" in first.body
+    assert first.header("Cache-Control") == "private, no-store"
+    assert "codesite-meter" in first.set_cookies
+    second = c.get("/demo/D102/")
+    assert (
+        not second.full
+        and GATE_TEXT in second.body
+        and "0 code page views remaining" in second.body
+    )
+    assert c.get("/demo/D101/").full
+    assert c.get("/demo/D101/index.html").full  # same page, same code, no second view
+
+
+def test_free_pages_spend_nothing_and_cache(edge: Edge) -> None:
+    c = edge.client()
+    free = c.get("/demo/D100/")
+    assert free.status == 200 and free.header("Cache-Control") == "public, max-age=300"
+    assert not free.set_cookies
+    css = c.get("/assets/site.css")
+    assert css.status == 200 and css.header("Content-Type") == "text/css"
+    assert c.get("/demo/D101/").full
+
+
+def test_missing_slash_redirects(edge: Edge) -> None:
+    r = edge.client().get("/demo/D101")
+    assert r.status == 301 and r.header("Location") == "/demo/D101/"
+
+
+PATH_TRICKS = [
+    "/private/demo/D101/coding-tips.html",
+    "/../private/demo/D101/coding-tips.html",
+    "/_private/../private/demo/D101/coding-tips.html",
+    "/%2e%2e/private/demo/D101/coding-tips.html",
+    "/%2E%2E/private/demo/D101/coding-tips.html",
+    "/demo/D101/..%2f..%2f..%2fprivate%2fdemo%2fD101%2fcoding-tips.html",
+    "/demo/%2e%2e/%2e%2e/private/demo/D101/coding-tips.html",
+    "/demo/D101/%252e%252e/%252e%252e/private/demo/D101/coding-tips.html",
+    "//private/demo/D101/coding-tips.html",
+    "/demo//D101/../../private/demo/D101/coding-tips.html",
+    "/.%2e/private/demo/D101/coding-tips.html",
+    "/..%5cprivate%5cdemo%5cD101%5ccoding-tips.html",
+    "/demo/D101/coding-tips.html",
+    "/demo/D101/coding-tips.html%00.css",
+    "/.manifest.json",
+    "/%2e%2e/.manifest.json",
+    "/%2e%2e/edge.sqlite3",
+]
+
+
+@pytest.mark.parametrize("path", PATH_TRICKS)
+def test_no_path_reaches_private(edge: Edge, path: str) -> None:
+    r = spent_guest(edge).get(path)
+    assert r.status in (301, 400, 404), (path, r.status)
+    assert CANARY not in r.body and "edge.sqlite3" not in r.body
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("X-Original-URL", "/private/demo/D102/coding-tips.html"),
+        ("X-Rewrite-URL", "/private/demo/D102/coding-tips.html"),
+        ("x-middleware-subrequest", "middleware:middleware:middleware:middleware:middleware"),
+        ("X-Forwarded-Prefix", "/private"),
+        ("X-Forwarded-For", "127.0.0.2"),
+    ],
+)
+def test_headers_do_not_unlock_anything(edge: Edge, header: tuple[str, str]) -> None:
+    c = spent_guest(edge)
+    for path in ("/", "/demo/D102/"):
+        r = c.get(path, [header])
+        assert CANARY not in r.body
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Range", "bytes=0-50000")],
+        [("Sec-Purpose", "prefetch")],
+        [("Purpose", "prefetch")],
+        [("Sec-Purpose", "prefetch;prerender")],
+    ],
+)
+def test_range_and_prefetch_get_teaser_and_spend_nothing(
+    edge: Edge, headers: list[tuple[str, str]]
+) -> None:
+    c = edge.client()
+    r = c.get("/demo/D101/", headers)
+    assert r.status == 200 and not r.full and r.header("Cache-Control") == "private, no-store"
+    assert "1 code page view remaining" in r.body
+    assert c.get("/demo/D101/").full  # the view was still there
+
+
+def test_head_spends_nothing(edge: Edge) -> None:
+    c = edge.client()
+    r = c.request("HEAD", "/demo/D101/")
+    assert r.status == 200 and r.body == "" and r.header("Cache-Control") == "private, no-store"
+    assert c.get("/demo/D102/").full
+
+
+def test_several_cookie_headers_and_malformed_pair(edge: Edge) -> None:
+    c = spent_guest(edge)
+    ((name, value),) = c.jar.items()
+    raw = [("Cookie", "junk; =; ;a"), ("Cookie", f"{name}={value}")]
+    r = c.get("/demo/D102/", raw, cookies=False)
+    assert r.status == 200 and not r.full
+    assert not c.get("/demo/D102/", [("Cookie", f"bad=\x7f; {name}={value}")], cookies=False).full
+
+
+def test_duplicate_cookies_are_a_new_guest_not_an_error(edge: Edge) -> None:
+    c = spent_guest(edge)
+    ((name, value),) = c.jar.items()
+    r = c.get("/demo/D102/", [("Cookie", f"{name}={value}; {name}={value}")], cookies=False)
+    assert r.status == 200 and "codesite-meter" in r.set_cookies
+
+
+@pytest.mark.parametrize("value", ["", ".", "A" * 5000, "!!!.@@@.###", "x" * 1025, "%00%ff"])
+def test_garbage_cookie_never_500(edge: Edge, value: str) -> None:
+    r = edge.client().get("/demo/D101/", [("Cookie", f"codesite-meter={value}")], cookies=False)
+    assert r.status == 200
+
+
+def test_parallel_requests_on_one_cookie_open_one_code(edge: Edge) -> None:
+    c = edge.client()
+    c.get("/account/login/")  # a fresh guest cookie with its view unspent
+    assert list(c.jar) == ["codesite-meter"]
+    replies: list[Reply] = []
+    lock = threading.Lock()
+
+    def open_code(i: int) -> None:
+        r = c.fork().get(f"/demo/D10{i}/")
+        with lock:
+            replies.append(r)
+
+    threads = [threading.Thread(target=open_code, args=(i,)) for i in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(replies) == 8 and sum(r.full for r in replies) == 1
+
+
+def test_restored_guest_cookie_gets_no_view_back(edge: Edge) -> None:
+    c = edge.client()
+    c.get("/account/login/")
+    before = dict(c.jar)
+    assert c.get("/demo/D101/").full
+    c.jar = before  # the cookie from before the view
+    assert not c.get("/demo/D102/").full
+
+
+def test_register_then_five_more_then_teaser(edge: Edge) -> None:
+    c = spent_guest(edge)
+    r = c.post(
+        "/account/register/",
+        {"csrf": c.csrf("/account/register/"), "email": "a@example.org", "password": PASSWORD},
+    )
+    assert r.status == 303 and "codesite-account" in r.set_cookies
+    for i in range(2, 7):
+        assert c.get(f"/demo/D10{i}/").full, i
+    last = c.get("/demo/D107/")
+    assert not last.full and "0 code page views remaining" in last.body
+
+
+def test_registered_meter_without_account_cookie_is_guest(edge: Edge) -> None:
+    c = registered(edge)
+    assert c.get("/demo/D101/").full
+    del c.jar["codesite-account"]
+    r = c.get("/demo/D102/")
+    assert not r.full and "0 code page views remaining" in r.body
+
+
+def test_restored_registered_cookie_gets_no_views_back(edge: Edge) -> None:
+    c = registered(edge)
+    assert c.get("/demo/D101/").full
+    old_meter = c.jar["codesite-meter"]
+    for i in range(2, 7):
+        assert c.get(f"/demo/D10{i}/").full
+    c.jar["codesite-meter"] = old_meter
+    assert not c.get("/demo/D107/").full
+    fresh = edge.client()  # log in from another browser: the account's record follows
+    fresh.post(
+        "/account/login/",
+        {"csrf": fresh.csrf(), "email": "reader@example.org", "password": PASSWORD},
+    )
+    assert "codesite-account" in fresh.jar
+    assert not fresh.get("/demo/D108/").full and fresh.get("/demo/D103/").full
+
+
+def test_logout_returns_to_guest_rules(edge: Edge) -> None:
+    c = registered(edge)
+    assert c.get("/demo/D101/").full
+    body = c.get("/demo/D101/").body
+    token = body.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = c.post("/account/logout/", {"csrf": token})
+    assert r.status == 303 and "codesite-account" not in c.jar
+    after = c.get("/demo/D102/")
+    assert not after.full and "0 code page views remaining" in after.body
+
+
+def test_login_errors_are_generic(edge: Edge) -> None:
+    registered(edge)
+    c = edge.client()
+    wrong = c.post(
+        "/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": "x" * 12}
+    )
+    unknown = c.post(
+        "/account/login/", {"csrf": c.csrf(), "email": "nobody@example.org", "password": "x" * 12}
+    )
+    assert wrong.status == unknown.status == 401
+    assert (
+        "Email or password is not correct." in wrong.body
+        and "Email or password is not correct." in unknown.body
+    )
+    assert "codesite-account" not in c.jar
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "' OR '1'='1' --@example.org",
+        "a@example.org'; DROP TABLE accounts; --",
+        '" OR 1=1 --',
+        "reader@example.org' --",
+    ],
+)
+def test_sql_injection_in_forms(edge: Edge, email: str) -> None:
+    registered(edge)
+    c = edge.client()
+    login = c.post(
+        "/account/login/", {"csrf": c.csrf(), "email": email, "password": "' OR '1'='1' -- pad"}
+    )
+    assert login.status == 401 and "codesite-account" not in c.jar
+    reg = c.post("/account/register/", {"csrf": c.csrf(), "email": email, "password": PASSWORD})
+    assert reg.status in (303, 400)
+    with sqlite3.connect(edge.db) as db:
+        emails = [r[0] for r in db.execute("SELECT email FROM accounts")]
+    db.close()
+    assert "reader@example.org" in emails
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"email": "big@example.org", "password": "p" * 1500},
+        {"email": "b" * 300 + "@example.org", "password": PASSWORD},
+        {"email": "big@example.org", "password": PASSWORD, "pad": "z" * 5000},
+    ],
+)
+def test_oversized_inputs_rejected(edge: Edge, form: dict[str, str]) -> None:
+    c = edge.client()
+    r = c.post("/account/register/", {"csrf": c.csrf(), **form})
+    assert r.status in (400, 413) and "codesite-account" not in c.jar
+
+
+def test_csrf_required_and_bound_to_visitor(edge: Edge) -> None:
+    c = edge.client()
+    c.csrf()
+    missing = c.post("/account/register/", {"email": "c@example.org", "password": PASSWORD})
+    other = edge.client()
+    stolen = c.post(
+        "/account/register/", {"csrf": other.csrf(), "email": "c@example.org", "password": PASSWORD}
+    )
+    cross = c.post(
+        "/account/register/",
+        {"csrf": c.csrf(), "email": "c@example.org", "password": PASSWORD},
+        [("Origin", "http://evil.example")],
+    )
+    assert missing.status == stolen.status == cross.status == 403
+    assert "codesite-account" not in c.jar
+    assert c.post("/account/logout/", {"csrf": "nope"}).status == 403
+
+
+def test_rate_limit_per_address(edge: Edge) -> None:
+    c = edge.client()
+    statuses = [
+        c.post(
+            "/account/login/", {"csrf": c.csrf(), "email": "n@example.org", "password": "y" * 12}
+        ).status
+        for _ in range(11)
+    ]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+def test_methods(edge: Edge) -> None:
+    c = edge.client()
+    assert c.request("POST", "/demo/D101/", body=b"a=b").status == 405
+    assert c.get("/account/logout/").status == 405
+
+
+def test_missing_fragment_gives_teaser(metered_out: Path, tmp_path: Path, keys: object) -> None:
+    import shutil
+
+    from conftest import serve_app
+
+    from edge.core import Policy
+    from edge.store import SQLiteStore
+    from edge.wsgi import EdgeApp
+
+    out = tmp_path / "out"
+    shutil.copytree(metered_out, out)
+    (out / "private" / "demo" / "D101" / "coding-tips.html").unlink()
+    with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
+        app = EdgeApp(str(out), Policy(secure=False), keys, store, store)  # type: ignore[arg-type]
+        with serve_app(app) as (host, port):
+            r = Client(host, port).get("/demo/D101/")
+    assert (
+        r.status == 200 and GATE_TEXT in r.body and r.header("Cache-Control") == "private, no-store"
+    )
