@@ -389,9 +389,10 @@
   function resultLink(r, terms) {
     var a = el('a', 'result');
     a.href = href(r);
-    a.appendChild(el('span', 'result-code', highlight(r.code, [])));
+    a.appendChild(el('strong', 'result-code', highlight(r.code, [])));
+    a.appendChild(document.createTextNode(' '));
     a.appendChild(el('span', 'result-title', highlight(r.title || '', terms)));
-    if (r.billable) a.appendChild(el('span', 'result-badge', 'billable'));
+    if (r.billable) a.appendChild(el('small', 'result-badge', ' · billable'));
     return a;
   }
 
