@@ -32,6 +32,7 @@ rather than add a second fork.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -541,9 +542,14 @@ def docs_digest(docs: Sequence[Doc], synonyms: Synonyms) -> str:
     return h.hexdigest()
 
 
+def whoosh_index() -> Any:
+    """whoosh.index, imported late (only builds and searches need it); mypy does not see the
+    names whoosh-ng defines there."""
+    return importlib.import_module("whoosh.index")
+
+
 def build_whoosh(prepared: Prepared, index_dir: str) -> bool:
     """Write the whoosh index into ``index_dir`` (swapped in at the end); False when unchanged."""
-    from whoosh import index
 
     docs, synonyms = prepared.docs, prepared.synonyms
     digest = docs_digest(docs, synonyms)
@@ -557,7 +563,7 @@ def build_whoosh(prepared: Prepared, index_dir: str) -> bool:
     tmp = index_dir.rstrip("/\\") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    ix = index.create_in(tmp, _schema())
+    ix = whoosh_index().create_in(tmp, _schema())
     writer = ix.writer(limitmb=256)
     vocab: Counter[str] = Counter()
     for d in docs:
@@ -592,13 +598,13 @@ def query_whoosh(
 ) -> list[dict[str, Any]]:
     """Results ``{"code", "title", "url", "system", "billable"}``: exact code first, then the
     code family in code order, then BM25F full text (documents matching more of the query first)."""
-    from whoosh import index, query
+    from whoosh import query
 
     try:
         with open(os.path.join(index_dir, "vocab.json"), encoding="utf-8") as f:
             meta = json.load(f)
-        ix = index.open_dir(index_dir)
-    except (OSError, ValueError, index.EmptyIndexError):
+        ix = whoosh_index().open_dir(index_dir)
+    except (OSError, ValueError, whoosh_index().EmptyIndexError):
         raise CodesiteError(f"no search index in {index_dir}: run 'codesite build' first") from None
     vocab: dict[str, int] = meta["vocab"]
     by_key: dict[str, list[tuple[str, int]]] = defaultdict(list)

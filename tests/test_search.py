@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator import search
 from generator.build import BuildOptions, build
@@ -256,3 +258,38 @@ def test_header_popup_keyboard_and_enter(browser: Any, static_server: str) -> No
     box.press("Enter")
     page.wait_for_url("**/icd-10-cm/S73.00/")
     page.close()
+
+
+# --- the two implementations of the text rules agree ----------------------------------------
+
+PARITY_JS = """
+const cs = require(process.argv[1]);
+const stop = {};
+JSON.parse(process.argv[2]).forEach((w) => { stop[w] = true; });
+const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+process.stdout.write(JSON.stringify(texts.map((t) => {
+  const ws = cs.words(t, stop);
+  const stems = ws.map(cs.stem);
+  return [ws, stems, stems.map(cs.fnv1a), cs.codeQuery(t),
+          ws.length > 1 ? cs.editDistance(ws[0], ws[1], 2) : null];
+})));
+"""
+
+LATIN = st.characters(min_codepoint=32, max_codepoint=0x17F, exclude_categories=("Cs",))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.text(LATIN, max_size=40), min_size=20, max_size=20))
+def test_python_and_javascript_tokenize_alike(texts: list[str]) -> None:
+    out = subprocess.run(
+        ["node", "-e", PARITY_JS, str(ROOT / "assets" / "search.js"),
+         json.dumps(sorted(search.STOP_WORDS))],
+        input=json.dumps(texts), capture_output=True, text=True, check=True,
+    )
+    for text, (ws, stems, hashes, code, dist) in zip(texts, json.loads(out.stdout), strict=True):
+        assert ws == search.words(text), text
+        assert stems == [search.stem(w) for w in ws]
+        assert hashes == [search.fnv1a(s) for s in stems]
+        assert code == search.code_query(text)
+        if len(ws) > 1:
+            assert dist == search.edit_distance(ws[0], ws[1], 2)
