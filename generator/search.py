@@ -31,6 +31,7 @@ rather than add a second fork.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -58,9 +59,7 @@ INDEX_DIR = "search-index"  # under build/site
 WHOOSH_DIR = "search_index"
 FORMAT = 1
 
-STOP_WORDS = frozenset(
-    "a an and are as at be by for from in into is it of on or the to with".split()
-)
+STOP_WORDS = frozenset("a an and are as at be by for from in into is it of on or the to with".split())
 # Field weights of BM25F: an official title word outweighs the same word in a note.
 FIELDS: dict[str, float] = {"title": 3.0, "syn": 2.5, "incl": 1.5, "text": 1.0}
 K1 = 1.2
@@ -88,6 +87,8 @@ _CODE_QUERY = re.compile(r"^[A-Za-z0-9]{2,}(?:[.-][A-Za-z0-9]*)*$")
 
 def fold(text: str) -> str:
     """Lower case without accents (NFKD, combining marks dropped), as the client does."""
+    if text.isascii():  # nearly every text: skip the per-character pass
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
@@ -103,13 +104,17 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Folded words before stop words and stemming (the typo rules look at these)."""
-    return [
-        w for w in _WORD.findall(fold(text)) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())
-    ]
+    return [w for w in _WORD.findall(fold(text)) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+
+
+@functools.lru_cache(maxsize=65536)
+def _token(word: str) -> str | None:
+    """The index term of a folded word, None for a stop word (cached: the vocabulary is small)."""
+    return stem(word) if word not in STOP_WORDS and (len(word) > 1 or word.isdigit()) else None
 
 
 def tokens(text: str) -> list[str]:
-    return [stem(w) for w in words(text)]
+    return [t for t in map(_token, _WORD.findall(fold(text))) if t is not None]
 
 
 def is_code_like(word: str) -> bool:
@@ -190,6 +195,7 @@ class Doc:
     url: str
     fields: dict[str, list[str]] = field(default_factory=dict)
     boost: float = 1.0
+    order: tuple[int, int, str] = (0, 0, "")  # system rank, then code order
 
 
 def document_order(site: Site) -> list[Code]:
@@ -238,6 +244,7 @@ def prior(n_descendants: int) -> float:
 def documents(site: Site) -> list[Doc]:
     out: list[Doc] = []
     below = descendants(site)
+    systems = list(site.config.systems)
     for i, code in enumerate(document_order(site)):
         title = code.title or ""
         prefix = site.config.systems[code.system].url_prefix
@@ -251,6 +258,7 @@ def documents(site: Site) -> list[Doc]:
                 code_url(prefix, code.code),
                 code_fields(code, title),
                 prior(below.get(code.key, 0)),
+                (systems.index(code.system), *sort_key(code.code)),
             )
         )
     return out
@@ -274,17 +282,13 @@ def parse_synonyms(text: str, path: str = SYNONYMS_PATH) -> Synonyms:
             f"malformed YAML: {yamlutil.error_text(exc)}",
         ) from None
     if not isinstance(data, dict):
-        raise ConfigError(
-            path, 1, "synonyms", "expected a mapping of lay phrase: clinical phrase(s)"
-        )
+        raise ConfigError(path, 1, "synonyms", "expected a mapping of lay phrase: clinical phrase(s)")
     out: Synonyms = {}
     for key, value in data.items():
         values = value if isinstance(value, list) else [value]
         if not isinstance(key, str) or not all(isinstance(v, str) and v.strip() for v in values):
             line = yamlutil.locate(text, (key,)) + 1 if isinstance(key, str) else 1
-            raise ConfigError(
-                path, line, f"synonyms.{key}", "expected a phrase or a list of phrases"
-            )
+            raise ConfigError(path, line, f"synonyms.{key}", "expected a phrase or a list of phrases")
         k = " ".join(tokens(key))
         if k:
             alts = out.setdefault(k, [])
@@ -413,9 +417,7 @@ def bm25_impacts(docs: Sequence[Doc]) -> tuple[dict[str, list[tuple[int, float]]
     return out, top or 1.0
 
 
-def encode_postings(
-    plist: list[tuple[int, float]], top: float, billable: Sequence[bool]
-) -> list[int]:
+def encode_postings(plist: list[tuple[int, float]], top: float, billable: Sequence[bool]) -> list[int]:
     if len(plist) > POSTINGS_CAP:
         plist = sorted(plist, key=lambda p: (-p[1], p[0]))[:POSTINGS_CAP]
         plist.sort()
@@ -522,7 +524,8 @@ def _schema() -> Any:
 
     space = analysis.SpaceSeparatedTokenizer()
     return fields.Schema(
-        id=fields.NUMERIC(stored=True, sortable=True),
+        key=fields.ID(stored=True, unique=True),  # system:code
+        order=fields.STORED(),  # (system rank, code order): family listings and ties
         code=fields.STORED(),
         ncode=fields.ID(),
         system=fields.ID(stored=True),
@@ -533,13 +536,28 @@ def _schema() -> Any:
     )
 
 
-def docs_digest(docs: Sequence[Doc], synonyms: Synonyms) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(json.dumps([FORMAT, synonyms], sort_keys=True).encode())
-    for d in docs:
-        row = [d.code, d.system, d.title, d.billable, d.fields, d.boost]
-        h.update(json.dumps(row, sort_keys=True).encode())
-    return h.hexdigest()
+def doc_key(d: Doc) -> str:
+    return f"{d.system}:{d.code}"
+
+
+def doc_digest(d: Doc) -> str:
+    row = [d.code, d.system, d.title, d.billable, d.url, d.fields, d.boost, d.order]
+    return hashlib.blake2b(json.dumps(row, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
+def _whoosh_fields(d: Doc) -> dict[str, Any]:
+    return {
+        "key": doc_key(d),
+        "order": list(d.order),
+        "code": d.code,
+        "ncode": normalize_code(d.code),
+        "system": d.system,
+        "billable": d.billable,
+        "display": d.title,
+        "url": d.url,
+        "_boost": d.boost,
+        **{f: " ".join(d.fields[f]) for f in FIELDS},
+    }
 
 
 def whoosh_index() -> Any:
@@ -548,49 +566,70 @@ def whoosh_index() -> Any:
     return importlib.import_module("whoosh.index")
 
 
-def build_whoosh(prepared: Prepared, index_dir: str) -> bool:
-    """Write the whoosh index into ``index_dir`` (swapped in at the end); False when unchanged."""
+META = "codesite.json"
+REBUILD_SHARE = 0.2  # past this share of changed documents, a fresh index is faster
 
+
+def build_whoosh(prepared: Prepared, index_dir: str) -> bool:
+    """Bring the whoosh index in ``index_dir`` up to date; False when nothing changed.
+
+    A document digest per code lets an edit update just the documents it changed (an edit of
+    one file takes a second, not a full rebuild); a first build, a format change or a large
+    change builds a fresh index beside the old one and swaps it in.
+    """
     docs, synonyms = prepared.docs, prepared.synonyms
-    digest = docs_digest(docs, synonyms)
-    stamp = os.path.join(index_dir, "digest.txt")
+    digests = {doc_key(d): doc_digest(d) for d in docs}
+    meta_path = os.path.join(index_dir, META)
     try:
-        with open(stamp, encoding="utf-8") as f:
-            if f.read().strip() == digest:
-                return False
-    except OSError:
-        pass
+        with open(meta_path, encoding="utf-8") as f:
+            old = json.load(f)
+        old_docs: dict[str, str] = old["docs"] if old.get("format") == FORMAT else {}
+    except (OSError, ValueError, KeyError, AttributeError):
+        old, old_docs = {}, {}
+    changed = [d for d in docs if old_docs.get(doc_key(d)) != digests[doc_key(d)]]
+    removed = [k for k in old_docs if k not in digests]
+    if old_docs and not changed and not removed:
+        if old.get("synonyms") == synonyms:
+            return False
+    elif old_docs and len(changed) + len(removed) <= REBUILD_SHARE * max(1, len(docs)):
+        writer = whoosh_index().open_dir(index_dir).writer(limitmb=256)
+        for k in removed:
+            writer.delete_by_term("key", k)
+        for d in changed:
+            writer.update_document(**_whoosh_fields(d))
+        writer.commit()
+    else:
+        _fresh_whoosh(docs, index_dir)
+    tmp = meta_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"format": FORMAT, "synonyms": synonyms, "docs": digests}, f, separators=(",", ":"))
+    os.replace(tmp, meta_path)
+    return True
+
+
+def _fresh_whoosh(docs: Sequence[Doc], index_dir: str) -> None:
     tmp = index_dir.rstrip("/\\") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    ix = whoosh_index().create_in(tmp, _schema())
-    writer = ix.writer(limitmb=256)
-    vocab: Counter[str] = Counter()
+    writer = whoosh_index().create_in(tmp, _schema()).writer(limitmb=256)
     for d in docs:
-        vocab.update(set().union(*(d.fields[f] for f in FIELDS)))
-        writer.add_document(
-            id=d.id,
-            code=d.code,
-            ncode=normalize_code(d.code),
-            system=d.system,
-            billable=d.billable,
-            display=d.title,
-            _boost=d.boost,
-            url=d.url,
-            **{f: " ".join(d.fields[f]) for f in FIELDS},
-        )
+        writer.add_document(**_whoosh_fields(d))
     writer.commit()
-    with open(os.path.join(tmp, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump({"vocab": vocab, "synonyms": synonyms}, f, separators=(",", ":"))
-    with open(os.path.join(tmp, "digest.txt"), "w", encoding="utf-8") as f:
-        f.write(digest)
     old = index_dir.rstrip("/\\") + ".old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(index_dir):
         os.replace(index_dir, old)
     os.replace(tmp, index_dir)
     shutil.rmtree(old, ignore_errors=True)
-    return True
+
+
+def whoosh_vocab(reader: Any) -> dict[str, int]:
+    """Every indexed term with its document frequency (summed over the text fields)."""
+    vocab: Counter[str] = Counter()
+    for f in FIELDS:
+        for term, info in reader.iter_field(f):
+            vocab[term.decode() if isinstance(term, bytes) else term] += info.doc_frequency()
+    return vocab
 
 
 def query_whoosh(
@@ -601,44 +640,43 @@ def query_whoosh(
     from whoosh import query
 
     try:
-        with open(os.path.join(index_dir, "vocab.json"), encoding="utf-8") as f:
+        with open(os.path.join(index_dir, META), encoding="utf-8") as f:
             meta = json.load(f)
         ix = whoosh_index().open_dir(index_dir)
     except (OSError, ValueError, whoosh_index().EmptyIndexError):
         raise CodesiteError(f"no search index in {index_dir}: run 'codesite build' first") from None
-    vocab: dict[str, int] = meta["vocab"]
     by_key: dict[str, list[tuple[str, int]]] = defaultdict(list)
 
-    def vocab_for(k: str) -> list[tuple[str, int]]:
-        if not by_key:
-            for t, df in vocab.items():
-                by_key[vocab_key(t)].append((t, df))
-        return by_key.get(k, [])
-
     def keep(fields: dict[str, Any]) -> bool:
-        return (system is None or fields["system"] == system) and (
-            not billable or fields["billable"]
-        )
+        return (system is None or fields["system"] == system) and (not billable or fields["billable"])
 
     results: list[dict[str, Any]] = []
-    seen: set[int] = set()
+    seen: set[str] = set()
     with ix.searcher() as s:
         norm = code_query(q)
         if norm:
             prefix = query.Prefix("ncode", norm)
             found = [s.stored_fields(n) for n in prefix.docs(s)]
             exact = [h for h in found if normalize_code(h["code"]) == norm]
-            rest = sorted(
-                (h for h in found if normalize_code(h["code"]) != norm), key=lambda h: h["id"]
-            )
+            rest = sorted((h for h in found if normalize_code(h["code"]) != norm), key=lambda h: h["order"])
             for h in exact + rest:
-                if keep(h) and h["id"] not in seen:
-                    seen.add(h["id"])
+                if keep(h) and h["key"] not in seen:
+                    seen.add(h["key"])
                     results.append(h)
         groups, raw = plan(q, meta["synonyms"])
-        add_typo_alts(groups, raw, set(vocab), vocab_for)
+        reader = s.reader()
+
+        def vocab_for(k: str) -> list[tuple[str, int]]:
+            if not by_key:  # only a word missing from the index needs the vocabulary
+                for t, df in whoosh_vocab(reader).items():
+                    by_key[vocab_key(t)].append((t, df))
+            return by_key.get(k, [])
+
+        terms = {t for g in groups for a in g.alts for t in a.terms}
+        known = {t for t in terms if any(reader.doc_frequency(f, t) for f in FIELDS)}
+        add_typo_alts(groups, raw, known, vocab_for)
         if groups and len(results) < limit:
-            results += [h for h in _text_search(s, groups, keep, limit) if h["id"] not in seen]
+            results += [h for h in _text_search(s, groups, keep, limit) if h["key"] not in seen]
     return [_result(h) for h in results[:limit]]
 
 
@@ -673,6 +711,6 @@ def _text_search(s: Any, groups: list[Group], keep: Any, limit: int) -> list[dic
             continue
         present = {t.decode() if isinstance(t, bytes) else t for _, t in h.matched_terms()}
         matched = sum(any(all(t in present for t in a.terms) for a in g.alts) for g in groups)
-        scored.append((-matched, -h.score, fields["id"], fields))
+        scored.append((-matched, -h.score, fields["order"], fields))
     scored.sort(key=lambda x: x[:3])
     return [f for *_, f in scored]

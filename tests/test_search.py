@@ -293,3 +293,18 @@ def test_python_and_javascript_tokenize_alike(texts: list[str]) -> None:
         assert code == search.code_query(text)
         if len(ws) > 1:
             assert dist == search.edit_distance(ws[0], ws[1], 2)
+
+
+def test_whoosh_follows_edits_without_a_rebuild(sample_site: Path) -> None:
+    out = sample_site / "build"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    index_dir = str(out / search.WHOOSH_DIR)
+    segments = {p.name for p in Path(index_dir).glob("*.seg")}
+    page = sample_site / "content" / "codes" / "hcpcs" / "E0143.md"
+    page.write_text(page.read_text().replace("synonyms: [", "synonyms: [zimmer frame, "))
+    (sample_site / "content" / "codes" / "hcpcs" / "E0100.md").unlink()
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert segments <= {p.name for p in Path(index_dir).glob("*.seg")}  # updated, not rebuilt
+    assert [r["code"] for r in search.query_whoosh(index_dir, "zimmer frame")] == ["E0143"]
+    assert search.query_whoosh(index_dir, "E0100") == []
+    assert codes(out / "site", "zimmer frame") == ["E0143"]
