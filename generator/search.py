@@ -632,6 +632,35 @@ def whoosh_vocab(reader: Any) -> dict[str, int]:
     return vocab
 
 
+@dataclass
+class _Opened:
+    stamp: tuple[float, int]
+    ix: Any
+    meta: dict[str, Any]
+    by_key: dict[str, list[tuple[str, int]]] | None = None
+
+
+_OPENED: dict[str, _Opened] = {}
+
+
+def _open_whoosh(index_dir: str) -> _Opened:
+    """The open index and its metadata, kept while the index is unchanged (the dev server asks
+    once per request; opening and reading the vocabulary costs more than a query)."""
+    path = os.path.join(index_dir, META)
+    try:
+        st = os.stat(path)
+        cached = _OPENED.get(index_dir)
+        if cached and cached.stamp == (st.st_mtime, st.st_size):
+            return cached
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+        ix = whoosh_index().open_dir(index_dir)
+    except (OSError, ValueError, whoosh_index().EmptyIndexError):
+        raise CodesiteError(f"no search index in {index_dir}: run 'codesite build' first") from None
+    opened = _OPENED[index_dir] = _Opened((st.st_mtime, st.st_size), ix, meta)
+    return opened
+
+
 def query_whoosh(
     index_dir: str, q: str, limit: int = 10, system: str | None = None, billable: bool = False
 ) -> list[dict[str, Any]]:
@@ -639,13 +668,8 @@ def query_whoosh(
     code family in code order, then BM25F full text (documents matching more of the query first)."""
     from whoosh import query
 
-    try:
-        with open(os.path.join(index_dir, META), encoding="utf-8") as f:
-            meta = json.load(f)
-        ix = whoosh_index().open_dir(index_dir)
-    except (OSError, ValueError, whoosh_index().EmptyIndexError):
-        raise CodesiteError(f"no search index in {index_dir}: run 'codesite build' first") from None
-    by_key: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    opened = _open_whoosh(index_dir)
+    ix, meta = opened.ix, opened.meta
 
     def keep(fields: dict[str, Any]) -> bool:
         return (system is None or fields["system"] == system) and (not billable or fields["billable"])
@@ -667,10 +691,12 @@ def query_whoosh(
         reader = s.reader()
 
         def vocab_for(k: str) -> list[tuple[str, int]]:
-            if not by_key:  # only a word missing from the index needs the vocabulary
+            if opened.by_key is None:  # only a word missing from the index needs the vocabulary
+                by_key: dict[str, list[tuple[str, int]]] = defaultdict(list)
                 for t, df in whoosh_vocab(reader).items():
                     by_key[vocab_key(t)].append((t, df))
-            return by_key.get(k, [])
+                opened.by_key = by_key
+            return opened.by_key.get(k, [])
 
         terms = {t for g in groups for a in g.alts for t in a.terms}
         known = {t for t in terms if any(reader.doc_frequency(f, t) for f in FIELDS)}
