@@ -10,8 +10,9 @@ loads with ``<script>`` from file:// as well as over HTTP:
 - ``manifest.js``: counts, BM25 settings, shard counts, systems (docid ranges), lay synonyms.
 - ``t/<n>.js``: term shards (FNV-1a hash of the term); each term's postings as a flat list
   ``[docid delta, impact*2 + billable, ...]``. The impact is the term's BM25F score in that
-  document, computed here and quantized, so the client only adds numbers. Very common terms
-  keep their ``POSTINGS_CAP`` highest-impact postings (short, general entries first).
+  document (times a prior for broad entries, see ``prior``), computed here and quantized, so
+  the client only adds numbers. Very common terms keep their ``POSTINGS_CAP`` highest-impact
+  postings: short titles and broad entries, what a one-word query wants.
 - ``v/<c>.js``: the vocabulary by first character, with document frequencies, loaded only for
   typo correction and as-you-type prefixes.
 - ``c/<KEY>.js``: code-prefix shards keyed by the first three characters of the normalized code
@@ -20,7 +21,9 @@ loads with ``<script>`` from file:// as well as over HTTP:
   documents (code order) each, so a family listing touches one or two shards.
 
 Query planning (synonyms, typo tolerance) lives in ``plan``; ``assets/search.js`` implements the
-same rules in JavaScript, and a test compares the two engines' top 10.
+same rules in JavaScript; tests check that both tokenize alike and compare the engines' top 10.
+The whoosh index keeps a digest per document (``codesite.json``), so a build updates only the
+documents that changed.
 
 whoosh: we use whoosh-ng (5.4), already the project's pinned dependency. Checked here with
 ``python3.11 -W error`` (no byte-code cache): the original whoosh 2.7.4 fails to import (invalid
@@ -71,7 +74,7 @@ TERM_SHARDS = 512
 RECORDS_PER_SHARD = 64
 IMPACT_LEVELS = 127
 PREFIX_LEN = 3
-# The query words that bring the instructional notes along with the title.
+# Instructional notes indexed with the inclusion weight, and with the plain text.
 INCLUSION_NOTES = ("inclusion_terms", "includes")
 TEXT_NOTES = ("note",)  # excludes/code-first notes name other conditions: indexing them misleads
 
