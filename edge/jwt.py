@@ -97,11 +97,13 @@ class JWTVerifier:
             return None
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
-        exp, nbf, iat = claims.get("exp"), claims.get("nbf", now), claims.get("iat", now)
+        times = [claims.get("exp"), claims.get("nbf", now), claims.get("iat", now)]
+        if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
+            return None
+        exp, nbf, iat = (float(t) for t in times)  # type: ignore[arg-type]
         ok = (
             claims.get("iss") == self.issuer
             and self.audience in auds
-            and all(isinstance(t, int | float) and not isinstance(t, bool) for t in (exp, nbf, iat))
             and now < exp + self.leeway
             and nbf <= now + self.leeway
             and iat <= now + self.leeway

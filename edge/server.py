@@ -80,7 +80,11 @@ def running(cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True)
+    def pump() -> None:
+        for x in proc.stdout or ():
+            lines.put(x)
+
+    reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     seen: list[str] = []
     try:
