@@ -80,6 +80,7 @@ def running(cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines: queue.Queue[str] = queue.Queue()
+
     def pump() -> None:
         for x in proc.stdout or ():
             lines.put(x)

@@ -30,6 +30,7 @@ from .core import (
     decide,
     identify,
     issue_meter,
+    read_account,
     settle,
 )
 from .jwt import IdentityVerifier
@@ -144,13 +145,15 @@ class EdgeApp:
             )
         html = data.decode("utf-8")
         code = pages.metered_code(html)
-        if code is None:
-            return (
-                "200 OK",
-                [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")],
-                data,
-            )
+        if code is None and not self.signed_in(environ):
+            # free page for a guest: as stored, cacheable (a signed-in reader gets the banner)
+            headers = [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")]
+            return "200 OK", headers + [("Vary", "Cookie")], data
         return self.metered(environ, method, file, html, code)
+
+    def signed_in(self, environ: dict[str, Any]) -> bool:
+        cookies, now, account = self.visitor(environ)
+        return (account or read_account(cookies, now, self.keys, self.policy)) is not None
 
     def not_found(self) -> tuple[str, Headers, bytes]:
         try:
@@ -171,8 +174,10 @@ class EdgeApp:
         return cookies, now, account
 
     def metered(
-        self, environ: dict[str, Any], method: str, file: str, html: str, code: str
+        self, environ: dict[str, Any], method: str, file: str, html: str, code: str | None
     ) -> tuple[str, Headers, bytes]:
+        """A code page with gated sections, or any page for a signed-in reader (``code`` None:
+        nothing to open, the banner only)."""
         headers = {
             k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
         }
@@ -199,7 +204,7 @@ class EdgeApp:
         except Exception:  # noqa: BLE001 - any failure: the teaser, never more
             return "200 OK", [("Content-Type", HTML), *NO_STORE], html.encode()
 
-    def settle(self, d: Decision, code: str, now: int) -> Decision:
+    def settle(self, d: Decision, code: str | None, now: int) -> Decision:
         if self.store is None:
             return d
         carry = d.state.opened - {d.charge} if d.charge else d.state.opened

@@ -348,3 +348,38 @@ def test_missing_fragment_gives_teaser(metered_out: Path, tmp_path: Path, keys: 
     assert (
         r.status == 200 and GATE_TEXT in r.body and r.header("Cache-Control") == "private, no-store"
     )
+
+
+def test_signed_in_reader_gets_banner_on_free_pages(edge: Edge) -> None:
+    c = registered(edge)
+    home = c.get("/")
+    assert "code page views remaining" in home.body and "Log out" in home.body
+    assert home.header("Cache-Control") == "private, no-store"
+    guest = edge.client().get("/")
+    assert (
+        guest.header("Cache-Control") == "public, max-age=300" and guest.header("Vary") == "Cookie"
+    )
+    assert "code page views remaining" not in guest.body
+
+
+def test_json_ld_marks_gated_parts(edge: Edge) -> None:
+    import json
+    import re
+
+    def ld(body: str) -> dict[str, object]:
+        m = re.search(r'<script type="application/ld\+json">(.*?)</script>', body)
+        assert m is not None
+        return dict(json.loads(m.group(1)))
+
+    gated = ld(edge.client().get("/demo/D102/").body)
+    assert gated["@type"] == "WebPage" and gated["isAccessibleForFree"] is False
+    assert gated["hasPart"] == [
+        {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": ".gated-section"}
+    ]
+    assert gated["mainEntity"] == {
+        "@type": "MedicalCode",
+        "codeValue": "D102",
+        "codingSystem": "Demo",
+    }
+    free = ld(edge.client().get("/demo/D100/").body)
+    assert "isAccessibleForFree" not in free and "hasPart" not in free
