@@ -146,6 +146,7 @@ class Decision:
     charge: str | None  # a code to open (new to this meter) if the store agrees
     set_cookies: tuple[str, ...]
     resign: bool  # the meter cookie must be (re)issued
+    fresh: bool = False  # no valid meter cookie came with the request: a new guest
 
     @property
     def remaining(self) -> int:
@@ -206,9 +207,22 @@ def identify(
     another account, or a registered meter without its account cookie, falls back to guest rules
     keeping the codes it opened (so it cannot come back with a fresh guest allowance).
     """
+    state, resign, _ = _identify(cookies, now, keys, policy, account, new_id)
+    return state, resign
+
+
+def _identify(
+    cookies: Cookies,
+    now: int,
+    keys: Keys,
+    policy: Policy,
+    account: str | None,
+    new_id: Callable[[], str],
+) -> tuple[MeterState, bool, bool]:
     if account is None:
         account = read_account(cookies, now, keys, policy)
     state, resign = read_meter(cookies, now, keys, policy)
+    fresh = state is None
     if state is None:
         state = MeterState(new_id(), GUEST, None, frozenset(), now)
     if account is not None and (state.tier != REGISTERED or state.account != account):
@@ -217,7 +231,7 @@ def identify(
     elif account is None and state.tier == REGISTERED:
         state = replace(state, tier=GUEST, account=None)
         resign = True
-    return state, resign
+    return state, resign, fresh
 
 
 def decide(
@@ -232,7 +246,7 @@ def decide(
 ) -> Decision:
     """Full page or teaser for a metered page, from the cookies alone."""
     policy = policy or Policy()
-    state, resign = identify(cookies, now, keys, policy, account, new_id)
+    state, resign, fresh = _identify(cookies, now, keys, policy, account, new_id)
     limit = policy.limit(state.tier)
     code = request.code
     action: Action = "teaser"
@@ -244,7 +258,7 @@ def decide(
             action, charge = "full", code
             state = replace(state, opened=state.opened | {code})
             resign = True
-    return _finish(Decision(action, state, limit, charge, (), resign), keys, now, policy)
+    return _finish(Decision(action, state, limit, charge, (), resign, fresh), keys, now, policy)
 
 
 def settle(

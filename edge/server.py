@@ -20,6 +20,7 @@ from .store import SQLiteStore
 from .wsgi import EdgeApp
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+NEW_GUESTS_PER_ADDRESS = 20  # codes a day opened without a meter cookie, per client address
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -27,7 +28,11 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     request_queue_size = 128
 
 
-class QuietHandler(WSGIRequestHandler):
+class Handler(WSGIRequestHandler):
+    timeout = 30  # seconds a client may stall mid-request before its thread is freed
+
+
+class QuietHandler(Handler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -43,7 +48,10 @@ def build_app(
     keys, source = load_keys(keys_file=keys_file, dev_dir=out_dir)
     store = SQLiteStore(db or os.path.join(out_dir, "edge.sqlite3"))
     policy = Policy.from_config(meter, secure=host not in LOOPBACK)
-    return EdgeApp(out_dir, policy, keys, store, store), store, source
+    app = EdgeApp(
+        out_dir, policy, keys, store, store, new_guest_views_per_address=NEW_GUESTS_PER_ADDRESS
+    )
+    return app, store, source
 
 
 def serve(
@@ -56,7 +64,7 @@ def serve(
     quiet: bool = False,
 ) -> None:
     app, store, source = build_app(out_dir, site_dir, host, keys_file, db)
-    handler = QuietHandler if quiet else WSGIRequestHandler
+    handler = QuietHandler if quiet else Handler
     with (
         store,
         make_server(

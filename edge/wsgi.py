@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import pages
 from .cookies import Keys, parse_cookies
 from .core import (
+    DAY,
     Decision,
     Policy,
     Request,
@@ -90,6 +91,7 @@ class EdgeApp:
         *,
         rate_limit: RateLimit | None = None,
         verifier: IdentityVerifier | None = None,
+        new_guest_views_per_address: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.site = os.path.realpath(os.path.join(out_dir, "site"))
@@ -97,6 +99,7 @@ class EdgeApp:
         self.policy, self.keys, self.store, self.accounts = policy, keys, store, accounts
         self.rate = rate_limit or RateLimit()
         self.verifier = verifier
+        self.address_cap = new_guest_views_per_address
         self.clock = clock
 
     # --- entry ---------------------------------------------------------------------------
@@ -191,7 +194,7 @@ class EdgeApp:
                 self.policy,
                 account=account,
             )
-            d = self.settle(d, code, now)
+            d = self.settle(d, code, now, environ.get("REMOTE_ADDR", ""))
             base = os.path.dirname(os.path.relpath(file, self.site))
             body = pages.render(
                 html,
@@ -204,15 +207,30 @@ class EdgeApp:
         except Exception:  # noqa: BLE001 - any failure: the teaser, never more
             return "200 OK", [("Content-Type", HTML), *NO_STORE], html.encode()
 
-    def settle(self, d: Decision, code: str | None, now: int) -> Decision:
+    def settle(self, d: Decision, code: str | None, now: int, addr: str) -> Decision:
         if self.store is None:
             return d
         carry = d.state.opened - {d.charge} if d.charge else d.state.opened
         wanted = code if d.action == "full" else None
+        if (
+            wanted
+            and d.fresh
+            and not d.registered
+            and self.address_cap is not None
+            and not self.address_allows(addr, wanted, now)
+        ):
+            wanted = None
         recorded, granted, start = self.store.charge(
             d.state.subject, carry, wanted, d.limit, now, self.policy.period
         )
         return settle(d, recorded, granted, start, self.keys, now, self.policy)
+
+    def address_allows(self, addr: str, code: str, now: int) -> bool:
+        """Requests without a valid meter cookie (a client that drops cookies is a new guest every
+        time) may open at most ``new_guest_views_per_address`` codes a day per client address."""
+        assert self.store is not None and self.address_cap is not None
+        _, granted, _ = self.store.charge(f"ip:{addr}", (), code, self.address_cap, now, DAY)
+        return granted
 
     def fragment(self, base: str, gid: str) -> str:
         # base: the page's folder under the (real) public root, so never ".."; gid: [A-Za-z0-9_-]

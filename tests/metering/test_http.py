@@ -383,3 +383,33 @@ def test_json_ld_marks_gated_parts(edge: Edge) -> None:
     }
     free = ld(edge.client().get("/demo/D100/").body)
     assert "isAccessibleForFree" not in free and "hasPart" not in free
+
+
+def test_clients_that_drop_cookies_are_capped_per_address(
+    metered_out: Path, tmp_path: Path, keys: object
+) -> None:
+    from conftest import serve_app
+
+    from edge.core import Policy
+    from edge.store import SQLiteStore
+    from edge.wsgi import EdgeApp
+
+    with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
+        app = EdgeApp(
+            str(metered_out),
+            Policy(secure=False),
+            keys,
+            store,
+            store,  # type: ignore[arg-type]
+            new_guest_views_per_address=2,
+        )
+        with serve_app(app) as (host, port):
+
+            def cookieless(path: str) -> Reply:
+                return Client(host, port).get(path, cookies=False)
+
+            kept = Client(host, port)
+            kept.get("/account/login/")  # a browser that keeps its cookie
+            assert [cookieless(f"/demo/D10{i}/").full for i in (1, 2, 3)] == [True, True, False]
+            assert cookieless("/demo/D101/").full  # already opened from this address
+            assert kept.get("/demo/D104/").full
