@@ -86,7 +86,8 @@ class Checker:
                 self.err(c, ("system",), "system", f"file is in folder '{folder}' but system is '{c.system}'")
             if not system.pattern.fullmatch(c.code):
                 self.err(
-                    c, ("code",), "code", f"'{c.code}' does not match the {c.system} code pattern {system.pattern.pattern}"
+                    c, ("code",), "code",
+                    f"'{c.code}' does not match the {c.system} code pattern {system.pattern.pattern}",
                 )
             if c.title is None and not system.licensed_descriptors:
                 self.errors.append(ContentError(c.path, 1, "title", "required field is missing"))
@@ -101,7 +102,7 @@ class Checker:
             if s.id in seen:
                 self.err(c, ("sections", i, "id"), f"sections[{i}].id", f"duplicate section id '{s.id}'")
             seen.add(s.id)
-            for line, msg in unsafe_markup(s.body):
+            for _line, msg in unsafe_markup(s.body):
                 self.err(c, ("sections", i, "body"), f"sections[{i}].body", msg)
         for line, msg in unsafe_markup(c.body):
             self.errors.append(ContentError(c.path, c.body_line + line, "body", msg))
@@ -118,7 +119,8 @@ class Checker:
                 self.err(c, ("related", i, "system"), f"related[{i}].system", f"unknown system '{system}'")
             elif (system, r.code) not in index:
                 self.err(
-                    c, ("related", i, "code"), f"related[{i}].code", f"related code '{r.code}' does not exist in {system}"
+                    c, ("related", i, "code"), f"related[{i}].code",
+                    f"related code '{r.code}' does not exist in {system}",
                 )
         for i, code in enumerate(c.replaced_by):
             if (c.system, code) not in index:

@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
-        print(f"{len(exc.errors)} error(s); nothing was built", file=sys.stderr)
+        tail = "; nothing was written" if args.command == "build" else ""
+        print(f"{len(exc.errors)} error(s){tail}", file=sys.stderr)
         return 1
     except CodesiteError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -58,40 +58,61 @@ def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
         data = yamlutil.load(text)
     except yaml.YAMLError as exc:
         raise CheckFailed(
-            [ConfigError(path, yamlutil.error_line(exc) + 1, "site", f"malformed YAML: {yamlutil.error_text(exc)}")]
+            [
+                ConfigError(
+                    path,
+                    yamlutil.error_line(exc) + 1,
+                    "site",
+                    f"malformed YAML: {yamlutil.error_text(exc)}",
+                )
+            ]
         ) from None
     errors: list[ContentError] = [
         ConfigError(path, yamlutil.locate(text, p) + 1, field_name(p), msg)
         for p, msg in SITE.validate(data, ())
     ]
+    systems: dict[str, System] = {}
+    raw_systems = data.get("systems") if isinstance(data, dict) else None
+    for i, s in enumerate(raw_systems if isinstance(raw_systems, list) else []):
+        if not isinstance(s, dict):
+            continue
+        where = yamlutil.locate(text, ("systems", i)) + 1
+        try:
+            pattern = re.compile(s["pattern"]) if isinstance(s.get("pattern"), str) else None
+        except re.error as exc:
+            line = yamlutil.locate(text, ("systems", i, "pattern")) + 1
+            errors.append(
+                ConfigError(
+                    path, line, f"systems[{i}].pattern", f"invalid regular expression: {exc}"
+                )
+            )
+            continue
+        if s.get("id") in systems:
+            errors.append(
+                ConfigError(path, where, f"systems[{i}].id", f"duplicate system '{s['id']}'")
+            )
+        if any(o.url_prefix == s.get("url_prefix") for o in systems.values()):
+            errors.append(
+                ConfigError(
+                    path,
+                    where,
+                    f"systems[{i}].url_prefix",
+                    f"duplicate URL prefix '{s['url_prefix']}'",
+                )
+            )
+        if pattern is not None:
+            systems[str(s.get("id"))] = System(
+                id=str(s.get("id")),
+                name=str(s.get("name")),
+                url_prefix=str(s.get("url_prefix")),
+                pattern=pattern,
+                copyright=str(s.get("copyright")),
+                description=s.get("description") or "",
+                licensed_descriptors=bool(s.get("licensed_descriptors")),
+            )
     if errors:
         raise CheckFailed(errors)
     d = SITE.with_defaults(data)
-    systems: dict[str, System] = {}
-    for i, s in enumerate(d["systems"]):
-        where = yamlutil.locate(text, ("systems", i)) + 1
-        try:
-            pattern = re.compile(s["pattern"])
-        except re.error as exc:
-            errors.append(ConfigError(path, where, f"systems[{i}].pattern", f"invalid regular expression: {exc}"))
-            continue
-        if s["id"] in systems:
-            errors.append(ConfigError(path, where, f"systems[{i}].id", f"duplicate system '{s['id']}'"))
-        if any(o.url_prefix == s["url_prefix"] for o in systems.values()):
-            errors.append(
-                ConfigError(path, where, f"systems[{i}].url_prefix", f"duplicate URL prefix '{s['url_prefix']}'")
-            )
-        systems[s["id"]] = System(
-            id=s["id"],
-            name=s["name"],
-            url_prefix=s["url_prefix"],
-            pattern=pattern,
-            copyright=s["copyright"],
-            description=s.get("description") or "",
-            licensed_descriptors=bool(s.get("licensed_descriptors")),
-        )
-    if errors:
-        raise CheckFailed(errors)
     m = SITE.keys["meter"].spec.with_defaults(d["meter"])  # type: ignore[attr-defined]
     return SiteConfig(
         name=d["name"],

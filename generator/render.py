@@ -94,7 +94,7 @@ class Renderer:
         pos = 0
         for m in CODE_TOKEN.finditer(text):
             target = self.site.get(code.system, m.group(1))
-            if target is None:
+            if target is None or target is code:
                 continue
             out.append(str(escape(text[pos : m.start()])))
             href = relative(page_url, self.url_of(target), self.file_links)

@@ -44,10 +44,13 @@ def relative(from_url: str, to_url: str, file_links: bool = False) -> str:
     if "#" in to_url:
         to_url, frag = to_url.split("#", 1)
         frag = "#" + frag
-    from_dir = from_url if from_url.endswith("/") else from_url.rsplit("/", 1)[0] + "/"
-    depth = from_dir.count("/") - 1
-    target = to_url.lstrip("/")
+    from_parts = from_url.split("/")[1:-1]  # "/a/b/" -> ["a", "b"]; "/x.html" -> []
+    to_parts = to_url.split("/")[1:]  # "/a/c/" -> ["a", "c", ""]
+    common = 0
+    while common < len(from_parts) and common < len(to_parts) - 1 and from_parts[common] == to_parts[common]:
+        common += 1
+    target = "/".join(to_parts[common:])
     if file_links and (target == "" or target.endswith("/")):
         target += "index.html"
-    out = "../" * depth + target
+    out = "../" * (len(from_parts) - common) + target
     return (out or "./") + frag

@@ -20,8 +20,20 @@ def load(text: str) -> Any:
     return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
 
 
+class _BlockDumper(Dumper):  # type: ignore[misc,valid-type]
+    """Multi-line strings as literal blocks (``|``), so editors can read and diff them."""
+
+
+def _str(dumper: yaml.BaseDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.strip("\n") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
 def dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def error_line(exc: yaml.YAMLError) -> int:

@@ -11,6 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Same examples on every run (CI must not flake); still hundreds of them per property.
+settings.register_profile("codesite", derandomize=True, database=None)
+settings.load_profile("codesite")
 
 ROOT = Path(__file__).resolve().parent.parent
 SITES = Path(__file__).resolve().parent / "sites"
