@@ -43,16 +43,16 @@ def fill_gates(html: str, fragment: Callable[[str], str]) -> str:
 
 def banner_html(remaining: int, registered: bool, extra_views: int, csrf: str) -> str:
     views = "view" if remaining == 1 else "views"
-    text = f'<p><strong class="meter-count">{remaining} code page {views} remaining</strong>'
+    text = f'<strong class="meter-count">{remaining} code page {views} remaining</strong>'
     if registered:
         return (
             text + ' <form class="logout" method="post" action="/account/logout/">'
             f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
-            '<button type="submit">Log out</button></form></p>'
+            '<button type="submit">Log out</button></form>'
         )
     return (
         text + f' <a href="/account/register/">Register free account</a> for {extra_views} more,'
-        ' or <a href="/account/login/">log in</a>.</p>'
+        ' or <a href="/account/login/">log in</a>.'
     )
 
 

@@ -308,7 +308,7 @@ class EdgeApp:
         if message:
             html = html.replace(
                 '<form method="post"',
-                f'<p class="form-error" role="alert">{message}</p>\n  <form method="post"',
+                f'<p class="error" role="alert">{message}</p>\n  <form method="post"',
                 1,
             )
         limit = self.policy.limit(state.tier)
