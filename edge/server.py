@@ -73,6 +73,8 @@ def serve(
     ):
         shown = f"[{host}]" if ":" in host else host
         print(f"signing keys: {source}", flush=True)
+        if host not in LOOPBACK:
+            print("cookies are Secure (__Host-): put this server behind HTTPS", flush=True)
         print(f"serving http://{shown}:{httpd.server_address[1]}/ (Ctrl-C to stop)", flush=True)
         try:
             httpd.serve_forever()

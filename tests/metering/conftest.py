@@ -111,9 +111,7 @@ class Client:
                         self.jar[name] = value
         return reply
 
-    def get(
-        self, path: str, headers: list[tuple[str, str]] | None = None, cookies: bool = True
-    ) -> Reply:
+    def get(self, path: str, headers: list[tuple[str, str]] | None = None, cookies: bool = True) -> Reply:
         return self.request("GET", path, headers, cookies=cookies)
 
     def csrf(self, path: str = "/account/login/") -> str:
@@ -122,9 +120,7 @@ class Client:
         start = body.index(marker) + len(marker)
         return body[start : body.index('"', start)]
 
-    def post(
-        self, path: str, form: dict[str, str], headers: list[tuple[str, str]] | None = None
-    ) -> Reply:
+    def post(self, path: str, form: dict[str, str], headers: list[tuple[str, str]] | None = None) -> Reply:
         from urllib.parse import urlencode
 
         return self.request("POST", path, headers, urlencode(form).encode())
@@ -150,9 +146,7 @@ class Edge:
 def serve_app(app: EdgeApp) -> Iterator[tuple[str, int]]:
     server = ThreadingWSGIServer(("127.0.0.1", 0), QuietHandler)
     server.set_app(app)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield "127.0.0.1", server.server_address[1]
@@ -172,9 +166,7 @@ def edge(metered_out: Path, tmp_path: Path, keys: Keys) -> Iterator[Edge]:
     """A fresh app (own SQLite file) on its own port; the build is shared and read-only."""
     db = tmp_path / "edge.sqlite3"
     store = SQLiteStore(str(db))
-    app = EdgeApp(
-        str(metered_out), Policy(secure=False), keys, store, store, rate_limit=RateLimit(10, 300)
-    )
+    app = EdgeApp(str(metered_out), Policy(secure=False), keys, store, store, rate_limit=RateLimit(10, 300))
     try:
         with serve_app(app) as (host, port):
             yield Edge(app, store, f"http://{host}:{port}", host, port, db)

@@ -114,9 +114,7 @@ MUTATIONS: dict[str, Callable[[str], str]] = {
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_tampered_meter_cookie_is_a_new_guest(name: str) -> None:
     bad = MUTATIONS[name](SPENT)
-    d = decide(
-        get("demo:D102"), cookies(bad), NOW, KEYS, POLICY, new_id=lambda: "fresh-visitor-000001"
-    )
+    d = decide(get("demo:D102"), cookies(bad), NOW, KEYS, POLICY, new_id=lambda: "fresh-visitor-000001")
     assert d.state.visitor == "fresh-visitor-000001"
     assert d.state.opened == frozenset({"demo:D102"}) and d.state.tier == "guest"
     assert d.remaining == 0  # a new guest's single view, never more
@@ -143,13 +141,8 @@ def test_rotation_old_key_accepted_and_resigned_then_rejected_once_removed() -> 
     assert d.state.visitor == GUEST_ID and d.action == "full" and d.set_cookies
     resigned = value_of(d.set_cookies[0])
     newest_only = Keys.of("new-key-0123456789abcdefghij")
-    assert (
-        decide(get("demo:D101"), cookies(resigned), NOW, newest_only, POLICY).state.visitor
-        == GUEST_ID
-    )
-    assert (
-        decide(get("demo:D101"), cookies(value), NOW, newest_only, POLICY).state.visitor != GUEST_ID
-    )
+    assert decide(get("demo:D101"), cookies(resigned), NOW, newest_only, POLICY).state.visitor == GUEST_ID
+    assert decide(get("demo:D101"), cookies(value), NOW, newest_only, POLICY).state.visitor != GUEST_ID
 
 
 def test_wrong_salt_account_token_as_meter() -> None:
@@ -163,9 +156,7 @@ def test_wrong_salt_account_token_as_meter() -> None:
 
 
 def test_plain_itsdangerous_default_salt_rejected() -> None:
-    plain = URLSafeTimedSerializer(KEY_TEXT := "core-test-key-0123456789abcdef").dumps(
-        {"v": GUEST_ID}
-    )
+    plain = URLSafeTimedSerializer(KEY_TEXT := "core-test-key-0123456789abcdef").dumps({"v": GUEST_ID})
     assert KEY_TEXT
     assert decide(get("demo:D102"), cookies(plain), NOW, KEYS, POLICY).state.visitor != GUEST_ID
 
@@ -173,9 +164,7 @@ def test_plain_itsdangerous_default_salt_rejected() -> None:
 @pytest.mark.parametrize("age, valid", [(POLICY.period, True), (POLICY.period + 1, False)])
 def test_expiry_boundary(age: int, valid: bool) -> None:
     value = meter_value({"demo:D101"}, at=NOW - age)
-    assert (
-        decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY).state.visitor == GUEST_ID
-    ) is valid
+    assert (decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY).state.visitor == GUEST_ID) is valid
 
 
 @pytest.mark.parametrize("ahead", [1, 3600])
@@ -232,17 +221,12 @@ def test_lookalike_names_are_not_ours() -> None:
         ("POST", {}),
     ],
 )
-def test_no_spend_requests_get_teaser_and_spend_nothing(
-    method: str, headers: dict[str, str]
-) -> None:
+def test_no_spend_requests_get_teaser_and_spend_nothing(method: str, headers: dict[str, str]) -> None:
     fresh = meter_value(set())
     d = decide(Request(method, "demo:D101", headers), cookies(fresh), NOW, KEYS, POLICY)
     assert d.action == "teaser" and d.state.opened == frozenset() and d.remaining == 1
     opened = meter_value({"demo:D101"})
-    assert (
-        decide(Request(method, "demo:D101", headers), cookies(opened), NOW, KEYS, POLICY).action
-        == "teaser"
-    )
+    assert decide(Request(method, "demo:D101", headers), cookies(opened), NOW, KEYS, POLICY).action == "teaser"
 
 
 def test_registered_limits_and_binding() -> None:
@@ -265,8 +249,6 @@ def test_registered_limits_and_binding() -> None:
 
 
 def test_cookie_stays_small() -> None:
-    state = MeterState(
-        GUEST_ID, "registered", "1234567", frozenset(f"icd10cm:S72.00{i}A" for i in range(6)), NOW
-    )
+    state = MeterState(GUEST_ID, "registered", "1234567", frozenset(f"icd10cm:S72.00{i}A" for i in range(6)), NOW)
     assert len(issue_meter(state, KEYS, NOW, POLICY)) < 400
     assert json.dumps(state.payload())

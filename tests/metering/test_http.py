@@ -44,11 +44,7 @@ def test_guest_journey_and_headers(edge: Edge) -> None:
     assert first.header("Cache-Control") == "private, no-store"
     assert "codesite-meter" in first.set_cookies
     second = c.get("/demo/D102/")
-    assert (
-        not second.full
-        and GATE_TEXT in second.body
-        and "0 code page views remaining" in second.body
-    )
+    assert not second.full and GATE_TEXT in second.body and "0 code page views remaining" in second.body
     assert c.get("/demo/D101/").full
     assert c.get("/demo/D101/index.html").full  # same page, same code, no second view
 
@@ -122,9 +118,7 @@ def test_headers_do_not_unlock_anything(edge: Edge, header: tuple[str, str]) -> 
         [("Sec-Purpose", "prefetch;prerender")],
     ],
 )
-def test_range_and_prefetch_get_teaser_and_spend_nothing(
-    edge: Edge, headers: list[tuple[str, str]]
-) -> None:
+def test_range_and_prefetch_get_teaser_and_spend_nothing(edge: Edge, headers: list[tuple[str, str]]) -> None:
     c = edge.client()
     r = c.get("/demo/D101/", headers)
     assert r.status == 200 and not r.full and r.header("Cache-Control") == "private, no-store"
@@ -242,17 +236,10 @@ def test_logout_returns_to_guest_rules(edge: Edge) -> None:
 def test_login_errors_are_generic(edge: Edge) -> None:
     registered(edge)
     c = edge.client()
-    wrong = c.post(
-        "/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": "x" * 12}
-    )
-    unknown = c.post(
-        "/account/login/", {"csrf": c.csrf(), "email": "nobody@example.org", "password": "x" * 12}
-    )
+    wrong = c.post("/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": "x" * 12})
+    unknown = c.post("/account/login/", {"csrf": c.csrf(), "email": "nobody@example.org", "password": "x" * 12})
     assert wrong.status == unknown.status == 401
-    assert (
-        "Email or password is not correct." in wrong.body
-        and "Email or password is not correct." in unknown.body
-    )
+    assert "Email or password is not correct." in wrong.body and "Email or password is not correct." in unknown.body
     assert "codesite-account" not in c.jar
 
 
@@ -268,9 +255,7 @@ def test_login_errors_are_generic(edge: Edge) -> None:
 def test_sql_injection_in_forms(edge: Edge, email: str) -> None:
     registered(edge)
     c = edge.client()
-    login = c.post(
-        "/account/login/", {"csrf": c.csrf(), "email": email, "password": "' OR '1'='1' -- pad"}
-    )
+    login = c.post("/account/login/", {"csrf": c.csrf(), "email": email, "password": "' OR '1'='1' -- pad"})
     assert login.status == 401 and "codesite-account" not in c.jar
     reg = c.post("/account/register/", {"csrf": c.csrf(), "email": email, "password": PASSWORD})
     assert reg.status in (303, 400)
@@ -299,9 +284,7 @@ def test_csrf_required_and_bound_to_visitor(edge: Edge) -> None:
     c.csrf()
     missing = c.post("/account/register/", {"email": "c@example.org", "password": PASSWORD})
     other = edge.client()
-    stolen = c.post(
-        "/account/register/", {"csrf": other.csrf(), "email": "c@example.org", "password": PASSWORD}
-    )
+    stolen = c.post("/account/register/", {"csrf": other.csrf(), "email": "c@example.org", "password": PASSWORD})
     cross = c.post(
         "/account/register/",
         {"csrf": c.csrf(), "email": "c@example.org", "password": PASSWORD},
@@ -315,9 +298,7 @@ def test_csrf_required_and_bound_to_visitor(edge: Edge) -> None:
 def test_rate_limit_per_address(edge: Edge) -> None:
     c = edge.client()
     statuses = [
-        c.post(
-            "/account/login/", {"csrf": c.csrf(), "email": "n@example.org", "password": "y" * 12}
-        ).status
+        c.post("/account/login/", {"csrf": c.csrf(), "email": "n@example.org", "password": "y" * 12}).status
         for _ in range(11)
     ]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
@@ -345,9 +326,7 @@ def test_missing_fragment_gives_teaser(metered_out: Path, tmp_path: Path, keys: 
         app = EdgeApp(str(out), Policy(secure=False), keys, store, store)  # type: ignore[arg-type]
         with serve_app(app) as (host, port):
             r = Client(host, port).get("/demo/D101/")
-    assert (
-        r.status == 200 and GATE_TEXT in r.body and r.header("Cache-Control") == "private, no-store"
-    )
+    assert r.status == 200 and GATE_TEXT in r.body and r.header("Cache-Control") == "private, no-store"
 
 
 def test_signed_in_reader_gets_banner_on_free_pages(edge: Edge) -> None:
@@ -356,9 +335,7 @@ def test_signed_in_reader_gets_banner_on_free_pages(edge: Edge) -> None:
     assert "code page views remaining" in home.body and "Log out" in home.body
     assert home.header("Cache-Control") == "private, no-store"
     guest = edge.client().get("/")
-    assert (
-        guest.header("Cache-Control") == "public, max-age=300" and guest.header("Vary") == "Cookie"
-    )
+    assert guest.header("Cache-Control") == "public, max-age=300" and guest.header("Vary") == "Cookie"
     assert "code page views remaining" not in guest.body
 
 
@@ -385,9 +362,7 @@ def test_json_ld_marks_gated_parts(edge: Edge) -> None:
     assert "isAccessibleForFree" not in free and "hasPart" not in free
 
 
-def test_clients_that_drop_cookies_are_capped_per_address(
-    metered_out: Path, tmp_path: Path, keys: object
-) -> None:
+def test_clients_that_drop_cookies_are_capped_per_address(metered_out: Path, tmp_path: Path, keys: object) -> None:
     from conftest import serve_app
 
     from edge.core import Policy
@@ -413,3 +388,22 @@ def test_clients_that_drop_cookies_are_capped_per_address(
             assert [cookieless(f"/demo/D10{i}/").full for i in (1, 2, 3)] == [True, True, False]
             assert cookieless("/demo/D101/").full  # already opened from this address
             assert kept.get("/demo/D104/").full
+
+
+def test_spent_guest_crawling_every_public_url_never_sees_the_canary(edge: Edge, metered_out: Path) -> None:
+    c = spent_guest(edge)
+    site = metered_out / "site"
+    urls = []
+    for f in sorted(site.rglob("*")):
+        if f.is_file():
+            rel = f.relative_to(site).as_posix()
+            urls.append("/" + rel)
+            if rel.endswith("/index.html"):
+                urls.append("/" + rel[: -len("index.html")])
+    assert len(urls) > 20
+    for url in urls:
+        if url.startswith("/demo/D101/"):
+            continue  # the one code this guest opened
+        for headers in ([], [("Range", "bytes=0-")], [("Sec-Purpose", "prefetch")]):
+            r = c.get(url, headers)
+            assert r.status == 200 and CANARY not in r.body, url

@@ -53,11 +53,7 @@ def test_journey_guest_register_logout(browser: Any, served: str) -> None:
         page.get_by_role("button", name="Log out").click()
         page.wait_for_url(f"{served}/")
         full, banner = open_code(page, served, "D108")
-        assert (
-            not full
-            and "0 code page views remaining" in banner
-            and "Register free account" in banner
-        )
+        assert not full and "0 code page views remaining" in banner and "Register free account" in banner
         assert CANARY not in page.content()
     finally:
         context.close()
