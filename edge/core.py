@@ -82,9 +82,7 @@ class MeterState:
     @property
     def subject(self) -> str:
         """Whose meter this is in a store: the account when registered, else the visitor."""
-        return (
-            f"a:{self.account}" if self.tier == REGISTERED and self.account else f"v:{self.visitor}"
-        )
+        return f"a:{self.account}" if self.tier == REGISTERED and self.account else f"v:{self.visitor}"
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -132,9 +130,7 @@ class Request:
     def may_spend(self) -> bool:
         """Only a plain GET may open a code: HEAD, Range and prefetches get the teaser."""
         h = self.headers
-        prefetch = any(
-            "prefetch" in h.get(k, "").lower() for k in ("sec-purpose", "purpose", "x-moz")
-        )
+        prefetch = any("prefetch" in h.get(k, "").lower() for k in ("sec-purpose", "purpose", "x-moz"))
         return self.method == "GET" and "range" not in h and not prefetch
 
 
@@ -180,9 +176,7 @@ def clear_cookie(name: str, secure: bool) -> str:
     return set_cookie(name, "", 0, secure)
 
 
-def read_meter(
-    cookies: Cookies, now: int, keys: Keys, policy: Policy
-) -> tuple[MeterState | None, bool]:
+def read_meter(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> tuple[MeterState | None, bool]:
     try:
         data, resign = policy.meter_codec.loads(only(cookies, policy.meter_cookie), keys, now)
         return MeterState.from_payload(data, now, policy.period), resign

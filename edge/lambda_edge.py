@@ -183,9 +183,7 @@ class EdgeHandler:
                 raise LookupError(gid)
             return data.decode("utf-8")
 
-        body = pages.render(
-            html, d.action == "full", fragment, pages.banner_for(d, self.keys, now, self.policy)
-        )
+        body = pages.render(html, d.action == "full", fragment, pages.banner_for(d, self.keys, now, self.policy))
         pairs = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", "private, no-store"),
@@ -213,12 +211,8 @@ def _handler_from_bundle() -> EdgeHandler:
     with open(os.path.join(os.path.dirname(__file__), "edge_config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     m = cfg.get("meter", {})
-    policy = Policy(
-        m.get("guest_views", 1), m.get("registered_views", 5), m.get("period_days", 30), True
-    )
-    return EdgeHandler(
-        S3Origin(cfg["bucket"]), policy, Keys.of(*cfg["keys"]), cfg["metered_prefixes"]
-    )
+    policy = Policy(m.get("guest_views", 1), m.get("registered_views", 5), m.get("period_days", 30), True)
+    return EdgeHandler(S3Origin(cfg["bucket"]), policy, Keys.of(*cfg["keys"]), cfg["metered_prefixes"])
 
 
 def handler(event: Event, context: object = None) -> Event:

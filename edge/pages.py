@@ -15,9 +15,7 @@ from .cookies import Keys
 from .core import Decision, Policy, csrf_token
 
 GATE = re.compile(r"<!--gated:([A-Za-z0-9_-]{1,80})-->(.*?)<!--/gated:\1-->", re.S)
-ARTICLE = re.compile(
-    r'<article class="code-page" data-code="([^"<>]{1,40})" data-system="([a-z0-9]{1,20})"'
-)
+ARTICLE = re.compile(r'<article class="code-page" data-code="([^"<>]{1,40})" data-system="([a-z0-9]{1,20})"')
 BANNER = "<!--meter-banner-->"
 
 
@@ -36,9 +34,7 @@ def gate_ids(html: str) -> list[str]:
 def fill_gates(html: str, fragment: Callable[[str], str]) -> str:
     """Replace each gate's placeholder with its fragment (markers kept). ``fragment`` raising
     makes the whole call raise: a page is either whole or the caller serves the teaser."""
-    return GATE.sub(
-        lambda m: f"<!--gated:{m.group(1)}-->{fragment(m.group(1))}<!--/gated:{m.group(1)}-->", html
-    )
+    return GATE.sub(lambda m: f"<!--gated:{m.group(1)}-->{fragment(m.group(1))}<!--/gated:{m.group(1)}-->", html)
 
 
 def banner_html(remaining: int, registered: bool, extra_views: int, csrf: str) -> str:

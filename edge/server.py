@@ -48,9 +48,7 @@ def build_app(
     keys, source = load_keys(keys_file=keys_file, dev_dir=out_dir)
     store = SQLiteStore(db or os.path.join(out_dir, "edge.sqlite3"))
     policy = Policy.from_config(meter, secure=host not in LOOPBACK)
-    app = EdgeApp(
-        out_dir, policy, keys, store, store, new_guest_views_per_address=NEW_GUESTS_PER_ADDRESS
-    )
+    app = EdgeApp(out_dir, policy, keys, store, store, new_guest_views_per_address=NEW_GUESTS_PER_ADDRESS)
     return app, store, source
 
 
@@ -67,9 +65,7 @@ def serve(
     handler = QuietHandler if quiet else Handler
     with (
         store,
-        make_server(
-            host, port, app, server_class=ThreadingWSGIServer, handler_class=handler
-        ) as httpd,
+        make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=handler) as httpd,
     ):
         shown = f"[{host}]" if ":" in host else host
         print(f"signing keys: {source}", flush=True)
@@ -86,9 +82,7 @@ def serve(
 def running(cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60) -> Iterator[str]:
     """Run a server command in a subprocess; yield the first output line containing ``ready``
     (it names the address), then stop the process. For tests and benchmarks."""
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:

@@ -104,21 +104,14 @@ class SQLiteStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute(
-                    "SELECT period_start FROM meters WHERE subject = ?", (subject,)
-                ).fetchone()
+                row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
                 start = row[0] if row else now
                 if row is None or now - start >= period:
                     start = now
                     db.execute("DELETE FROM opened WHERE subject = ?", (subject,))
                     db.execute("INSERT OR REPLACE INTO meters VALUES (?, ?)", (subject, start))
-                db.executemany(
-                    "INSERT OR IGNORE INTO opened VALUES (?, ?)", [(subject, c) for c in carry]
-                )
-                opened = {
-                    r[0]
-                    for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))
-                }
+                db.executemany("INSERT OR IGNORE INTO opened VALUES (?, ?)", [(subject, c) for c in carry])
+                opened = {r[0] for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))}
                 granted = False
                 if code is not None:
                     if code in opened:
@@ -151,9 +144,7 @@ class SQLiteStore:
 
     def authenticate(self, email: str, password: str) -> str | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, salt, hash FROM accounts WHERE email = ?", (email,)
-            ).fetchone()
+            row = self._db.execute("SELECT id, salt, hash FROM accounts WHERE email = ?", (email,)).fetchone()
         salt, expected = (row[1], row[2]) if row else (self._dummy_salt, b"\0" * 32)
         ok = hmac.compare_digest(hash_password(password, salt), expected)  # same work either way
         return str(row[0]) if row and ok else None

@@ -181,20 +181,8 @@ class EdgeApp:
     ) -> tuple[str, Headers, bytes]:
         """A code page with gated sections, or any page for a signed-in reader (``code`` None:
         nothing to open, the banner only)."""
-        headers = {
-            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
-        }
         try:
-            cookies, now, account = self.visitor(environ)
-            d = decide(
-                Request(method, code, headers),
-                cookies,
-                now,
-                self.keys,
-                self.policy,
-                account=account,
-            )
-            d = self.settle(d, code, now, environ.get("REMOTE_ADDR", ""))
+            d, now = self.decision(environ, method, code)
             base = os.path.dirname(os.path.relpath(file, self.site))
             body = pages.render(
                 html,
@@ -206,6 +194,15 @@ class EdgeApp:
             return "200 OK", out, body.encode()
         except Exception:  # noqa: BLE001 - any failure: the teaser, never more
             return "200 OK", [("Content-Type", HTML), *NO_STORE], html.encode()
+
+    def decision(self, environ: dict[str, Any], method: str, code: str | None) -> tuple[Decision, int]:
+        """Decide from the cookies, then settle against the store: the banner's count and the
+        page's fate both come from here."""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        cookies, now, account = self.visitor(environ)
+        request = Request(method, code, headers)
+        d = decide(request, cookies, now, self.keys, self.policy, account=account)
+        return self.settle(d, code, now, environ.get("REMOTE_ADDR", "")), now
 
     def settle(self, d: Decision, code: str | None, now: int, addr: str) -> Decision:
         if self.store is None:
@@ -220,9 +217,7 @@ class EdgeApp:
             and not self.address_allows(addr, wanted, now)
         ):
             wanted = None
-        recorded, granted, start = self.store.charge(
-            d.state.subject, carry, wanted, d.limit, now, self.policy.period
-        )
+        recorded, granted, start = self.store.charge(d.state.subject, carry, wanted, d.limit, now, self.policy.period)
         return settle(d, recorded, granted, start, self.keys, now, self.policy)
 
     def address_allows(self, addr: str, code: str, now: int) -> bool:
@@ -241,9 +236,7 @@ class EdgeApp:
 
     # --- accounts ------------------------------------------------------------------------
 
-    def account_route(
-        self, environ: dict[str, Any], method: str, path: str
-    ) -> tuple[str, Headers, bytes]:
+    def account_route(self, environ: dict[str, Any], method: str, path: str) -> tuple[str, Headers, bytes]:
         if path in ACCOUNT_PAGES and method in ("GET", "HEAD"):
             return self.form_page(environ, path, None, "200 OK")
         if method != "POST":
@@ -299,11 +292,10 @@ class EdgeApp:
     def form_page(
         self, environ: dict[str, Any], path: str, message: str | None, status: str
     ) -> tuple[str, Headers, bytes]:
-        cookies, now, account = self.visitor(environ)
-        state, resign = identify(cookies, now, self.keys, self.policy, account)
+        d, now = self.decision(environ, "GET", None)
         with open(os.path.join(self.site, path.strip("/"), "index.html"), encoding="utf-8") as f:
             html = f.read()
-        token = csrf_token(state.visitor, self.keys, now)
+        token = csrf_token(d.state.visitor, self.keys, now)
         html = html.replace('name="csrf" value=""', f'name="csrf" value="{token}"', 1)
         if message:
             html = html.replace(
@@ -311,17 +303,8 @@ class EdgeApp:
                 f'<p class="error" role="alert">{message}</p>\n  <form method="post"',
                 1,
             )
-        limit = self.policy.limit(state.tier)
-        remaining = max(0, limit - len(state.opened))
-        html = pages.with_banner(
-            html,
-            pages.banner_html(
-                remaining, state.account is not None, self.policy.registered_views, token
-            ),
-        )
-        headers = [("Content-Type", HTML), *NO_STORE]
-        if resign:
-            headers.append(("Set-Cookie", issue_meter(state, self.keys, now, self.policy)))
+        html = pages.with_banner(html, pages.banner_for(d, self.keys, now, self.policy))
+        headers = [("Content-Type", HTML), *NO_STORE] + [("Set-Cookie", c) for c in d.set_cookies]
         return status, headers, html.encode()
 
     def redirect(self, location: str, cookies: list[str]) -> tuple[str, Headers, bytes]:
