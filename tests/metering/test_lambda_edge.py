@@ -186,3 +186,29 @@ def test_viewer_response_adds_security_headers(handler: EdgeHandler) -> None:
     out = handler.viewer_response(e)
     assert out["headers"]["x-content-type-options"][0]["value"] == "nosniff"
     assert all(out["headers"][k] == v for k, v in before.items())
+
+
+def test_package_and_entry_point(metered_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    from conftest import METERED
+
+    from edge import lambda_edge
+
+    out = tmp_path / "edge.zip"
+    jwt = {"secret": SECRET.decode(), "issuer": "https://id.example.org", "audience": "codesite"}
+    names = lambda_edge.package(str(out), str(METERED), "my-bucket", Keys.of("old-key-0123456789abcdef", KEY), jwt)
+    assert {"edge/lambda_edge.py", "edge/core.py", "itsdangerous/__init__.py", "edge/edge_config.json"} <= set(names)
+    with zipfile.ZipFile(out) as z:
+        cfg = json.loads(z.read("edge/edge_config.json"))
+        z.extract("edge/edge_config.json", tmp_path)
+    assert cfg["bucket"] == "my-bucket" and cfg["keys"][-1] == KEY and cfg["metered_prefixes"] == ["demo"]
+    assert cfg["meter"] == {"guest_views": 1, "registered_views": 5, "period_days": 30}
+    h = lambda_edge.load_handler(str(tmp_path / "edge" / "edge_config.json"), DirectoryOrigin(str(metered_out)))
+    monkeypatch.setattr(lambda_edge, "_HANDLER", h)
+    full = lambda_edge.handler(event("/demo/D105/"))
+    assert CANARY in body_of(full)
+    resp = lambda_edge.handler(event("/assets/site.css", kind="viewer-response"))
+    assert "x-frame-options" in resp["headers"]
+    token = sign_hs256({"iss": "https://id.example.org", "aud": "codesite", "sub": "u", "exp": 4_000_000_000}, SECRET)
+    assert h.verifier is not None and h.verifier.account(f"Bearer {token}", {}, NOW) is not None
