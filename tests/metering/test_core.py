@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
 from edge.cookies import Codec, Keys, parse_cookies
@@ -252,3 +254,33 @@ def test_cookie_stays_small() -> None:
     state = MeterState(GUEST_ID, "registered", "1234567", frozenset(f"icd10cm:S72.00{i}A" for i in range(6)), NOW)
     assert len(issue_meter(state, KEYS, NOW, POLICY)) < 400
     assert json.dumps(state.payload())
+
+
+def test_account_cookie_attributes() -> None:
+    header = account_cookie("7", KEYS, NOW, POLICY)
+    assert header.startswith("__Host-codesite-account=")
+    for attr in ("Path=/", "HttpOnly", "SameSite=Lax", "Secure", f"Max-Age={30 * 86400}"):
+        assert attr in header
+
+
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(st.lists(st.text(max_size=300), max_size=4))
+def test_any_cookie_headers_make_at_most_a_new_guest(headers: list[str]) -> None:
+    jar = parse_cookies(headers)
+    d = decide(get("demo:D102"), jar, NOW, KEYS, POLICY)
+    assert d.state.tier == "guest" and len(d.state.opened) <= POLICY.guest_views
+
+
+@FUZZ
+@given(st.integers(min_value=0, max_value=len(SPENT) - 1), st.text(max_size=8), st.integers(0, 8))
+def test_any_edit_of_a_spent_cookie_gives_no_more_views(at: int, insert: str, cut: int) -> None:
+    edited = SPENT[:at] + insert + SPENT[at + cut :]
+    d = decide(get("demo:D102"), cookies(edited), NOW, KEYS, POLICY, new_id=lambda: "fresh-visitor-000001")
+    if edited == SPENT:
+        assert d.action == "teaser"
+    else:
+        # either still this guest (no views left) or a brand-new guest with exactly one view
+        assert d.action == "teaser" or (d.state.visitor == "fresh-visitor-000001" and d.remaining == 0)
