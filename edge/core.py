@@ -26,7 +26,7 @@ CSRF_SALT = "codesite.csrf.v1"
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CODE_KEY = re.compile(r"[a-z0-9]{1,20}:[A-Za-z0-9.-]{1,20}")
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9:._@-]{1,200}")
-MAX_OPENED = 64
+MAX_OPENED = 24  # codes a meter cookie carries: 24 long ICD-10-CM codes stay under 1 KB
 DAY = 86400
 
 Action = Literal["full", "teaser"]
@@ -41,6 +41,10 @@ class Policy:
     period_days: int = 30
     secure: bool = True
     account_days: int = 30
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.guest_views + self.registered_views <= MAX_OPENED or self.period_days < 1:
+            raise ValueError(f"meter: views must total 0 to {MAX_OPENED}, period_days at least 1")
 
     @classmethod
     def from_config(cls, meter: Any, secure: bool) -> Policy:
@@ -89,7 +93,7 @@ class MeterState:
             "v": self.visitor,
             "t": self.tier[0],
             "a": self.account,
-            "o": sorted(self.opened),
+            "o": sorted(self.opened)[:MAX_OPENED],
             "p": self.period_start,
         }
 

@@ -284,3 +284,17 @@ def test_any_edit_of_a_spent_cookie_gives_no_more_views(at: int, insert: str, cu
     else:
         # either still this guest (no views left) or a brand-new guest with exactly one view
         assert d.action == "teaser" or (d.state.visitor == "fresh-visitor-000001" and d.remaining == 0)
+
+
+def test_fullest_cookie_fits_in_1kb_and_limits_are_checked() -> None:
+    from edge.core import MAX_OPENED
+
+    policy = Policy(guest_views=4, registered_views=MAX_OPENED - 4)
+    opened = frozenset(f"icd10cm:S72.{i:03d}A" for i in range(MAX_OPENED + 5))  # more than fit
+    value = value_of(issue_meter(MeterState(GUEST_ID, "registered", "1234567890", opened, NOW), KEYS, NOW, policy))
+    assert len(value) <= 1024
+    acct = value_of(account_cookie("1234567890", KEYS, NOW, policy))
+    d = decide(get("icd10cm:S73.0"), cookies(value, acct), NOW, KEYS, policy)
+    assert d.state.visitor == GUEST_ID and len(d.state.opened) == MAX_OPENED and d.action == "teaser"
+    with pytest.raises(ValueError):
+        Policy(guest_views=1, registered_views=MAX_OPENED)
