@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import socket
 import socketserver
 import subprocess
 import sys
@@ -26,6 +27,10 @@ NEW_GUESTS_PER_ADDRESS = 20  # codes a day opened without a meter cookie, per cl
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     request_queue_size = 128
+
+
+class ThreadingWSGIServer6(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
 
 
 class Handler(WSGIRequestHandler):
@@ -63,9 +68,10 @@ def serve(
 ) -> None:
     app, store, source = build_app(out_dir, site_dir, host, keys_file, db)
     handler = QuietHandler if quiet else Handler
+    server_class = ThreadingWSGIServer6 if ":" in host else ThreadingWSGIServer
     with (
         store,
-        make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=handler) as httpd,
+        make_server(host, port, app, server_class=server_class, handler_class=handler) as httpd,
     ):
         shown = f"[{host}]" if ":" in host else host
         print(f"signing keys: {source}", flush=True)
