@@ -11,6 +11,7 @@ restored old cookie or parallel requests on one cookie from getting views back.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -155,6 +156,13 @@ class Decision:
     @property
     def registered(self) -> bool:
         return self.state.tier == REGISTERED
+
+
+def code_key(system: str, code: str) -> str:
+    """The meter's name for a code page: "system:CODE", or a short hash when that does not fit
+    the cookie's strict pattern (so every metered page has a key the cookie can carry)."""
+    key = f"{system}:{code}"
+    return key if CODE_KEY.fullmatch(key) else "h:" + hashlib.sha256(key.encode()).hexdigest()[:18]
 
 
 def new_visitor_id() -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from html import escape
+from html import escape, unescape
 
 from .cookies import Keys
-from .core import Decision, Policy, csrf_token
+from .core import Decision, Policy, code_key, csrf_token
 
 GATE = re.compile(r"<!--gated:([A-Za-z0-9_-]{1,80})-->(.*?)<!--/gated:\1-->", re.S)
-ARTICLE = re.compile(r'<article class="code-page" data-code="([^"<>]{1,40})" data-system="([a-z0-9]{1,20})"')
+ARTICLE = re.compile(r'<article class="code-page" data-code="([^"<>]{1,60})" data-system="([^"<>]{1,40})"')
 BANNER = "<!--meter-banner-->"
 
 
@@ -24,7 +24,7 @@ def metered_code(html: str) -> str | None:
     m = ARTICLE.search(html)
     if m is None or GATE.search(html) is None:
         return None
-    return f"{m.group(2)}:{m.group(1)}"
+    return code_key(unescape(m.group(2)), unescape(m.group(1)))
 
 
 def gate_ids(html: str) -> list[str]:

@@ -298,3 +298,14 @@ def test_fullest_cookie_fits_in_1kb_and_limits_are_checked() -> None:
     assert d.state.visitor == GUEST_ID and len(d.state.opened) == MAX_OPENED and d.action == "teaser"
     with pytest.raises(ValueError):
         Policy(guest_views=1, registered_views=MAX_OPENED)
+
+
+def test_code_keys_always_fit_the_cookie() -> None:
+    from edge.core import CODE_KEY, code_key
+
+    assert code_key("icd10cm", "S72.001A") == "icd10cm:S72.001A"
+    odd = code_key("cpt", "A_B C/very-long-code-name-beyond-twenty")
+    assert CODE_KEY.fullmatch(odd) and odd == code_key("cpt", "A_B C/very-long-code-name-beyond-twenty")
+    d = decide(get(odd), {}, NOW, KEYS, POLICY)
+    again = decide(get(odd), cookies(value_of(d.set_cookies[0])), NOW, KEYS, POLICY)
+    assert again.state.visitor == d.state.visitor and again.action == "full"
