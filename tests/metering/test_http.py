@@ -407,3 +407,26 @@ def test_spent_guest_crawling_every_public_url_never_sees_the_canary(edge: Edge,
         for headers in ([], [("Range", "bytes=0-")], [("Sec-Purpose", "prefetch")]):
             r = c.get(url, headers)
             assert r.status == 200 and CANARY not in r.body, url
+
+
+def test_identity_provider_verifier_in_the_wsgi_app(metered_out: Path, tmp_path: Path, keys: object) -> None:
+    from conftest import serve_app
+
+    from edge.core import Policy
+    from edge.jwt import JWTVerifier, sign_hs256
+    from edge.store import SQLiteStore
+    from edge.wsgi import EdgeApp
+
+    secret = b"identity-provider-shared-secret-0123456789"
+    verifier = JWTVerifier(secret, issuer="https://id.example.org", audience="codesite")
+    token = sign_hs256({"iss": "https://id.example.org", "aud": "codesite", "sub": "u1", "exp": 4_000_000_000}, secret)
+    bearer = [("Authorization", f"Bearer {token}")]
+    with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
+        app = EdgeApp(str(metered_out), Policy(secure=False), keys, store, store, verifier=verifier)  # type: ignore[arg-type]
+        with serve_app(app) as (host, port):
+            c = Client(host, port)
+            assert [c.get(f"/demo/D10{i}/", bearer).full for i in range(1, 8)] == [True] * 6 + [False]
+            other_browser = Client(host, port)  # the same person elsewhere: the account's record
+            assert not other_browser.get("/demo/D108/", bearer).full
+            assert other_browser.get("/demo/D103/", bearer).full
+            assert not c.get("/demo/D108/").full  # without the token: guest rules
