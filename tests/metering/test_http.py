@@ -8,7 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import CANARY, GATE_TEXT, Client, Edge, Reply
+from edge_support import CANARY, GATE_TEXT, Client, Edge, Reply, running_edge
+
+from edge.cookies import Keys
+from edge.jwt import JWTVerifier, sign_hs256
 
 PASSWORD = "correct horse battery"
 
@@ -310,22 +313,14 @@ def test_methods(edge: Edge) -> None:
     assert c.get("/account/logout/").status == 405
 
 
-def test_missing_fragment_gives_teaser(metered_out: Path, tmp_path: Path, keys: object) -> None:
+def test_missing_fragment_gives_teaser(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
     import shutil
-
-    from conftest import serve_app
-
-    from edge.core import Policy
-    from edge.store import SQLiteStore
-    from edge.wsgi import EdgeApp
 
     out = tmp_path / "out"
     shutil.copytree(metered_out, out)
     (out / "private" / "demo" / "D101" / "coding-tips.html").unlink()
-    with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
-        app = EdgeApp(str(out), Policy(secure=False), keys, store, store)  # type: ignore[arg-type]
-        with serve_app(app) as (host, port):
-            r = Client(host, port).get("/demo/D101/")
+    with running_edge(out, tmp_path / "db.sqlite3", keys) as e:
+        r = e.client().get("/demo/D101/")
     assert r.status == 200 and GATE_TEXT in r.body and r.header("Cache-Control") == "private, no-store"
 
 
@@ -362,32 +357,14 @@ def test_json_ld_marks_gated_parts(edge: Edge) -> None:
     assert "isAccessibleForFree" not in free and "hasPart" not in free
 
 
-def test_clients_that_drop_cookies_are_capped_per_address(metered_out: Path, tmp_path: Path, keys: object) -> None:
-    from conftest import serve_app
-
-    from edge.core import Policy
-    from edge.store import SQLiteStore
-    from edge.wsgi import EdgeApp
-
-    with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
-        app = EdgeApp(
-            str(metered_out),
-            Policy(secure=False),
-            keys,
-            store,
-            store,  # type: ignore[arg-type]
-            new_guest_views_per_address=2,
-        )
-        with serve_app(app) as (host, port):
-
-            def cookieless(path: str) -> Reply:
-                return Client(host, port).get(path, cookies=False)
-
-            kept = Client(host, port)
-            kept.get("/account/login/")  # a browser that keeps its cookie
-            assert [cookieless(f"/demo/D10{i}/").full for i in (1, 2, 3)] == [True, True, False]
-            assert cookieless("/demo/D101/").full  # already opened from this address
-            assert kept.get("/demo/D104/").full
+def test_clients_that_drop_cookies_are_capped_per_address(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
+    with running_edge(metered_out, tmp_path / "db.sqlite3", keys, new_guest_views_per_address=2) as e:
+        kept = e.client()
+        kept.get("/account/login/")  # a browser that keeps its cookie
+        opened = [e.client().get(f"/demo/D10{i}/", cookies=False).full for i in (1, 2, 3)]
+        assert opened == [True, True, False]
+        assert e.client().get("/demo/D101/", cookies=False).full  # already opened from this address
+        assert kept.get("/demo/D104/").full
 
 
 def test_spent_guest_crawling_every_public_url_never_sees_the_canary(edge: Edge, metered_out: Path) -> None:
@@ -409,24 +386,15 @@ def test_spent_guest_crawling_every_public_url_never_sees_the_canary(edge: Edge,
             assert r.status == 200 and CANARY not in r.body, url
 
 
-def test_identity_provider_verifier_in_the_wsgi_app(metered_out: Path, tmp_path: Path, keys: object) -> None:
-    from conftest import serve_app
-
-    from edge.core import Policy
-    from edge.jwt import JWTVerifier, sign_hs256
-    from edge.store import SQLiteStore
-    from edge.wsgi import EdgeApp
-
+def test_identity_provider_verifier_in_the_wsgi_app(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
     secret = b"identity-provider-shared-secret-0123456789"
     verifier = JWTVerifier(secret, issuer="https://id.example.org", audience="codesite")
     token = sign_hs256({"iss": "https://id.example.org", "aud": "codesite", "sub": "u1", "exp": 4_000_000_000}, secret)
     bearer = [("Authorization", f"Bearer {token}")]
-    with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
-        app = EdgeApp(str(metered_out), Policy(secure=False), keys, store, store, verifier=verifier)  # type: ignore[arg-type]
-        with serve_app(app) as (host, port):
-            c = Client(host, port)
-            assert [c.get(f"/demo/D10{i}/", bearer).full for i in range(1, 8)] == [True] * 6 + [False]
-            other_browser = Client(host, port)  # the same person elsewhere: the account's record
-            assert not other_browser.get("/demo/D108/", bearer).full
-            assert other_browser.get("/demo/D103/", bearer).full
-            assert not c.get("/demo/D108/").full  # without the token: guest rules
+    with running_edge(metered_out, tmp_path / "db.sqlite3", keys, verifier=verifier) as e:
+        c = e.client()
+        assert [c.get(f"/demo/D10{i}/", bearer).full for i in range(1, 8)] == [True] * 6 + [False]
+        other_browser = e.client()  # the same person elsewhere: the account's record
+        assert not other_browser.get("/demo/D108/", bearer).full
+        assert other_browser.get("/demo/D103/", bearer).full
+        assert not c.get("/demo/D108/").full  # without the token: guest rules

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CANARY, GATE_TEXT, KEY, ROOT, metered_source
+from edge_support import CANARY, GATE_TEXT, KEY, ROOT, metered_source
 
 from edge.server import running, serve_command
 

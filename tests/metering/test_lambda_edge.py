@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CANARY, GATE_TEXT, KEY
+from edge_support import CANARY, GATE_TEXT, KEY
 
 from edge.cookies import Keys
 from edge.core import Policy
@@ -191,7 +191,7 @@ def test_viewer_response_adds_security_headers(handler: EdgeHandler) -> None:
 def test_package_and_entry_point(metered_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import zipfile
 
-    from conftest import METERED
+    from edge_support import METERED
 
     from edge import lambda_edge
 
