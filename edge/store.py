@@ -18,6 +18,7 @@ from typing import Protocol
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
+PURGE_EVERY = 1000  # charges between purges of ended meter periods
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 
 SCHEMA = """
@@ -78,6 +79,8 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._dummy_salt = os.urandom(16)
+        self._charges = 0
+        self._longest_period = 0
 
     def close(self) -> None:
         with self._lock:
@@ -120,11 +123,25 @@ class SQLiteStore:
                         db.execute("INSERT INTO opened VALUES (?, ?)", (subject, code))
                         opened.add(code)
                         granted = True
+                self._charges += 1
+                self._longest_period = max(self._longest_period, period)
+                if self._charges % PURGE_EVERY == 0:
+                    self._purge(now - self._longest_period)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         return frozenset(opened), granted, start
+
+    def _purge(self, before: int) -> None:
+        """Forget meters whose period ended: clients that drop cookies leave one a request."""
+        old = "SELECT subject FROM meters WHERE period_start < ?"
+        self._db.execute(f"DELETE FROM opened WHERE subject IN ({old})", (before,))
+        self._db.execute("DELETE FROM meters WHERE period_start < ?", (before,))
+
+    def subjects(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM meters").fetchone()[0])
 
     # --- accounts ------------------------------------------------------------------------
 

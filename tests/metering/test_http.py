@@ -398,3 +398,15 @@ def test_identity_provider_verifier_in_the_wsgi_app(metered_out: Path, tmp_path:
         assert not other_browser.get("/demo/D108/", bearer).full
         assert other_browser.get("/demo/D103/", bearer).full
         assert not c.get("/demo/D108/").full  # without the token: guest rules
+
+
+def test_store_forgets_ended_periods(tmp_path: Path) -> None:
+    from edge.store import PURGE_EVERY, SQLiteStore
+
+    month = 30 * 86400
+    with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
+        store.charge("v:old", (), "demo:D101", 1, 1_000, month)
+        for i in range(PURGE_EVERY - 1):
+            store.charge(f"v:new{i % 3}", (), "demo:D101", 1, 1_000 + month + 10, month)
+        assert store.subjects() == 3  # v:old's period had ended; the three new ones stay
+        assert store.charge("v:new0", (), "demo:D102", 1, 1_000 + month + 20, month)[1] is False
