@@ -169,18 +169,30 @@ def new_visitor_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def read_account(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> str | None:
-    """The account id of a valid account cookie, else None."""
+def read_account_claim(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> tuple[str, str] | None:
+    """(account id, session id) of a valid account cookie, else None. Whether the session is
+    still open (not logged out) is for an adapter with a store to check."""
     try:
         data, _ = policy.account_codec.loads(only(cookies, policy.account_cookie), keys, now)
-    except InvalidToken:
+    except Exception:  # noqa: BLE001 - InvalidToken or a hostile payload: no account
         return None
-    a = data.get("a") if isinstance(data, dict) and set(data) == {"a"} else None
-    return a if isinstance(a, str) and ACCOUNT_ID.fullmatch(a) else None
+    if not isinstance(data, dict) or set(data) != {"a", "s"}:
+        return None
+    a, sid = data["a"], data["s"]
+    if isinstance(a, str) and ACCOUNT_ID.fullmatch(a) and isinstance(sid, str) and VISITOR_ID.fullmatch(sid):
+        return a, sid
+    return None
 
 
-def account_cookie(account: str, keys: Keys, now: int, policy: Policy) -> str:
-    value = policy.account_codec.dumps({"a": account}, keys, now)
+def read_account(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> str | None:
+    """The account id of a valid account cookie, else None."""
+    claim = read_account_claim(cookies, now, keys, policy)
+    return claim[0] if claim else None
+
+
+def account_cookie(account: str, session: str, keys: Keys, now: int, policy: Policy) -> str:
+    """The account cookie for ``account``'s log-in ``session`` (a random id, see the store)."""
+    value = policy.account_codec.dumps({"a": account, "s": session}, keys, now)
     return set_cookie(policy.account_cookie, value, policy.account_days * DAY, policy.secure)
 
 

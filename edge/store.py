@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -25,6 +26,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
   id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, salt BLOB NOT NULL, hash BLOB NOT NULL,
   created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  account TEXT NOT NULL, session TEXT NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY (account, session));
 CREATE TABLE IF NOT EXISTS meters (subject TEXT PRIMARY KEY, period_start INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS opened (
   subject TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (subject, code));
@@ -50,6 +54,13 @@ class MeterStore(Protocol):
 class AccountStore(Protocol):
     def register(self, email: str, password: str, now: int) -> str | None: ...
     def authenticate(self, email: str, password: str) -> str | None: ...
+
+    def open_session(self, account: str, now: int) -> str:
+        """A new log-in session id for the account cookie."""
+        ...
+
+    def session_open(self, account: str, session: str) -> bool: ...
+    def close_session(self, account: str, session: str) -> None: ...
 
 
 def normalise_email(email: str) -> str | None:
@@ -158,6 +169,22 @@ class SQLiteStore:
             except sqlite3.IntegrityError:
                 return None
         return str(cur.lastrowid)
+
+    def open_session(self, account: str, now: int) -> str:
+        session = secrets.token_urlsafe(16)
+        with self._lock:
+            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (account, session, now))
+        return session
+
+    def session_open(self, account: str, session: str) -> bool:
+        """Log-out closes a session, so a copy of its account cookie no longer signs anyone in."""
+        with self._lock:
+            q = "SELECT 1 FROM sessions WHERE account = ? AND session = ?"
+            return self._db.execute(q, (account, session)).fetchone() is not None
+
+    def close_session(self, account: str, session: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE account = ? AND session = ?", (account, session))
 
     def authenticate(self, email: str, password: str) -> str | None:
         with self._lock:

@@ -32,6 +32,7 @@ from .core import (
     identify,
     issue_meter,
     read_account,
+    read_account_claim,
     settle,
 )
 from .jwt import IdentityVerifier
@@ -171,6 +172,9 @@ class EdgeApp:
     def visitor(self, environ: dict[str, Any]) -> tuple[dict[str, list[str]], int, str | None]:
         cookies = parse_cookies([environ.get("HTTP_COOKIE", "")])
         now = int(self.clock())
+        claim = read_account_claim(cookies, now, self.keys, self.policy)
+        if claim and self.accounts is not None and not self.accounts.session_open(*claim):
+            cookies.pop(self.policy.account_cookie, None)  # logged out: the copy counts for nothing
         account = None
         if self.verifier is not None:
             account = self.verifier.account(environ.get("HTTP_AUTHORIZATION"), cookies, now)
@@ -258,9 +262,10 @@ class EdgeApp:
                 return "403 Forbidden", [("Content-Type", "text/plain"), *NO_STORE], b"Forbidden\n"
             return self.form_page(environ, path, MESSAGES["csrf"], "403 Forbidden")
         if path == "/account/logout/":
-            guest, _ = identify(cookies, now, self.keys, self.policy, account=None)
-            if guest.tier != "guest":
-                guest = replace(guest, tier="guest", account=None)
+            claim = read_account_claim(cookies, now, self.keys, self.policy)
+            if claim and self.accounts is not None:
+                self.accounts.close_session(*claim)
+            guest = replace(state, tier="guest", account=None)
             return self.redirect(
                 "/",
                 [
@@ -281,10 +286,11 @@ class EdgeApp:
             status = "401 Unauthorized" if kind == "login" else "400 Bad Request"
             return self.form_page(environ, path, MESSAGES[kind], status)
         meter, _ = identify(cookies, now, self.keys, self.policy, account=account)
+        session = self.accounts.open_session(account, now)  # type: ignore[union-attr]
         return self.redirect(
             "/",
             [
-                account_cookie(account, self.keys, now, self.policy),
+                account_cookie(account, session, self.keys, now, self.policy),
                 issue_meter(meter, self.keys, now, self.policy),
             ],
         )

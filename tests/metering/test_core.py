@@ -56,6 +56,7 @@ def get(code: str, **headers: str) -> Request:
     return Request("GET", code, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
+SESSION = "session-id-000000001"
 SPENT = meter_value({"demo:D101"})  # a guest with no views left
 
 
@@ -124,7 +125,7 @@ def test_tampered_meter_cookie_is_a_new_guest(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_tampered_account_cookie_is_not_registered(name: str) -> None:
-    good = value_of(account_cookie("7", KEYS, NOW, POLICY))
+    good = value_of(account_cookie("7", SESSION, KEYS, NOW, POLICY))
     d = decide(get("demo:D103"), cookies(SPENT, MUTATIONS[name](good)), NOW, KEYS, POLICY)
     assert d.state.tier == "guest" and d.action == "teaser" and d.remaining == 0
 
@@ -232,7 +233,7 @@ def test_no_spend_requests_get_teaser_and_spend_nothing(method: str, headers: di
 
 
 def test_registered_limits_and_binding() -> None:
-    acct = value_of(account_cookie("42", KEYS, NOW, POLICY))
+    acct = value_of(account_cookie("42", SESSION, KEYS, NOW, POLICY))
     jar = cookies(SPENT, acct)
     codes = [f"demo:D10{i}" for i in range(2, 7)]
     for code in codes:
@@ -245,7 +246,7 @@ def test_registered_limits_and_binding() -> None:
     no_account = decide(get("demo:D108"), cookies(jar[POLICY.meter_cookie][0]), NOW, KEYS, POLICY)
     assert no_account.state.tier == "guest" and no_account.action == "teaser"
     # another account's cookie does not inherit this meter's tier for free views beyond its limit
-    other = value_of(account_cookie("43", KEYS, NOW, POLICY))
+    other = value_of(account_cookie("43", SESSION, KEYS, NOW, POLICY))
     d = decide(get("demo:D108"), cookies(jar[POLICY.meter_cookie][0], other), NOW, KEYS, POLICY)
     assert d.state.account == "43" and d.action == "teaser"
 
@@ -257,7 +258,7 @@ def test_cookie_stays_small() -> None:
 
 
 def test_account_cookie_attributes() -> None:
-    header = account_cookie("7", KEYS, NOW, POLICY)
+    header = account_cookie("7", SESSION, KEYS, NOW, POLICY)
     assert header.startswith("__Host-codesite-account=")
     for attr in ("Path=/", "HttpOnly", "SameSite=Lax", "Secure", f"Max-Age={30 * 86400}"):
         assert attr in header
@@ -293,7 +294,7 @@ def test_fullest_cookie_fits_in_1kb_and_limits_are_checked() -> None:
     opened = frozenset(f"icd10cm:S72.{i:03d}A" for i in range(MAX_OPENED + 5))  # more than fit
     value = value_of(issue_meter(MeterState(GUEST_ID, "registered", "1234567890", opened, NOW), KEYS, NOW, policy))
     assert len(value) <= 1024
-    acct = value_of(account_cookie("1234567890", KEYS, NOW, policy))
+    acct = value_of(account_cookie("1234567890", SESSION, KEYS, NOW, policy))
     d = decide(get("icd10cm:S73.0"), cookies(value, acct), NOW, KEYS, policy)
     assert d.state.visitor == GUEST_ID and len(d.state.opened) == MAX_OPENED and d.action == "teaser"
     with pytest.raises(ValueError):

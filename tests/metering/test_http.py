@@ -410,3 +410,14 @@ def test_store_forgets_ended_periods(tmp_path: Path) -> None:
             store.charge(f"v:new{i % 3}", (), "demo:D101", 1, 1_000 + month + 10, month)
         assert store.subjects() == 3  # v:old's period had ended; the three new ones stay
         assert store.charge("v:new0", (), "demo:D102", 1, 1_000 + month + 20, month)[1] is False
+
+
+def test_account_cookie_copied_before_logout_signs_no_one_in(edge: Edge) -> None:
+    c = registered(edge)
+    copy = c.fork()
+    token = c.csrf()
+    assert c.post("/account/logout/", {"csrf": token}).status == 303
+    r = copy.get("/demo/D102/")  # the copy still carries the signed account cookie
+    assert "Log out" not in r.body and "Register free account" in r.body
+    again = c.post("/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": PASSWORD})
+    assert again.status == 303 and "Log out" in c.get("/").body  # a new session works
