@@ -19,7 +19,7 @@ from typing import Protocol
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
-PURGE_EVERY = 1000  # charges between purges of ended meter periods
+PURGE_EVERY = 1000  # writing charges between purges of ended meter periods
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 
 SCHEMA = """
@@ -114,8 +114,15 @@ class SQLiteStore:
         now: int,
         period: int,
     ) -> tuple[frozenset[str], bool, int]:
+        carry = set(carry)
         with self._lock:
             db = self._db
+            # most requests change nothing (a teaser, or a code already opened): read only
+            row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
+            if row is not None and now - row[0] < period:
+                opened = {r[0] for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))}
+                if carry <= opened and (code is None or code in opened):
+                    return frozenset(opened), code is not None, row[0]
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()

@@ -406,9 +406,9 @@ def test_store_forgets_ended_periods(tmp_path: Path) -> None:
     month = 30 * 86400
     with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
         store.charge("v:old", (), "demo:D101", 1, 1_000, month)
-        for i in range(PURGE_EVERY - 1):
-            store.charge(f"v:new{i % 3}", (), "demo:D101", 1, 1_000 + month + 10, month)
-        assert store.subjects() == 3  # v:old's period had ended; the three new ones stay
+        for i in range(PURGE_EVERY - 1):  # every one a write: a new subject
+            store.charge(f"v:new{i}", (), "demo:D101", 1, 1_000 + month + 10, month)
+        assert store.subjects() == PURGE_EVERY - 1  # v:old's period had ended; the new ones stay
         assert store.charge("v:new0", (), "demo:D102", 1, 1_000 + month + 20, month)[1] is False
 
 
