@@ -25,16 +25,11 @@ from urllib.parse import quote, unquote
 
 from . import pages
 from .cookies import Keys, parse_cookies
-from .core import Policy, Request, decide
+from .core import SECURITY_HEADERS, Policy, Request, decide
 from .jwt import IdentityVerifier, JWTVerifier
 from .paths import clean_segments
 
 MAX_GENERATED = 40_000  # viewer-request generated responses, headers and body, stay under 40 KB
-SECURITY = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "same-origin",
-}
 Event = dict[str, Any]
 
 
@@ -100,7 +95,7 @@ def response(
     out: Event = {
         "status": str(status),
         "statusDescription": description,
-        "headers": _cf_headers([*pairs, *SECURITY.items()]),
+        "headers": _cf_headers([*pairs, *SECURITY_HEADERS]),
     }
     if body:
         if len(body.encode()) > MAX_GENERATED - 2000 and "gzip" in accept_encoding:
@@ -197,8 +192,8 @@ class EdgeHandler:
         """Security headers on everything the origin sends."""
         resp = event["Records"][0]["cf"]["response"]
         headers = resp.setdefault("headers", {})
-        for name, value in SECURITY.items():
-            headers.setdefault(name, [{"key": name.title(), "value": value}])
+        for name, value in SECURITY_HEADERS:
+            headers.setdefault(name.lower(), [{"key": name, "value": value}])
         return resp
 
 

@@ -21,6 +21,7 @@ from . import pages
 from .cookies import Keys, parse_cookies
 from .core import (
     DAY,
+    SECURITY_HEADERS,
     Decision,
     Policy,
     Request,
@@ -43,11 +44,6 @@ StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
 
 NO_STORE = [("Cache-Control", "private, no-store"), ("Vary", "Cookie")]
-SECURITY = [
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "same-origin"),
-]
 HTML = "text/html; charset=utf-8"
 MAX_FORM = 4096
 ACCOUNT_PAGES = {"/account/login/": "login", "/account/register/": "register"}
@@ -114,7 +110,7 @@ class EdgeApp:
                 [("Content-Type", "text/plain")],
                 b"Server error\n",
             )
-        headers = headers + SECURITY + [("Content-Length", str(len(body)))]
+        headers = headers + list(SECURITY_HEADERS) + [("Content-Length", str(len(body)))]
         start_response(status, headers)
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
 

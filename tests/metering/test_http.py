@@ -45,6 +45,8 @@ def test_guest_journey_and_headers(edge: Edge) -> None:
     assert first.status == 200 and first.full
     assert "0 code page views remaining" in first.body
     assert first.header("Cache-Control") == "private, no-store"
+    assert first.header("X-Content-Type-Options") == "nosniff"
+    assert "frame-ancestors 'none'" in (first.header("Content-Security-Policy") or "")
     assert "codesite-meter" in first.set_cookies
     second = c.get("/demo/D102/")
     assert not second.full and GATE_TEXT in second.body and "0 code page views remaining" in second.body
