@@ -20,15 +20,11 @@ BANNER = "<!--meter-banner-->"
 
 
 def metered_code(html: str) -> str | None:
-    """ "system:CODE" for a code page with gated sections; None for any other page (free)."""
+    """The meter key ("system:CODE") of a code page with gated sections; None for any other page."""
     m = ARTICLE.search(html)
     if m is None or GATE.search(html) is None:
         return None
     return code_key(unescape(m.group(2)), unescape(m.group(1)))
-
-
-def gate_ids(html: str) -> list[str]:
-    return [m.group(1) for m in GATE.finditer(html)]
 
 
 def fill_gates(html: str, fragment: Callable[[str], str]) -> str:
