@@ -80,11 +80,7 @@ def load(
 
 
 def pct(times: list[float], p: float) -> float:
-    return (
-        statistics.quantiles(times, n=100, method="inclusive")[int(p) - 1] * 1000
-        if len(times) > 1
-        else 0.0
-    )
+    return statistics.quantiles(times, n=100, method="inclusive")[int(p) - 1] * 1000 if len(times) > 1 else 0.0
 
 
 def in_process(out: Path, site: Path, cookie: str, rounds: int) -> dict[str, list[float]]:
@@ -144,9 +140,7 @@ def run_http(edge_port: int, static_port: int, cookie: str, seconds: float, clie
         ("static server, css", static_port, "/assets/site.css", None, lambda b: True),
         ("edge, css (unmetered)", edge_port, "/assets/site.css", None, lambda b: True),
     ]
-    print(
-        f"\nloopback HTTP, {clients} client(s), {seconds:.0f} s a scenario, a connection a request"
-    )
+    print(f"\nloopback HTTP, {clients} client(s), {seconds:.0f} s a scenario, a connection a request")
     print(f"{'scenario':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'n':>7}")
     p50: dict[str, float] = {}
     for name, port, path, c, check in scenarios:
@@ -158,14 +152,22 @@ def run_http(edge_port: int, static_port: int, cookie: str, seconds: float, clie
         print(f"added at p50 over the static server ({name[6:]}): {p50[name] - base:+.2f} ms")
 
 
+def noise_probe(rounds: int = 2000) -> list[float]:
+    """A fixed pure-Python loop: how much the shared machine stretches a constant amount of work."""
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        total = 0
+        for j in range(2000):
+            total += j
+        times.append(time.perf_counter() - t)
+    return times
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--seconds", type=float, default=3.0, help="per scenario (default 3, at most 30)"
-    )
-    ap.add_argument(
-        "--clients", default="1,4", help="concurrent clients, one run each (default 1,4)"
-    )
+    ap.add_argument("--seconds", type=float, default=3.0, help="per scenario (default 3, at most 30)")
+    ap.add_argument("--clients", default="1,4", help="concurrent clients, one run each (default 1,4)")
     ap.add_argument(
         "--site",
         default=str(ROOT / "tests" / "sites" / "valid-metered"),
@@ -204,7 +206,9 @@ def main() -> int:
                     run_http(edge_port, static_port, cookie, seconds, clients)
         print("\nin-process WSGI call (no sockets), 2000 calls each")
         print(f"{'request':32} {'p50 ms':>8} {'p99 ms':>8}")
-        for name, times in in_process(out, site, cookie, 2000).items():
+        results = in_process(out, site, cookie, 2000)
+        results["(noise probe: fixed CPU loop)"] = noise_probe()
+        for name, times in results.items():
             print(f"{name:32} {pct(times, 50):8.3f} {pct(times, 99):8.3f}")
     return 0
 

@@ -11,6 +11,7 @@ restored old cookie or parallel requests on one cookie from getting views back.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -26,10 +27,18 @@ CSRF_SALT = "codesite.csrf.v1"
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CODE_KEY = re.compile(r"[a-z0-9]{1,20}:[A-Za-z0-9.-]{1,20}")
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9:._@-]{1,200}")
-MAX_OPENED = 64
+MAX_OPENED = 24  # codes a meter cookie carries: 24 long ICD-10-CM codes stay under 1 KB
 DAY = 86400
 
 Action = Literal["full", "teaser"]
+
+# on every response of both adapters; the CSP leaves scripts and styles to the site's own files
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'"),
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,10 @@ class Policy:
     period_days: int = 30
     secure: bool = True
     account_days: int = 30
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.guest_views + self.registered_views <= MAX_OPENED or self.period_days < 1:
+            raise ValueError(f"meter: views must total 0 to {MAX_OPENED}, period_days at least 1")
 
     @classmethod
     def from_config(cls, meter: Any, secure: bool) -> Policy:
@@ -82,16 +95,14 @@ class MeterState:
     @property
     def subject(self) -> str:
         """Whose meter this is in a store: the account when registered, else the visitor."""
-        return (
-            f"a:{self.account}" if self.tier == REGISTERED and self.account else f"v:{self.visitor}"
-        )
+        return f"a:{self.account}" if self.tier == REGISTERED and self.account else f"v:{self.visitor}"
 
     def payload(self) -> dict[str, Any]:
         return {
             "v": self.visitor,
             "t": self.tier[0],
             "a": self.account,
-            "o": sorted(self.opened),
+            "o": sorted(self.opened)[:MAX_OPENED],
             "p": self.period_start,
         }
 
@@ -132,9 +143,7 @@ class Request:
     def may_spend(self) -> bool:
         """Only a plain GET may open a code: HEAD, Range and prefetches get the teaser."""
         h = self.headers
-        prefetch = any(
-            "prefetch" in h.get(k, "").lower() for k in ("sec-purpose", "purpose", "x-moz")
-        )
+        prefetch = any("prefetch" in h.get(k, "").lower() for k in ("sec-purpose", "purpose", "x-moz"))
         return self.method == "GET" and "range" not in h and not prefetch
 
 
@@ -146,6 +155,7 @@ class Decision:
     charge: str | None  # a code to open (new to this meter) if the store agrees
     set_cookies: tuple[str, ...]
     resign: bool  # the meter cookie must be (re)issued
+    fresh: bool = False  # no valid meter cookie came with the request: a new guest
 
     @property
     def remaining(self) -> int:
@@ -156,22 +166,41 @@ class Decision:
         return self.state.tier == REGISTERED
 
 
+def code_key(system: str, code: str) -> str:
+    """The meter's name for a code page: "system:CODE", or a short hash when that does not fit
+    the cookie's strict pattern (so every metered page has a key the cookie can carry)."""
+    key = f"{system}:{code}"
+    return key if CODE_KEY.fullmatch(key) else "h:" + hashlib.sha256(key.encode()).hexdigest()[:18]
+
+
 def new_visitor_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def read_account(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> str | None:
-    """The account id of a valid account cookie, else None."""
+def read_account_claim(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> tuple[str, str] | None:
+    """(account id, session id) of a valid account cookie, else None. Whether the session is
+    still open (not logged out) is for an adapter with a store to check."""
     try:
         data, _ = policy.account_codec.loads(only(cookies, policy.account_cookie), keys, now)
-    except InvalidToken:
+    except Exception:  # noqa: BLE001 - InvalidToken or a hostile payload: no account
         return None
-    a = data.get("a") if isinstance(data, dict) and set(data) == {"a"} else None
-    return a if isinstance(a, str) and ACCOUNT_ID.fullmatch(a) else None
+    if not isinstance(data, dict) or set(data) != {"a", "s"}:
+        return None
+    a, sid = data["a"], data["s"]
+    if isinstance(a, str) and ACCOUNT_ID.fullmatch(a) and isinstance(sid, str) and VISITOR_ID.fullmatch(sid):
+        return a, sid
+    return None
 
 
-def account_cookie(account: str, keys: Keys, now: int, policy: Policy) -> str:
-    value = policy.account_codec.dumps({"a": account}, keys, now)
+def read_account(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> str | None:
+    """The account id of a valid account cookie, else None."""
+    claim = read_account_claim(cookies, now, keys, policy)
+    return claim[0] if claim else None
+
+
+def account_cookie(account: str, session: str, keys: Keys, now: int, policy: Policy) -> str:
+    """The account cookie for ``account``'s log-in ``session`` (a random id, see the store)."""
+    value = policy.account_codec.dumps({"a": account, "s": session}, keys, now)
     return set_cookie(policy.account_cookie, value, policy.account_days * DAY, policy.secure)
 
 
@@ -179,9 +208,7 @@ def clear_cookie(name: str, secure: bool) -> str:
     return set_cookie(name, "", 0, secure)
 
 
-def read_meter(
-    cookies: Cookies, now: int, keys: Keys, policy: Policy
-) -> tuple[MeterState | None, bool]:
+def read_meter(cookies: Cookies, now: int, keys: Keys, policy: Policy) -> tuple[MeterState | None, bool]:
     try:
         data, resign = policy.meter_codec.loads(only(cookies, policy.meter_cookie), keys, now)
         return MeterState.from_payload(data, now, policy.period), resign
@@ -206,9 +233,22 @@ def identify(
     another account, or a registered meter without its account cookie, falls back to guest rules
     keeping the codes it opened (so it cannot come back with a fresh guest allowance).
     """
+    state, resign, _ = _identify(cookies, now, keys, policy, account, new_id)
+    return state, resign
+
+
+def _identify(
+    cookies: Cookies,
+    now: int,
+    keys: Keys,
+    policy: Policy,
+    account: str | None,
+    new_id: Callable[[], str],
+) -> tuple[MeterState, bool, bool]:
     if account is None:
         account = read_account(cookies, now, keys, policy)
     state, resign = read_meter(cookies, now, keys, policy)
+    fresh = state is None
     if state is None:
         state = MeterState(new_id(), GUEST, None, frozenset(), now)
     if account is not None and (state.tier != REGISTERED or state.account != account):
@@ -217,7 +257,7 @@ def identify(
     elif account is None and state.tier == REGISTERED:
         state = replace(state, tier=GUEST, account=None)
         resign = True
-    return state, resign
+    return state, resign, fresh
 
 
 def decide(
@@ -232,7 +272,7 @@ def decide(
 ) -> Decision:
     """Full page or teaser for a metered page, from the cookies alone."""
     policy = policy or Policy()
-    state, resign = identify(cookies, now, keys, policy, account, new_id)
+    state, resign, fresh = _identify(cookies, now, keys, policy, account, new_id)
     limit = policy.limit(state.tier)
     code = request.code
     action: Action = "teaser"
@@ -244,7 +284,7 @@ def decide(
             action, charge = "full", code
             state = replace(state, opened=state.opened | {code})
             resign = True
-    return _finish(Decision(action, state, limit, charge, (), resign), keys, now, policy)
+    return _finish(Decision(action, state, limit, charge, (), resign, fresh), keys, now, policy)
 
 
 def settle(

@@ -23,9 +23,7 @@ ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib
 
 
 class IdentityVerifier(Protocol):
-    def account(
-        self, authorization: str | None, cookies: Mapping[str, Sequence[str]], now: int
-    ) -> str | None:
+    def account(self, authorization: str | None, cookies: Mapping[str, Sequence[str]], now: int) -> str | None:
         """The account id (stable, ``[A-Za-z0-9:._@-]``) the credential proves, or None."""
         ...
 
@@ -58,9 +56,7 @@ class JWTVerifier:
         if len(self.secret) < 32:
             raise ValueError("the HMAC secret must be at least 32 bytes")
 
-    def account(
-        self, authorization: str | None, cookies: Mapping[str, Sequence[str]], now: int
-    ) -> str | None:
+    def account(self, authorization: str | None, cookies: Mapping[str, Sequence[str]], now: int) -> str | None:
         token = None
         if authorization and authorization[:7].lower() == "bearer ":
             token = authorization[7:].strip()
@@ -87,9 +83,7 @@ class JWTVerifier:
             return None
         if "typ" in header and str(header["typ"]).upper() != "JWT" or "crit" in header:
             return None
-        expected = hmac.new(
-            self.secret, f"{h64}.{p64}".encode("ascii"), ALGORITHMS[header["alg"]]
-        ).digest()
+        expected = hmac.new(self.secret, f"{h64}.{p64}".encode("ascii"), ALGORITHMS[header["alg"]]).digest()
         if not hmac.compare_digest(expected, _b64(s64)):
             return None
         claims = json.loads(_b64(p64))
@@ -97,11 +91,13 @@ class JWTVerifier:
             return None
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
-        exp, nbf, iat = claims.get("exp"), claims.get("nbf", now), claims.get("iat", now)
+        times = [claims.get("exp"), claims.get("nbf", now), claims.get("iat", now)]
+        if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
+            return None
+        exp, nbf, iat = (float(t) for t in times)  # type: ignore[arg-type]
         ok = (
             claims.get("iss") == self.issuer
             and self.audience in auds
-            and all(isinstance(t, int | float) and not isinstance(t, bool) for t in (exp, nbf, iat))
             and now < exp + self.leeway
             and nbf <= now + self.leeway
             and iat <= now + self.leeway

@@ -18,9 +18,7 @@ DEV_KEY_FILE = "edge-dev.key"
 
 
 def parse_keys(text: str) -> Keys:
-    keys = [
-        k for line in text.splitlines() for k in line.split("#", 1)[0].replace(",", " ").split()
-    ]
+    keys = [k for line in text.splitlines() for k in line.split("#", 1)[0].replace(",", " ").split()]
     return Keys.of(*keys)
 
 

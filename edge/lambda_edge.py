@@ -25,16 +25,11 @@ from urllib.parse import quote, unquote
 
 from . import pages
 from .cookies import Keys, parse_cookies
-from .core import Policy, Request, decide
-from .jwt import IdentityVerifier
+from .core import SECURITY_HEADERS, Policy, Request, decide
+from .jwt import IdentityVerifier, JWTVerifier
 from .paths import clean_segments
 
 MAX_GENERATED = 40_000  # viewer-request generated responses, headers and body, stay under 40 KB
-SECURITY = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "same-origin",
-}
 Event = dict[str, Any]
 
 
@@ -100,7 +95,7 @@ def response(
     out: Event = {
         "status": str(status),
         "statusDescription": description,
-        "headers": _cf_headers([*pairs, *SECURITY.items()]),
+        "headers": _cf_headers([*pairs, *SECURITY_HEADERS]),
     }
     if body:
         if len(body.encode()) > MAX_GENERATED - 2000 and "gzip" in accept_encoding:
@@ -183,9 +178,7 @@ class EdgeHandler:
                 raise LookupError(gid)
             return data.decode("utf-8")
 
-        body = pages.render(
-            html, d.action == "full", fragment, pages.banner_for(d, self.keys, now, self.policy)
-        )
+        body = pages.render(html, d.action == "full", fragment, pages.banner_for(d, self.keys, now, self.policy))
         pairs = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", "private, no-store"),
@@ -199,25 +192,32 @@ class EdgeHandler:
         """Security headers on everything the origin sends."""
         resp = event["Records"][0]["cf"]["response"]
         headers = resp.setdefault("headers", {})
-        for name, value in SECURITY.items():
-            headers.setdefault(name, [{"key": name.title(), "value": value}])
+        for name, value in SECURITY_HEADERS:
+            headers.setdefault(name.lower(), [{"key": name, "value": value}])
         return resp
 
 
+CONFIG = os.path.join(os.path.dirname(__file__), "edge_config.json")
 _HANDLER: EdgeHandler | None = None
 
 
-def _handler_from_bundle() -> EdgeHandler:
+def load_handler(path: str = CONFIG, origin: Origin | None = None) -> EdgeHandler:
     """Lambda@Edge has no environment variables: settings ship in ``edge_config.json`` beside this
-    module (bucket, keys oldest first, meter limits, the code systems' URL prefixes)."""
-    with open(os.path.join(os.path.dirname(__file__), "edge_config.json"), encoding="utf-8") as f:
+    module: ``bucket``, ``keys`` (oldest first), ``metered_prefixes`` (the code systems' URL
+    prefixes), ``meter`` (limits from site.yaml) and optionally ``jwt`` (``secret``, ``issuer``,
+    ``audience``, ``algorithms``, ``cookie``) for an identity provider."""
+    with open(path, encoding="utf-8") as f:
         cfg = json.load(f)
     m = cfg.get("meter", {})
-    policy = Policy(
-        m.get("guest_views", 1), m.get("registered_views", 5), m.get("period_days", 30), True
-    )
+    policy = Policy(m.get("guest_views", 1), m.get("registered_views", 5), m.get("period_days", 30))
+    verifier = None
+    if "jwt" in cfg:
+        j = cfg["jwt"]
+        verifier = JWTVerifier(
+            j["secret"].encode(), j["issuer"], j["audience"], tuple(j.get("algorithms", ["HS256"])), j.get("cookie")
+        )
     return EdgeHandler(
-        S3Origin(cfg["bucket"]), policy, Keys.of(*cfg["keys"]), cfg["metered_prefixes"]
+        origin or S3Origin(cfg["bucket"]), policy, Keys.of(*cfg["keys"]), cfg["metered_prefixes"], verifier
     )
 
 
@@ -225,7 +225,66 @@ def handler(event: Event, context: object = None) -> Event:
     """The function's entry point for both triggers (chosen by the event's type)."""
     global _HANDLER
     if _HANDLER is None:
-        _HANDLER = _handler_from_bundle()
+        _HANDLER = load_handler()
     if event["Records"][0]["cf"]["config"].get("eventType") == "viewer-response":
         return _HANDLER.viewer_response(event, context)
     return _HANDLER.viewer_request(event, context)
+
+
+def package(out_zip: str, site_dir: str, bucket: str, keys: Keys, jwt: dict[str, Any] | None = None) -> list[str]:
+    """Write the function's zip: ``edge/``, ``itsdangerous/`` and ``edge/edge_config.json`` (meter
+    limits and URL prefixes from the site's site.yaml). Returns the names written."""
+    import zipfile
+
+    import itsdangerous
+
+    from generator.config import load_config
+
+    config = load_config(site_dir)
+    cfg: dict[str, Any] = {
+        "bucket": bucket,
+        "keys": [k.decode() for k in keys.secrets],
+        "metered_prefixes": sorted(s.url_prefix for s in config.systems.values()),
+        "meter": {
+            "guest_views": config.meter.guest_views,
+            "registered_views": config.meter.registered_views,
+            "period_days": config.meter.period_days,
+        },
+    }
+    if jwt:
+        cfg["jwt"] = jwt
+    names = []
+    with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as z:
+        for package_dir in (os.path.dirname(__file__), os.path.dirname(itsdangerous.__file__)):
+            top = os.path.basename(package_dir)
+            for name in sorted(os.listdir(package_dir)):
+                if name.endswith((".py", ".typed")):
+                    z.write(os.path.join(package_dir, name), f"{top}/{name}")
+                    names.append(f"{top}/{name}")
+        z.writestr("edge/edge_config.json", json.dumps(cfg, indent=2))
+        names.append("edge/edge_config.json")
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m edge.lambda_edge --site . --bucket B --out dist/edge-lambda.zip``; keys as for
+    ``codesite serve`` ($CODESITE_EDGE_KEYS or --keys-file), never the development key."""
+    import argparse
+
+    from .keys import load_keys
+
+    ap = argparse.ArgumentParser(prog="python -m edge.lambda_edge", description=main.__doc__)
+    ap.add_argument("--site", default=".")
+    ap.add_argument("--bucket", required=True)
+    ap.add_argument("--out", default="dist/edge-lambda.zip")
+    ap.add_argument("--keys-file")
+    args = ap.parse_args(argv)
+    keys, source = load_keys(keys_file=args.keys_file)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    names = package(args.out, args.site, args.bucket, keys)
+    print(f"wrote {args.out}: {len(names)} files, keys from {source}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

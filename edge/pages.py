@@ -9,50 +9,42 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from html import escape
+from html import escape, unescape
 
 from .cookies import Keys
-from .core import Decision, Policy, csrf_token
+from .core import Decision, Policy, code_key, csrf_token
 
 GATE = re.compile(r"<!--gated:([A-Za-z0-9_-]{1,80})-->(.*?)<!--/gated:\1-->", re.S)
-ARTICLE = re.compile(
-    r'<article class="code-page" data-code="([^"<>]{1,40})" data-system="([a-z0-9]{1,20})"'
-)
+ARTICLE = re.compile(r'<article class="code-page" data-code="([^"<>]{1,60})" data-system="([^"<>]{1,40})"')
 BANNER = "<!--meter-banner-->"
 
 
 def metered_code(html: str) -> str | None:
-    """ "system:CODE" for a code page with gated sections; None for any other page (free)."""
+    """The meter key ("system:CODE") of a code page with gated sections; None for any other page."""
     m = ARTICLE.search(html)
     if m is None or GATE.search(html) is None:
         return None
-    return f"{m.group(2)}:{m.group(1)}"
-
-
-def gate_ids(html: str) -> list[str]:
-    return [m.group(1) for m in GATE.finditer(html)]
+    return code_key(unescape(m.group(2)), unescape(m.group(1)))
 
 
 def fill_gates(html: str, fragment: Callable[[str], str]) -> str:
     """Replace each gate's placeholder with its fragment (markers kept). ``fragment`` raising
     makes the whole call raise: a page is either whole or the caller serves the teaser."""
-    return GATE.sub(
-        lambda m: f"<!--gated:{m.group(1)}-->{fragment(m.group(1))}<!--/gated:{m.group(1)}-->", html
-    )
+    return GATE.sub(lambda m: f"<!--gated:{m.group(1)}-->{fragment(m.group(1))}<!--/gated:{m.group(1)}-->", html)
 
 
 def banner_html(remaining: int, registered: bool, extra_views: int, csrf: str) -> str:
     views = "view" if remaining == 1 else "views"
-    text = f'<p><strong class="meter-count">{remaining} code page {views} remaining</strong>'
+    text = f'<strong class="meter-count">{remaining} code page {views} remaining</strong>'
     if registered:
         return (
             text + ' <form class="logout" method="post" action="/account/logout/">'
             f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
-            '<button type="submit">Log out</button></form></p>'
+            '<button type="submit">Log out</button></form>'
         )
     return (
         text + f' <a href="/account/register/">Register free account</a> for {extra_views} more,'
-        ' or <a href="/account/login/">log in</a>.</p>'
+        ' or <a href="/account/login/">log in</a>.'
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import socket
 import socketserver
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from .store import SQLiteStore
 from .wsgi import EdgeApp
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+NEW_GUESTS_PER_ADDRESS = 20  # codes a day opened without a meter cookie, per client address
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -27,7 +29,15 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     request_queue_size = 128
 
 
-class QuietHandler(WSGIRequestHandler):
+class ThreadingWSGIServer6(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
+class Handler(WSGIRequestHandler):
+    timeout = 30  # seconds a client may stall mid-request before its thread is freed
+
+
+class QuietHandler(Handler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -43,7 +53,8 @@ def build_app(
     keys, source = load_keys(keys_file=keys_file, dev_dir=out_dir)
     store = SQLiteStore(db or os.path.join(out_dir, "edge.sqlite3"))
     policy = Policy.from_config(meter, secure=host not in LOOPBACK)
-    return EdgeApp(out_dir, policy, keys, store, store), store, source
+    app = EdgeApp(out_dir, policy, keys, store, store, new_guest_views_per_address=NEW_GUESTS_PER_ADDRESS)
+    return app, store, source
 
 
 def serve(
@@ -56,15 +67,16 @@ def serve(
     quiet: bool = False,
 ) -> None:
     app, store, source = build_app(out_dir, site_dir, host, keys_file, db)
-    handler = QuietHandler if quiet else WSGIRequestHandler
+    handler = QuietHandler if quiet else Handler
+    server_class = ThreadingWSGIServer6 if ":" in host else ThreadingWSGIServer
     with (
         store,
-        make_server(
-            host, port, app, server_class=ThreadingWSGIServer, handler_class=handler
-        ) as httpd,
+        make_server(host, port, app, server_class=server_class, handler_class=handler) as httpd,
     ):
         shown = f"[{host}]" if ":" in host else host
         print(f"signing keys: {source}", flush=True)
+        if host not in LOOPBACK:
+            print("cookies are Secure (__Host-): put this server behind HTTPS", flush=True)
         print(f"serving http://{shown}:{httpd.server_address[1]}/ (Ctrl-C to stop)", flush=True)
         try:
             httpd.serve_forever()
@@ -76,11 +88,14 @@ def serve(
 def running(cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60) -> Iterator[str]:
     """Run a server command in a subprocess; yield the first output line containing ``ready``
     (it names the address), then stop the process. For tests and benchmarks."""
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True)
+
+    def pump() -> None:
+        for x in proc.stdout or ():
+            lines.put(x)
+
+    reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     seen: list[str] = []
     try:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -18,12 +19,16 @@ from typing import Protocol
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
+PURGE_EVERY = 1000  # writing charges between purges of ended meter periods
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
   id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, salt BLOB NOT NULL, hash BLOB NOT NULL,
   created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  account TEXT NOT NULL, session TEXT NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY (account, session));
 CREATE TABLE IF NOT EXISTS meters (subject TEXT PRIMARY KEY, period_start INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS opened (
   subject TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (subject, code));
@@ -49,6 +54,13 @@ class MeterStore(Protocol):
 class AccountStore(Protocol):
     def register(self, email: str, password: str, now: int) -> str | None: ...
     def authenticate(self, email: str, password: str) -> str | None: ...
+
+    def open_session(self, account: str, now: int) -> str:
+        """A new log-in session id for the account cookie."""
+        ...
+
+    def session_open(self, account: str, session: str) -> bool: ...
+    def close_session(self, account: str, session: str) -> None: ...
 
 
 def normalise_email(email: str) -> str | None:
@@ -78,6 +90,8 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._dummy_salt = os.urandom(16)
+        self._charges = 0
+        self._longest_period = 0
 
     def close(self) -> None:
         with self._lock:
@@ -100,25 +114,25 @@ class SQLiteStore:
         now: int,
         period: int,
     ) -> tuple[frozenset[str], bool, int]:
+        carry = set(carry)
         with self._lock:
             db = self._db
+            # most requests change nothing (a teaser, or a code already opened): read only
+            row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
+            if row is not None and now - row[0] < period:
+                opened = {r[0] for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))}
+                if carry <= opened and (code is None or code in opened):
+                    return frozenset(opened), code is not None, row[0]
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute(
-                    "SELECT period_start FROM meters WHERE subject = ?", (subject,)
-                ).fetchone()
+                row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
                 start = row[0] if row else now
                 if row is None or now - start >= period:
                     start = now
                     db.execute("DELETE FROM opened WHERE subject = ?", (subject,))
                     db.execute("INSERT OR REPLACE INTO meters VALUES (?, ?)", (subject, start))
-                db.executemany(
-                    "INSERT OR IGNORE INTO opened VALUES (?, ?)", [(subject, c) for c in carry]
-                )
-                opened = {
-                    r[0]
-                    for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))
-                }
+                db.executemany("INSERT OR IGNORE INTO opened VALUES (?, ?)", [(subject, c) for c in carry])
+                opened = {r[0] for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))}
                 granted = False
                 if code is not None:
                     if code in opened:
@@ -127,11 +141,25 @@ class SQLiteStore:
                         db.execute("INSERT INTO opened VALUES (?, ?)", (subject, code))
                         opened.add(code)
                         granted = True
+                self._charges += 1
+                self._longest_period = max(self._longest_period, period)
+                if self._charges % PURGE_EVERY == 0:
+                    self._purge(now - self._longest_period)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         return frozenset(opened), granted, start
+
+    def _purge(self, before: int) -> None:
+        """Forget meters whose period ended: clients that drop cookies leave one a request."""
+        old = "SELECT subject FROM meters WHERE period_start < ?"
+        self._db.execute(f"DELETE FROM opened WHERE subject IN ({old})", (before,))
+        self._db.execute("DELETE FROM meters WHERE period_start < ?", (before,))
+
+    def subjects(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM meters").fetchone()[0])
 
     # --- accounts ------------------------------------------------------------------------
 
@@ -149,11 +177,25 @@ class SQLiteStore:
                 return None
         return str(cur.lastrowid)
 
+    def open_session(self, account: str, now: int) -> str:
+        session = secrets.token_urlsafe(16)
+        with self._lock:
+            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (account, session, now))
+        return session
+
+    def session_open(self, account: str, session: str) -> bool:
+        """Log-out closes a session, so a copy of its account cookie no longer signs anyone in."""
+        with self._lock:
+            q = "SELECT 1 FROM sessions WHERE account = ? AND session = ?"
+            return self._db.execute(q, (account, session)).fetchone() is not None
+
+    def close_session(self, account: str, session: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE account = ? AND session = ?", (account, session))
+
     def authenticate(self, email: str, password: str) -> str | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, salt, hash FROM accounts WHERE email = ?", (email,)
-            ).fetchone()
+            row = self._db.execute("SELECT id, salt, hash FROM accounts WHERE email = ?", (email,)).fetchone()
         salt, expected = (row[1], row[2]) if row else (self._dummy_salt, b"\0" * 32)
         ok = hmac.compare_digest(hash_password(password, salt), expected)  # same work either way
         return str(row[0]) if row and ok else None

@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 from . import pages
 from .cookies import Keys, parse_cookies
 from .core import (
+    DAY,
+    SECURITY_HEADERS,
     Decision,
     Policy,
     Request,
@@ -30,6 +32,8 @@ from .core import (
     decide,
     identify,
     issue_meter,
+    read_account,
+    read_account_claim,
     settle,
 )
 from .jwt import IdentityVerifier
@@ -40,11 +44,6 @@ StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
 
 NO_STORE = [("Cache-Control", "private, no-store"), ("Vary", "Cookie")]
-SECURITY = [
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "same-origin"),
-]
 HTML = "text/html; charset=utf-8"
 MAX_FORM = 4096
 ACCOUNT_PAGES = {"/account/login/": "login", "/account/register/": "register"}
@@ -89,6 +88,7 @@ class EdgeApp:
         *,
         rate_limit: RateLimit | None = None,
         verifier: IdentityVerifier | None = None,
+        new_guest_views_per_address: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.site = os.path.realpath(os.path.join(out_dir, "site"))
@@ -96,6 +96,7 @@ class EdgeApp:
         self.policy, self.keys, self.store, self.accounts = policy, keys, store, accounts
         self.rate = rate_limit or RateLimit()
         self.verifier = verifier
+        self.address_cap = new_guest_views_per_address
         self.clock = clock
 
     # --- entry ---------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class EdgeApp:
                 [("Content-Type", "text/plain")],
                 b"Server error\n",
             )
-        headers = headers + SECURITY + [("Content-Length", str(len(body)))]
+        headers = headers + list(SECURITY_HEADERS) + [("Content-Length", str(len(body)))]
         start_response(status, headers)
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
 
@@ -144,13 +145,15 @@ class EdgeApp:
             )
         html = data.decode("utf-8")
         code = pages.metered_code(html)
-        if code is None:
-            return (
-                "200 OK",
-                [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")],
-                data,
-            )
+        if code is None and not self.signed_in(environ):
+            # free page for a guest: as stored, cacheable (a signed-in reader gets the banner)
+            headers = [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")]
+            return "200 OK", headers + [("Vary", "Cookie")], data
         return self.metered(environ, method, file, html, code)
+
+    def signed_in(self, environ: dict[str, Any]) -> bool:
+        cookies, now, account = self.visitor(environ)
+        return (account or read_account(cookies, now, self.keys, self.policy)) is not None
 
     def not_found(self) -> tuple[str, Headers, bytes]:
         try:
@@ -165,28 +168,21 @@ class EdgeApp:
     def visitor(self, environ: dict[str, Any]) -> tuple[dict[str, list[str]], int, str | None]:
         cookies = parse_cookies([environ.get("HTTP_COOKIE", "")])
         now = int(self.clock())
+        claim = read_account_claim(cookies, now, self.keys, self.policy)
+        if claim and self.accounts is not None and not self.accounts.session_open(*claim):
+            cookies.pop(self.policy.account_cookie, None)  # logged out: the copy counts for nothing
         account = None
         if self.verifier is not None:
             account = self.verifier.account(environ.get("HTTP_AUTHORIZATION"), cookies, now)
         return cookies, now, account
 
     def metered(
-        self, environ: dict[str, Any], method: str, file: str, html: str, code: str
+        self, environ: dict[str, Any], method: str, file: str, html: str, code: str | None
     ) -> tuple[str, Headers, bytes]:
-        headers = {
-            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
-        }
+        """A code page with gated sections, or any page for a signed-in reader (``code`` None:
+        nothing to open, the banner only)."""
         try:
-            cookies, now, account = self.visitor(environ)
-            d = decide(
-                Request(method, code, headers),
-                cookies,
-                now,
-                self.keys,
-                self.policy,
-                account=account,
-            )
-            d = self.settle(d, code, now)
+            d, now = self.decision(environ, method, code)
             base = os.path.dirname(os.path.relpath(file, self.site))
             body = pages.render(
                 html,
@@ -199,15 +195,37 @@ class EdgeApp:
         except Exception:  # noqa: BLE001 - any failure: the teaser, never more
             return "200 OK", [("Content-Type", HTML), *NO_STORE], html.encode()
 
-    def settle(self, d: Decision, code: str, now: int) -> Decision:
+    def decision(self, environ: dict[str, Any], method: str, code: str | None) -> tuple[Decision, int]:
+        """Decide from the cookies, then settle against the store: the banner's count and the
+        page's fate both come from here."""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        cookies, now, account = self.visitor(environ)
+        request = Request(method, code, headers)
+        d = decide(request, cookies, now, self.keys, self.policy, account=account)
+        return self.settle(d, code, now, environ.get("REMOTE_ADDR", "")), now
+
+    def settle(self, d: Decision, code: str | None, now: int, addr: str) -> Decision:
         if self.store is None:
             return d
         carry = d.state.opened - {d.charge} if d.charge else d.state.opened
         wanted = code if d.action == "full" else None
-        recorded, granted, start = self.store.charge(
-            d.state.subject, carry, wanted, d.limit, now, self.policy.period
-        )
+        if (
+            wanted
+            and d.fresh
+            and not d.registered
+            and self.address_cap is not None
+            and not self.address_allows(addr, wanted, now)
+        ):
+            wanted = None
+        recorded, granted, start = self.store.charge(d.state.subject, carry, wanted, d.limit, now, self.policy.period)
         return settle(d, recorded, granted, start, self.keys, now, self.policy)
+
+    def address_allows(self, addr: str, code: str, now: int) -> bool:
+        """Requests without a valid meter cookie (a client that drops cookies is a new guest every
+        time) may open at most ``new_guest_views_per_address`` codes a day per client address."""
+        assert self.store is not None and self.address_cap is not None
+        _, granted, _ = self.store.charge(f"ip:{addr}", (), code, self.address_cap, now, DAY)
+        return granted
 
     def fragment(self, base: str, gid: str) -> str:
         # base: the page's folder under the (real) public root, so never ".."; gid: [A-Za-z0-9_-]
@@ -218,9 +236,7 @@ class EdgeApp:
 
     # --- accounts ------------------------------------------------------------------------
 
-    def account_route(
-        self, environ: dict[str, Any], method: str, path: str
-    ) -> tuple[str, Headers, bytes]:
+    def account_route(self, environ: dict[str, Any], method: str, path: str) -> tuple[str, Headers, bytes]:
         if path in ACCOUNT_PAGES and method in ("GET", "HEAD"):
             return self.form_page(environ, path, None, "200 OK")
         if method != "POST":
@@ -242,9 +258,10 @@ class EdgeApp:
                 return "403 Forbidden", [("Content-Type", "text/plain"), *NO_STORE], b"Forbidden\n"
             return self.form_page(environ, path, MESSAGES["csrf"], "403 Forbidden")
         if path == "/account/logout/":
-            guest, _ = identify(cookies, now, self.keys, self.policy, account=None)
-            if guest.tier != "guest":
-                guest = replace(guest, tier="guest", account=None)
+            claim = read_account_claim(cookies, now, self.keys, self.policy)
+            if claim and self.accounts is not None:
+                self.accounts.close_session(*claim)
+            guest = replace(state, tier="guest", account=None)
             return self.redirect(
                 "/",
                 [
@@ -265,10 +282,11 @@ class EdgeApp:
             status = "401 Unauthorized" if kind == "login" else "400 Bad Request"
             return self.form_page(environ, path, MESSAGES[kind], status)
         meter, _ = identify(cookies, now, self.keys, self.policy, account=account)
+        session = self.accounts.open_session(account, now)  # type: ignore[union-attr]
         return self.redirect(
             "/",
             [
-                account_cookie(account, self.keys, now, self.policy),
+                account_cookie(account, session, self.keys, now, self.policy),
                 issue_meter(meter, self.keys, now, self.policy),
             ],
         )
@@ -276,29 +294,19 @@ class EdgeApp:
     def form_page(
         self, environ: dict[str, Any], path: str, message: str | None, status: str
     ) -> tuple[str, Headers, bytes]:
-        cookies, now, account = self.visitor(environ)
-        state, resign = identify(cookies, now, self.keys, self.policy, account)
+        d, now = self.decision(environ, "GET", None)
         with open(os.path.join(self.site, path.strip("/"), "index.html"), encoding="utf-8") as f:
             html = f.read()
-        token = csrf_token(state.visitor, self.keys, now)
+        token = csrf_token(d.state.visitor, self.keys, now)
         html = html.replace('name="csrf" value=""', f'name="csrf" value="{token}"', 1)
         if message:
             html = html.replace(
                 '<form method="post"',
-                f'<p class="form-error" role="alert">{message}</p>\n  <form method="post"',
+                f'<p class="error" role="alert">{message}</p>\n  <form method="post"',
                 1,
             )
-        limit = self.policy.limit(state.tier)
-        remaining = max(0, limit - len(state.opened))
-        html = pages.with_banner(
-            html,
-            pages.banner_html(
-                remaining, state.account is not None, self.policy.registered_views, token
-            ),
-        )
-        headers = [("Content-Type", HTML), *NO_STORE]
-        if resign:
-            headers.append(("Set-Cookie", issue_meter(state, self.keys, now, self.policy)))
+        html = pages.with_banner(html, pages.banner_for(d, self.keys, now, self.policy))
+        headers = [("Content-Type", HTML), *NO_STORE] + [("Set-Cookie", c) for c in d.set_cookies]
         return status, headers, html.encode()
 
     def redirect(self, location: str, cookies: list[str]) -> tuple[str, Headers, bytes]:

@@ -128,9 +128,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from edge.server import serve
 
-    args.file_links, args.descriptors = False, []
-    cmd_build(args)
+    from .build import BuildOptions, build
+
     out = args.out or os.path.join(args.site, "build")
+    report = build(args.site, BuildOptions(out_dir=out, quiet=True))
+    if not args.quiet:
+        print(f"built: {report.written} written, {report.unchanged} unchanged", flush=True)
     serve(out, args.site, args.host, args.port, keys_file=args.keys_file, quiet=args.quiet)
     return 0
 

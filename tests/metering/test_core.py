@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
 from edge.cookies import Codec, Keys, parse_cookies
@@ -54,6 +56,7 @@ def get(code: str, **headers: str) -> Request:
     return Request("GET", code, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
+SESSION = "session-id-000000001"
 SPENT = meter_value({"demo:D101"})  # a guest with no views left
 
 
@@ -114,9 +117,7 @@ MUTATIONS: dict[str, Callable[[str], str]] = {
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_tampered_meter_cookie_is_a_new_guest(name: str) -> None:
     bad = MUTATIONS[name](SPENT)
-    d = decide(
-        get("demo:D102"), cookies(bad), NOW, KEYS, POLICY, new_id=lambda: "fresh-visitor-000001"
-    )
+    d = decide(get("demo:D102"), cookies(bad), NOW, KEYS, POLICY, new_id=lambda: "fresh-visitor-000001")
     assert d.state.visitor == "fresh-visitor-000001"
     assert d.state.opened == frozenset({"demo:D102"}) and d.state.tier == "guest"
     assert d.remaining == 0  # a new guest's single view, never more
@@ -124,7 +125,7 @@ def test_tampered_meter_cookie_is_a_new_guest(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_tampered_account_cookie_is_not_registered(name: str) -> None:
-    good = value_of(account_cookie("7", KEYS, NOW, POLICY))
+    good = value_of(account_cookie("7", SESSION, KEYS, NOW, POLICY))
     d = decide(get("demo:D103"), cookies(SPENT, MUTATIONS[name](good)), NOW, KEYS, POLICY)
     assert d.state.tier == "guest" and d.action == "teaser" and d.remaining == 0
 
@@ -143,13 +144,8 @@ def test_rotation_old_key_accepted_and_resigned_then_rejected_once_removed() -> 
     assert d.state.visitor == GUEST_ID and d.action == "full" and d.set_cookies
     resigned = value_of(d.set_cookies[0])
     newest_only = Keys.of("new-key-0123456789abcdefghij")
-    assert (
-        decide(get("demo:D101"), cookies(resigned), NOW, newest_only, POLICY).state.visitor
-        == GUEST_ID
-    )
-    assert (
-        decide(get("demo:D101"), cookies(value), NOW, newest_only, POLICY).state.visitor != GUEST_ID
-    )
+    assert decide(get("demo:D101"), cookies(resigned), NOW, newest_only, POLICY).state.visitor == GUEST_ID
+    assert decide(get("demo:D101"), cookies(value), NOW, newest_only, POLICY).state.visitor != GUEST_ID
 
 
 def test_wrong_salt_account_token_as_meter() -> None:
@@ -163,9 +159,7 @@ def test_wrong_salt_account_token_as_meter() -> None:
 
 
 def test_plain_itsdangerous_default_salt_rejected() -> None:
-    plain = URLSafeTimedSerializer(KEY_TEXT := "core-test-key-0123456789abcdef").dumps(
-        {"v": GUEST_ID}
-    )
+    plain = URLSafeTimedSerializer(KEY_TEXT := "core-test-key-0123456789abcdef").dumps({"v": GUEST_ID})
     assert KEY_TEXT
     assert decide(get("demo:D102"), cookies(plain), NOW, KEYS, POLICY).state.visitor != GUEST_ID
 
@@ -173,9 +167,7 @@ def test_plain_itsdangerous_default_salt_rejected() -> None:
 @pytest.mark.parametrize("age, valid", [(POLICY.period, True), (POLICY.period + 1, False)])
 def test_expiry_boundary(age: int, valid: bool) -> None:
     value = meter_value({"demo:D101"}, at=NOW - age)
-    assert (
-        decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY).state.visitor == GUEST_ID
-    ) is valid
+    assert (decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY).state.visitor == GUEST_ID) is valid
 
 
 @pytest.mark.parametrize("ahead", [1, 3600])
@@ -232,21 +224,16 @@ def test_lookalike_names_are_not_ours() -> None:
         ("POST", {}),
     ],
 )
-def test_no_spend_requests_get_teaser_and_spend_nothing(
-    method: str, headers: dict[str, str]
-) -> None:
+def test_no_spend_requests_get_teaser_and_spend_nothing(method: str, headers: dict[str, str]) -> None:
     fresh = meter_value(set())
     d = decide(Request(method, "demo:D101", headers), cookies(fresh), NOW, KEYS, POLICY)
     assert d.action == "teaser" and d.state.opened == frozenset() and d.remaining == 1
     opened = meter_value({"demo:D101"})
-    assert (
-        decide(Request(method, "demo:D101", headers), cookies(opened), NOW, KEYS, POLICY).action
-        == "teaser"
-    )
+    assert decide(Request(method, "demo:D101", headers), cookies(opened), NOW, KEYS, POLICY).action == "teaser"
 
 
 def test_registered_limits_and_binding() -> None:
-    acct = value_of(account_cookie("42", KEYS, NOW, POLICY))
+    acct = value_of(account_cookie("42", SESSION, KEYS, NOW, POLICY))
     jar = cookies(SPENT, acct)
     codes = [f"demo:D10{i}" for i in range(2, 7)]
     for code in codes:
@@ -259,14 +246,67 @@ def test_registered_limits_and_binding() -> None:
     no_account = decide(get("demo:D108"), cookies(jar[POLICY.meter_cookie][0]), NOW, KEYS, POLICY)
     assert no_account.state.tier == "guest" and no_account.action == "teaser"
     # another account's cookie does not inherit this meter's tier for free views beyond its limit
-    other = value_of(account_cookie("43", KEYS, NOW, POLICY))
+    other = value_of(account_cookie("43", SESSION, KEYS, NOW, POLICY))
     d = decide(get("demo:D108"), cookies(jar[POLICY.meter_cookie][0], other), NOW, KEYS, POLICY)
     assert d.state.account == "43" and d.action == "teaser"
 
 
 def test_cookie_stays_small() -> None:
-    state = MeterState(
-        GUEST_ID, "registered", "1234567", frozenset(f"icd10cm:S72.00{i}A" for i in range(6)), NOW
-    )
+    state = MeterState(GUEST_ID, "registered", "1234567", frozenset(f"icd10cm:S72.00{i}A" for i in range(6)), NOW)
     assert len(issue_meter(state, KEYS, NOW, POLICY)) < 400
     assert json.dumps(state.payload())
+
+
+def test_account_cookie_attributes() -> None:
+    header = account_cookie("7", SESSION, KEYS, NOW, POLICY)
+    assert header.startswith("__Host-codesite-account=")
+    for attr in ("Path=/", "HttpOnly", "SameSite=Lax", "Secure", f"Max-Age={30 * 86400}"):
+        assert attr in header
+
+
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(st.lists(st.text(max_size=300), max_size=4))
+def test_any_cookie_headers_make_at_most_a_new_guest(headers: list[str]) -> None:
+    jar = parse_cookies(headers)
+    d = decide(get("demo:D102"), jar, NOW, KEYS, POLICY)
+    assert d.state.tier == "guest" and len(d.state.opened) <= POLICY.guest_views
+
+
+@FUZZ
+@given(st.integers(min_value=0, max_value=len(SPENT) - 1), st.text(max_size=8), st.integers(0, 8))
+def test_any_edit_of_a_spent_cookie_gives_no_more_views(at: int, insert: str, cut: int) -> None:
+    edited = SPENT[:at] + insert + SPENT[at + cut :]
+    d = decide(get("demo:D102"), cookies(edited), NOW, KEYS, POLICY, new_id=lambda: "fresh-visitor-000001")
+    if edited == SPENT:
+        assert d.action == "teaser"
+    else:
+        # either still this guest (no views left) or a brand-new guest with exactly one view
+        assert d.action == "teaser" or (d.state.visitor == "fresh-visitor-000001" and d.remaining == 0)
+
+
+def test_fullest_cookie_fits_in_1kb_and_limits_are_checked() -> None:
+    from edge.core import MAX_OPENED
+
+    policy = Policy(guest_views=4, registered_views=MAX_OPENED - 4)
+    opened = frozenset(f"icd10cm:S72.{i:03d}A" for i in range(MAX_OPENED + 5))  # more than fit
+    value = value_of(issue_meter(MeterState(GUEST_ID, "registered", "1234567890", opened, NOW), KEYS, NOW, policy))
+    assert len(value) <= 1024
+    acct = value_of(account_cookie("1234567890", SESSION, KEYS, NOW, policy))
+    d = decide(get("icd10cm:S73.0"), cookies(value, acct), NOW, KEYS, policy)
+    assert d.state.visitor == GUEST_ID and len(d.state.opened) == MAX_OPENED and d.action == "teaser"
+    with pytest.raises(ValueError):
+        Policy(guest_views=1, registered_views=MAX_OPENED)
+
+
+def test_code_keys_always_fit_the_cookie() -> None:
+    from edge.core import CODE_KEY, code_key
+
+    assert code_key("icd10cm", "S72.001A") == "icd10cm:S72.001A"
+    odd = code_key("cpt", "A_B C/very-long-code-name-beyond-twenty")
+    assert CODE_KEY.fullmatch(odd) and odd == code_key("cpt", "A_B C/very-long-code-name-beyond-twenty")
+    d = decide(get(odd), {}, NOW, KEYS, POLICY)
+    again = decide(get(odd), cookies(value_of(d.set_cookies[0])), NOW, KEYS, POLICY)
+    assert again.state.visitor == d.state.visitor and again.action == "full"

@@ -8,7 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import CANARY, GATE_TEXT, Client, Edge, Reply
+from edge_support import CANARY, GATE_TEXT, Client, Edge, Reply, running_edge
+
+from edge.cookies import Keys
+from edge.jwt import JWTVerifier, sign_hs256
 
 PASSWORD = "correct horse battery"
 
@@ -42,13 +45,11 @@ def test_guest_journey_and_headers(edge: Edge) -> None:
     assert first.status == 200 and first.full
     assert "0 code page views remaining" in first.body
     assert first.header("Cache-Control") == "private, no-store"
+    assert first.header("X-Content-Type-Options") == "nosniff"
+    assert "frame-ancestors 'none'" in (first.header("Content-Security-Policy") or "")
     assert "codesite-meter" in first.set_cookies
     second = c.get("/demo/D102/")
-    assert (
-        not second.full
-        and GATE_TEXT in second.body
-        and "0 code page views remaining" in second.body
-    )
+    assert not second.full and GATE_TEXT in second.body and "0 code page views remaining" in second.body
     assert c.get("/demo/D101/").full
     assert c.get("/demo/D101/index.html").full  # same page, same code, no second view
 
@@ -122,9 +123,7 @@ def test_headers_do_not_unlock_anything(edge: Edge, header: tuple[str, str]) -> 
         [("Sec-Purpose", "prefetch;prerender")],
     ],
 )
-def test_range_and_prefetch_get_teaser_and_spend_nothing(
-    edge: Edge, headers: list[tuple[str, str]]
-) -> None:
+def test_range_and_prefetch_get_teaser_and_spend_nothing(edge: Edge, headers: list[tuple[str, str]]) -> None:
     c = edge.client()
     r = c.get("/demo/D101/", headers)
     assert r.status == 200 and not r.full and r.header("Cache-Control") == "private, no-store"
@@ -242,17 +241,10 @@ def test_logout_returns_to_guest_rules(edge: Edge) -> None:
 def test_login_errors_are_generic(edge: Edge) -> None:
     registered(edge)
     c = edge.client()
-    wrong = c.post(
-        "/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": "x" * 12}
-    )
-    unknown = c.post(
-        "/account/login/", {"csrf": c.csrf(), "email": "nobody@example.org", "password": "x" * 12}
-    )
+    wrong = c.post("/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": "x" * 12})
+    unknown = c.post("/account/login/", {"csrf": c.csrf(), "email": "nobody@example.org", "password": "x" * 12})
     assert wrong.status == unknown.status == 401
-    assert (
-        "Email or password is not correct." in wrong.body
-        and "Email or password is not correct." in unknown.body
-    )
+    assert "Email or password is not correct." in wrong.body and "Email or password is not correct." in unknown.body
     assert "codesite-account" not in c.jar
 
 
@@ -268,9 +260,7 @@ def test_login_errors_are_generic(edge: Edge) -> None:
 def test_sql_injection_in_forms(edge: Edge, email: str) -> None:
     registered(edge)
     c = edge.client()
-    login = c.post(
-        "/account/login/", {"csrf": c.csrf(), "email": email, "password": "' OR '1'='1' -- pad"}
-    )
+    login = c.post("/account/login/", {"csrf": c.csrf(), "email": email, "password": "' OR '1'='1' -- pad"})
     assert login.status == 401 and "codesite-account" not in c.jar
     reg = c.post("/account/register/", {"csrf": c.csrf(), "email": email, "password": PASSWORD})
     assert reg.status in (303, 400)
@@ -299,9 +289,7 @@ def test_csrf_required_and_bound_to_visitor(edge: Edge) -> None:
     c.csrf()
     missing = c.post("/account/register/", {"email": "c@example.org", "password": PASSWORD})
     other = edge.client()
-    stolen = c.post(
-        "/account/register/", {"csrf": other.csrf(), "email": "c@example.org", "password": PASSWORD}
-    )
+    stolen = c.post("/account/register/", {"csrf": other.csrf(), "email": "c@example.org", "password": PASSWORD})
     cross = c.post(
         "/account/register/",
         {"csrf": c.csrf(), "email": "c@example.org", "password": PASSWORD},
@@ -315,9 +303,7 @@ def test_csrf_required_and_bound_to_visitor(edge: Edge) -> None:
 def test_rate_limit_per_address(edge: Edge) -> None:
     c = edge.client()
     statuses = [
-        c.post(
-            "/account/login/", {"csrf": c.csrf(), "email": "n@example.org", "password": "y" * 12}
-        ).status
+        c.post("/account/login/", {"csrf": c.csrf(), "email": "n@example.org", "password": "y" * 12}).status
         for _ in range(11)
     ]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
@@ -329,22 +315,111 @@ def test_methods(edge: Edge) -> None:
     assert c.get("/account/logout/").status == 405
 
 
-def test_missing_fragment_gives_teaser(metered_out: Path, tmp_path: Path, keys: object) -> None:
+def test_missing_fragment_gives_teaser(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
     import shutil
-
-    from conftest import serve_app
-
-    from edge.core import Policy
-    from edge.store import SQLiteStore
-    from edge.wsgi import EdgeApp
 
     out = tmp_path / "out"
     shutil.copytree(metered_out, out)
     (out / "private" / "demo" / "D101" / "coding-tips.html").unlink()
+    with running_edge(out, tmp_path / "db.sqlite3", keys) as e:
+        r = e.client().get("/demo/D101/")
+    assert r.status == 200 and GATE_TEXT in r.body and r.header("Cache-Control") == "private, no-store"
+
+
+def test_signed_in_reader_gets_banner_on_free_pages(edge: Edge) -> None:
+    c = registered(edge)
+    home = c.get("/")
+    assert "code page views remaining" in home.body and "Log out" in home.body
+    assert home.header("Cache-Control") == "private, no-store"
+    guest = edge.client().get("/")
+    assert guest.header("Cache-Control") == "public, max-age=300" and guest.header("Vary") == "Cookie"
+    assert "code page views remaining" not in guest.body
+
+
+def test_json_ld_marks_gated_parts(edge: Edge) -> None:
+    import json
+    import re
+
+    def ld(body: str) -> dict[str, object]:
+        m = re.search(r'<script type="application/ld\+json">(.*?)</script>', body)
+        assert m is not None
+        return dict(json.loads(m.group(1)))
+
+    gated = ld(edge.client().get("/demo/D102/").body)
+    assert gated["@type"] == "WebPage" and gated["isAccessibleForFree"] is False
+    assert gated["hasPart"] == [
+        {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": ".gated-section"}
+    ]
+    assert gated["mainEntity"] == {
+        "@type": "MedicalCode",
+        "codeValue": "D102",
+        "codingSystem": "Demo",
+    }
+    free = ld(edge.client().get("/demo/D100/").body)
+    assert "isAccessibleForFree" not in free and "hasPart" not in free
+
+
+def test_clients_that_drop_cookies_are_capped_per_address(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
+    with running_edge(metered_out, tmp_path / "db.sqlite3", keys, new_guest_views_per_address=2) as e:
+        kept = e.client()
+        kept.get("/account/login/")  # a browser that keeps its cookie
+        opened = [e.client().get(f"/demo/D10{i}/", cookies=False).full for i in (1, 2, 3)]
+        assert opened == [True, True, False]
+        assert e.client().get("/demo/D101/", cookies=False).full  # already opened from this address
+        assert kept.get("/demo/D104/").full
+
+
+def test_spent_guest_crawling_every_public_url_never_sees_the_canary(edge: Edge, metered_out: Path) -> None:
+    c = spent_guest(edge)
+    site = metered_out / "site"
+    urls = []
+    for f in sorted(site.rglob("*")):
+        if f.is_file():
+            rel = f.relative_to(site).as_posix()
+            urls.append("/" + rel)
+            if rel.endswith("/index.html"):
+                urls.append("/" + rel[: -len("index.html")])
+    assert len(urls) > 20
+    for url in urls:
+        if url.startswith("/demo/D101/"):
+            continue  # the one code this guest opened
+        for headers in ([], [("Range", "bytes=0-")], [("Sec-Purpose", "prefetch")]):
+            r = c.get(url, headers)
+            assert r.status == 200 and CANARY not in r.body, url
+
+
+def test_identity_provider_verifier_in_the_wsgi_app(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
+    secret = b"identity-provider-shared-secret-0123456789"
+    verifier = JWTVerifier(secret, issuer="https://id.example.org", audience="codesite")
+    token = sign_hs256({"iss": "https://id.example.org", "aud": "codesite", "sub": "u1", "exp": 4_000_000_000}, secret)
+    bearer = [("Authorization", f"Bearer {token}")]
+    with running_edge(metered_out, tmp_path / "db.sqlite3", keys, verifier=verifier) as e:
+        c = e.client()
+        assert [c.get(f"/demo/D10{i}/", bearer).full for i in range(1, 8)] == [True] * 6 + [False]
+        other_browser = e.client()  # the same person elsewhere: the account's record
+        assert not other_browser.get("/demo/D108/", bearer).full
+        assert other_browser.get("/demo/D103/", bearer).full
+        assert not c.get("/demo/D108/").full  # without the token: guest rules
+
+
+def test_store_forgets_ended_periods(tmp_path: Path) -> None:
+    from edge.store import PURGE_EVERY, SQLiteStore
+
+    month = 30 * 86400
     with SQLiteStore(str(tmp_path / "db.sqlite3")) as store:
-        app = EdgeApp(str(out), Policy(secure=False), keys, store, store)  # type: ignore[arg-type]
-        with serve_app(app) as (host, port):
-            r = Client(host, port).get("/demo/D101/")
-    assert (
-        r.status == 200 and GATE_TEXT in r.body and r.header("Cache-Control") == "private, no-store"
-    )
+        store.charge("v:old", (), "demo:D101", 1, 1_000, month)
+        for i in range(PURGE_EVERY - 1):  # every one a write: a new subject
+            store.charge(f"v:new{i}", (), "demo:D101", 1, 1_000 + month + 10, month)
+        assert store.subjects() == PURGE_EVERY - 1  # v:old's period had ended; the new ones stay
+        assert store.charge("v:new0", (), "demo:D102", 1, 1_000 + month + 20, month)[1] is False
+
+
+def test_account_cookie_copied_before_logout_signs_no_one_in(edge: Edge) -> None:
+    c = registered(edge)
+    copy = c.fork()
+    token = c.csrf()
+    assert c.post("/account/logout/", {"csrf": token}).status == 303
+    r = copy.get("/demo/D102/")  # the copy still carries the signed account cookie
+    assert "Log out" not in r.body and "Register free account" in r.body
+    again = c.post("/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": PASSWORD})
+    assert again.status == 303 and "Log out" in c.get("/").body  # a new session works

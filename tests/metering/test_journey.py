@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CANARY, GATE_TEXT, KEY, ROOT, metered_source
+from edge_support import CANARY, GATE_TEXT, KEY, ROOT, metered_source
 
 from edge.server import running, serve_command
 
@@ -53,11 +53,7 @@ def test_journey_guest_register_logout(browser: Any, served: str) -> None:
         page.get_by_role("button", name="Log out").click()
         page.wait_for_url(f"{served}/")
         full, banner = open_code(page, served, "D108")
-        assert (
-            not full
-            and "0 code page views remaining" in banner
-            and "Register free account" in banner
-        )
+        assert not full and "0 code page views remaining" in banner and "Register free account" in banner
         assert CANARY not in page.content()
     finally:
         context.close()

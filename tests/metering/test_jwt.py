@@ -48,8 +48,7 @@ def without(key: str) -> str:
 BAD = {
     "alg-none": forged_none(),
     "alg-not-allowed": sign_hs256(CLAIMS, SECRET, "HS512"),
-    "alg-rs256-header": f"{b64({'alg': 'RS256'})}.{b64(CLAIMS)}."
-    + sign_hs256(CLAIMS, SECRET).split(".")[2],
+    "alg-rs256-header": f"{b64({'alg': 'RS256'})}.{b64(CLAIMS)}." + sign_hs256(CLAIMS, SECRET).split(".")[2],
     "wrong-secret": sign_hs256(CLAIMS, b"another-secret-of-enough-length-0123456789"),
     "expired": changed(exp=NOW - 31),
     "no-exp": without("exp"),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CANARY, GATE_TEXT, KEY
+from edge_support import CANARY, GATE_TEXT, KEY
 
 from edge.cookies import Keys
 from edge.core import Policy
@@ -40,9 +40,7 @@ def event(
 
 @pytest.fixture
 def handler(metered_out: Path) -> EdgeHandler:
-    return EdgeHandler(
-        DirectoryOrigin(str(metered_out)), Policy(), Keys.of(KEY), ["demo"], clock=lambda: NOW
-    )
+    return EdgeHandler(DirectoryOrigin(str(metered_out)), Policy(), Keys.of(KEY), ["demo"], clock=lambda: NOW)
 
 
 def body_of(resp: dict[str, Any]) -> str:
@@ -77,9 +75,7 @@ def test_guest_journey_in_generated_responses(handler: EdgeHandler) -> None:
     second = handler.viewer_request(event("/demo/D102/", headers={"Cookie": [cookie]}))
     assert GATE_TEXT in body_of(second) and CANARY not in body_of(second)
     assert "0 code page views remaining" in body_of(second)
-    again = handler.viewer_request(
-        event("/demo/D101/index.html", headers={"Cookie": ["a=b", cookie]})
-    )
+    again = handler.viewer_request(event("/demo/D101/index.html", headers={"Cookie": ["a=b", cookie]}))
     assert CANARY in body_of(again)
 
 
@@ -105,9 +101,7 @@ def test_path_tricks_refused(handler: EdgeHandler, uri: str) -> None:
     assert out.get("status") == "404" and CANARY not in body_of(out)
 
 
-def test_private_prefix_is_not_under_the_origin_path(
-    handler: EdgeHandler, metered_out: Path
-) -> None:
+def test_private_prefix_is_not_under_the_origin_path(handler: EdgeHandler, metered_out: Path) -> None:
     out = handler.viewer_request(
         event(
             "/private/demo/D101/coding-tips.html",
@@ -122,9 +116,7 @@ def test_private_prefix_is_not_under_the_origin_path(
     "method, headers",
     [("HEAD", {}), ("GET", {"Range": ["bytes=0-10"]}), ("GET", {"Sec-Purpose": ["prefetch"]})],
 )
-def test_head_range_prefetch_spend_nothing(
-    handler: EdgeHandler, method: str, headers: dict[str, list[str]]
-) -> None:
+def test_head_range_prefetch_spend_nothing(handler: EdgeHandler, method: str, headers: dict[str, list[str]]) -> None:
     out = handler.viewer_request(event("/demo/D101/", method, headers))
     assert out["status"] == "200" and CANARY not in body_of(out)
     fresh = handler.viewer_request(event("/demo/D101/"))
@@ -148,9 +140,7 @@ def test_missing_fragment_falls_back_to_origin_teaser(metered_out: Path, tmp_pat
     out_dir = tmp_path / "out"
     shutil.copytree(metered_out, out_dir)
     (out_dir / "private" / "demo" / "D103" / "coding-tips.html").unlink()
-    h = EdgeHandler(
-        DirectoryOrigin(str(out_dir)), Policy(), Keys.of(KEY), ["demo"], clock=lambda: NOW
-    )
+    h = EdgeHandler(DirectoryOrigin(str(out_dir)), Policy(), Keys.of(KEY), ["demo"], clock=lambda: NOW)
     out = h.viewer_request(event("/demo/D103/"))
     assert "status" not in out and out["uri"] == "/demo/D103/index.html"
 
@@ -160,14 +150,10 @@ def test_large_page_is_gzipped_when_accepted(metered_out: Path, tmp_path: Path) 
     shutil.copytree(metered_out, out_dir)
     page = out_dir / "site" / "demo" / "D104" / "index.html"
     page.write_text(page.read_text().replace("</main>", "<p>" + "padding " * 6000 + "</p></main>"))
-    h = EdgeHandler(
-        DirectoryOrigin(str(out_dir)), Policy(), Keys.of(KEY), ["demo"], clock=lambda: NOW
-    )
+    h = EdgeHandler(DirectoryOrigin(str(out_dir)), Policy(), Keys.of(KEY), ["demo"], clock=lambda: NOW)
     zipped = h.viewer_request(event("/demo/D104/", headers={"Accept-Encoding": ["gzip, br"]}))
     assert zipped["bodyEncoding"] == "base64" and CANARY in body_of(zipped)
-    assert "status" not in h.viewer_request(
-        event("/demo/D104/")
-    )  # too big uncompressed: origin teaser
+    assert "status" not in h.viewer_request(event("/demo/D104/"))  # too big uncompressed: origin teaser
 
 
 def test_identity_provider_token_gives_registered_tier(metered_out: Path) -> None:
@@ -190,9 +176,7 @@ def test_identity_provider_token_gives_registered_tier(metered_out: Path) -> Non
         out = h.viewer_request(event(f"/demo/D10{i}/", headers=hdrs))
         assert CANARY in body_of(out), i
         cookie = cookie_from(out)
-    last = h.viewer_request(
-        event("/demo/D107/", headers={"Authorization": [f"Bearer {token}"], "Cookie": [cookie]})
-    )
+    last = h.viewer_request(event("/demo/D107/", headers={"Authorization": [f"Bearer {token}"], "Cookie": [cookie]}))
     assert CANARY not in body_of(last)
 
 
@@ -202,3 +186,29 @@ def test_viewer_response_adds_security_headers(handler: EdgeHandler) -> None:
     out = handler.viewer_response(e)
     assert out["headers"]["x-content-type-options"][0]["value"] == "nosniff"
     assert all(out["headers"][k] == v for k, v in before.items())
+
+
+def test_package_and_entry_point(metered_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    from edge_support import METERED
+
+    from edge import lambda_edge
+
+    out = tmp_path / "edge.zip"
+    jwt = {"secret": SECRET.decode(), "issuer": "https://id.example.org", "audience": "codesite"}
+    names = lambda_edge.package(str(out), str(METERED), "my-bucket", Keys.of("old-key-0123456789abcdef", KEY), jwt)
+    assert {"edge/lambda_edge.py", "edge/core.py", "itsdangerous/__init__.py", "edge/edge_config.json"} <= set(names)
+    with zipfile.ZipFile(out) as z:
+        cfg = json.loads(z.read("edge/edge_config.json"))
+        z.extract("edge/edge_config.json", tmp_path)
+    assert cfg["bucket"] == "my-bucket" and cfg["keys"][-1] == KEY and cfg["metered_prefixes"] == ["demo"]
+    assert cfg["meter"] == {"guest_views": 1, "registered_views": 5, "period_days": 30}
+    h = lambda_edge.load_handler(str(tmp_path / "edge" / "edge_config.json"), DirectoryOrigin(str(metered_out)))
+    monkeypatch.setattr(lambda_edge, "_HANDLER", h)
+    full = lambda_edge.handler(event("/demo/D105/"))
+    assert CANARY in body_of(full)
+    resp = lambda_edge.handler(event("/assets/site.css", kind="viewer-response"))
+    assert "x-frame-options" in resp["headers"]
+    token = sign_hs256({"iss": "https://id.example.org", "aud": "codesite", "sub": "u", "exp": 4_000_000_000}, SECRET)
+    assert h.verifier is not None and h.verifier.account(f"Bearer {token}", {}, NOW) is not None
