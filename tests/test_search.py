@@ -228,6 +228,18 @@ def test_browser_search_page_over_http(browser: Any, static_server: str) -> None
     page.goto(static_server + "/search/?q=broken%20hip&system=icd10cm")
     page.locator("[data-search-results] li").first.wait_for()
     assert "<mark>" in page.locator("[data-search-results]").inner_html()
+    page.select_option("[data-search-page] select[name=system]", "cpt")
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-search-results] a')]"
+        ".every(a => a.href.includes('/cpt/'))"
+    )
+    assert "system=cpt" in page.url
+    page.check("[data-search-page] input[name=billable]")
+    page.wait_for_function(  # the range 27193-27269 (not billable) leaves the list
+        "(() => { const li = [...document.querySelectorAll('[data-search-results] li')];"
+        " return li.length > 0 && li.every(x => x.textContent.includes('billable')); })()"
+    )
+    assert "billable=1" in page.url
     page.close()
 
 
