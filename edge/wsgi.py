@@ -8,6 +8,7 @@ anything fails while assembling a metered page, the visitor gets the teaser.
 from __future__ import annotations
 
 import collections
+import json
 import mimetypes
 import os
 import threading
@@ -39,6 +40,8 @@ from .core import (
 from .jwt import IdentityVerifier
 from .paths import resolve
 from .store import AccountStore, MeterStore, normalise_email, password_ok
+
+SearchFn = Callable[[str, int, "str | None", bool], list[dict[str, Any]]]
 
 StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
@@ -90,6 +93,7 @@ class EdgeApp:
         verifier: IdentityVerifier | None = None,
         new_guest_views_per_address: int | None = None,
         clock: Callable[[], float] = time.time,
+        search: SearchFn | None = None,
     ) -> None:
         self.site = os.path.realpath(os.path.join(out_dir, "site"))
         self.private = os.path.realpath(os.path.join(out_dir, "private"))
@@ -98,6 +102,7 @@ class EdgeApp:
         self.verifier = verifier
         self.address_cap = new_guest_views_per_address
         self.clock = clock
+        self.search = search
 
     # --- entry ---------------------------------------------------------------------------
 
@@ -122,6 +127,8 @@ class EdgeApp:
             return self.not_found()
         if path in ACCOUNT_PAGES or path == "/account/logout/":
             return self.account_route(environ, method, path)
+        if path == "/api/search" and self.search is not None and method in ("GET", "HEAD"):
+            return self.api_search(environ)
         if method not in ("GET", "HEAD"):
             return (
                 "405 Method Not Allowed",
@@ -150,6 +157,23 @@ class EdgeApp:
             headers = [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")]
             return "200 OK", headers + [("Vary", "Cookie")], data
         return self.metered(environ, method, file, html, code)
+
+    def api_search(self, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
+        """``/api/search?q=&limit=&system=&billable=1``: the whoosh index, as JSON. Public fields
+        only (the index holds no gated text), so the answer does not depend on the cookie."""
+        params = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=8)
+        q = (params.get("q") or [""])[0][:200]
+        try:
+            limit = max(1, min(int((params.get("limit") or ["10"])[0]), 50))
+        except ValueError:
+            limit = 10
+        system = (params.get("system") or [None])[0] or None
+        billable = (params.get("billable") or [""])[0] in ("1", "true")
+        assert self.search is not None
+        results = self.search(q, limit, system, billable) if q.strip() else []
+        body = json.dumps({"query": q, "results": results}, ensure_ascii=False).encode()
+        headers = [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "public, max-age=60")]
+        return "200 OK", headers, body
 
     def signed_in(self, environ: dict[str, Any]) -> bool:
         cookies, now, account = self.visitor(environ)
