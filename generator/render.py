@@ -18,7 +18,7 @@ from .schema import NOTE_KINDS, RELATIONS
 from .site import Site
 from .urls import code_url, relative
 
-CODE_TOKEN = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?(?![\w.])")
+CODE_TOKEN = re.compile(r"\b([A-Z][0-9A-Z][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?(?![\w.])")
 GATE_OPEN = "<!--gated:{id}-->"
 GATE_CLOSE = "<!--/gated:{id}-->"
 BANNER = "<!--meter-banner-->"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .. import yamlutil
@@ -15,3 +16,32 @@ def render_file(front: dict[str, Any], body: str = "") -> str:
     text = f"{FENCE}\n{yamlutil.dump(ordered)}{FENCE}\n"
     body = body.strip("\n")
     return text + (f"\n{body}\n" if body else "")
+
+
+def write_if_changed(path: str, text: str, old: str | None = None) -> bool:
+    """Write ``text`` to ``path`` atomically (temp file + os.replace), only if it differs.
+
+    ``old`` is the file's current text when the caller already read it (saves a read). A
+    reader (a build, an editor) never sees a half-written file, and an unchanged file keeps
+    its mtime, so an incremental build does not see it as edited.
+    """
+    if old is None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                old = f.read()
+        except FileNotFoundError:
+            old = None
+    if old == text:
+        return False
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+    return True

@@ -143,3 +143,27 @@ def _diag(
             full = with_seventh(code, char)
             if valid is None or full.replace(".", "") in valid:
                 yield Entry(full, "code", f"{title}, {meaning}", code, billable=True)
+
+
+def tabular_version(path: str) -> str | None:
+    """The release named in the file's ``<version>`` element (e.g. "2026"), read without parsing it all."""
+    for _, el in ET.iterparse(path, events=("end",)):
+        if el.tag == "version":
+            return _text(el) or None
+        if el.tag in ("introduction", "chapter"):
+            break
+    return None
+
+
+def official_front(entry: Entry, system: str = "icd10cm") -> dict[str, object]:
+    """The front matter a release owns for one entry (see ``merge.OFFICIAL``)."""
+    return {
+        "code": entry.code,
+        "system": system,
+        "title": entry.title,
+        "kind": entry.kind,
+        "parent": entry.parent,
+        "billable": entry.billable,
+        "notes": entry.notes,
+        "seventh_characters": entry.seventh_characters,
+    }
