@@ -46,19 +46,25 @@ def parser() -> argparse.ArgumentParser:
                        "schema and each other. Exit status 1 if there is any problem.")
     _site_arg(c)
 
-    imp = sub.add_parser("import", help="import (or re-import, as a merge) an official code set",
-                         description="Merge an official release into the content files: official fields "
-                         "are updated, codes gone from the release are marked deleted, new codes are "
-                         "added; what editors wrote is kept.").add_subparsers(dest="system", metavar="SYSTEM",
-                                                                              required=True)
-    i = imp.add_parser("icd10cm", help="the CMS ICD-10-CM tabular XML",
-                       description="Without --from, reads the tabular XML and code list of the installed "
-                       "simple-icd-10-cm package (pip install '.[icd10cm]').")
+    imp = sub.add_parser(
+        "import", help="import (or re-import, as a merge) an official code set",
+        description="Merge an official release into the content files: official fields are "
+        "updated, codes gone from the release are marked deleted, new codes are added; what "
+        "editors wrote is kept.",
+    ).add_subparsers(dest="system", metavar="SYSTEM", required=True)
+    i = imp.add_parser(
+        "icd10cm", help="the CMS ICD-10-CM tabular XML",
+        description="Without --from, reads the tabular XML and code list of the installed "
+        "simple-icd-10-cm package (pip install '.[icd10cm]').",
+    )
     _site_arg(i)
     i.add_argument("--from", dest="source", metavar="TABULAR.xml", help="the tabular XML file")
-    i.add_argument("--codes", metavar="CODE-LIST.txt", help="valid codes, one a line: filters 7th-character expansions")
-    i.add_argument("--into", metavar="DIR", help="target folder (default: SITE/content/codes/icd10cm)")
-    i.add_argument("--release", help="release name for history entries (default: the XML's <version>)")
+    i.add_argument("--codes", metavar="CODE-LIST.txt",
+                   help="valid codes, one a line: filters the 7th-character expansions")
+    i.add_argument("--into", metavar="DIR",
+                   help="target folder (default: SITE/content/codes/icd10cm)")
+    i.add_argument("--release",
+                   help="release name for history entries (default: the XML's <version>)")
     i.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
     sub.add_parser("schema", help="print the content schema as Markdown",
@@ -97,7 +103,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .importers.run import import_icd10cm
 
     start = time.perf_counter()
-    summary = import_icd10cm(args.site, args.source, args.codes, args.into, args.release, args.quiet)
+    summary = import_icd10cm(
+        args.site, args.source, args.codes, args.into, args.release, args.quiet
+    )
     if not args.quiet:
         print(f"imported in {time.perf_counter() - start:.2f}s: {summary}")
     return 0
@@ -112,7 +120,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "import": cmd_import, "schema": cmd_schema}
+COMMANDS = {
+    "build": cmd_build, "check": cmd_check, "import": cmd_import, "schema": cmd_schema,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

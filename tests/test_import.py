@@ -1,4 +1,4 @@
-"""`codesite import icd10cm`: two small tabular files that differ, merged into real content files."""
+"""`codesite import icd10cm`: two small tabular files that differ, merged into real files."""
 
 from __future__ import annotations
 
@@ -24,14 +24,17 @@ V1 = """<?xml version="1.0" encoding="utf-8"?>
   <chapter>
     <name>19</name>
     <desc>Injury, poisoning and certain other consequences of external causes (S00-T88)</desc>
-    <sectionIndex><sectionRef first="S70" last="S79" id="S70-S79">Injuries</sectionRef></sectionIndex>
+    <sectionIndex>
+      <sectionRef first="S70" last="S79" id="S70-S79">Injuries</sectionRef>
+    </sectionIndex>
     <section id="S70-S79">
       <desc>Injuries to the hip and thigh (S70-S79)</desc>
       <diag>
         <name>S73</name>
         <desc>Dislocation and sprain of joint and ligaments of hip</desc>
         <includes><note>avulsion of joint or ligament of hip</note></includes>
-        <excludes2><note>strain of muscle, fascia and tendon of hip and thigh (S76.-)</note></excludes2>
+        <excludes2>
+          <note>strain of muscle, fascia and tendon of hip and thigh (S76.-)</note></excludes2>
         <sevenChrDef>
           <extension char="A">initial encounter</extension>
           <extension char="S">sequela</extension>
@@ -54,7 +57,10 @@ V1 = """<?xml version="1.0" encoding="utf-8"?>
 # The next release: S73.1 is gone, S73.2 is new, S73.0 has a new title, S73 a new note.
 V2 = (
     V1.replace("<version>2025</version>", "<version>2026</version>")
-    .replace("<desc>Subluxation and dislocation of hip</desc>", "<desc>Subluxation and dislocation of the hip</desc>")
+    .replace(
+        "<desc>Subluxation and dislocation of hip</desc>",
+        "<desc>Subluxation and dislocation of the hip</desc>",
+    )
     .replace(
         "<name>S73.1</name>\n          <desc>Sprain of hip</desc>",
         "<name>S73.2</name>\n          <desc>Other injury of hip joint</desc>",
@@ -111,8 +117,19 @@ def test_first_import_writes_every_entry(site: Path, tabulars: tuple[Path, Path]
     into = site / "content" / "codes" / "icd10cm"
     # chapter, block, S73, S73.0, S73.01 + A/S, S73.1 + A/S
     assert sorted(p.name for p in into.iterdir()) == sorted(
-        f"{c}.md" for c in ["19", "S70-S79", "S73", "S73.0", "S73.01", "S73.01XA", "S73.01XS",
-                            "S73.1", "S73.1XXA", "S73.1XXS"]
+        f"{c}.md"
+        for c in [
+            "19",
+            "S70-S79",
+            "S73",
+            "S73.0",
+            "S73.01",
+            "S73.01XA",
+            "S73.01XS",
+            "S73.1",
+            "S73.1XXA",
+            "S73.1XXS",
+        ]
     )
     assert (summary.added, summary.updated, summary.deleted, summary.unchanged) == (10, 0, 0, 0)
     s73, _ = front(into / "S73.md")
@@ -124,14 +141,20 @@ def test_first_import_writes_every_entry(site: Path, tabulars: tuple[Path, Path]
     assert s73["seventh_characters"] == {"A": "initial encounter", "S": "sequela"}
     leaf, _ = front(into / "S73.1XXA.md")
     assert leaf == {
-        "code": "S73.1XXA", "system": "icd10cm", "title": "Sprain of hip, initial encounter",
-        "kind": "code", "parent": "S73.1", "billable": True,
+        "code": "S73.1XXA",
+        "system": "icd10cm",
+        "title": "Sprain of hip, initial encounter",
+        "kind": "code",
+        "parent": "S73.1",
+        "billable": True,
     }  # a first import cannot know when codes came: no history entry
     assert "parent" not in front(into / "19.md")[0]
     load_site(str(site))  # the imported files pass the check stage
 
 
-def test_code_list_filters_seventh_character_expansions(site: Path, tabulars: tuple[Path, Path]) -> None:
+def test_code_list_filters_seventh_character_expansions(
+    site: Path, tabulars: tuple[Path, Path]
+) -> None:
     codes = site / "codes.txt"
     codes.write_text("S7301XA\nS731XXA\nS731XXS\n")
     import_icd10cm(str(site), str(tabulars[0]), code_list=str(codes), quiet=True)
@@ -139,7 +162,9 @@ def test_code_list_filters_seventh_character_expansions(site: Path, tabulars: tu
     assert (into / "S73.01XA.md").exists() and not (into / "S73.01XS.md").exists()
 
 
-def test_reimport_merges_and_keeps_what_editors_wrote(site: Path, tabulars: tuple[Path, Path]) -> None:
+def test_reimport_merges_and_keeps_what_editors_wrote(
+    site: Path, tabulars: tuple[Path, Path]
+) -> None:
     v1, v2 = tabulars
     into = site / "content" / "codes" / "icd10cm"
     import_icd10cm(str(site), str(v1), quiet=True)
@@ -159,7 +184,12 @@ def test_reimport_merges_and_keeps_what_editors_wrote(site: Path, tabulars: tupl
     assert edited["synonyms"] == ["dislocated hip"]
     assert edited["related"] == [{"code": "S73", "relation": "see_also"}]
     assert edited["sections"] == [
-        {"id": "coding-tips", "title": "Coding tips", "gated": True, "body": "Document the direction."}
+        {
+            "id": "coding-tips",
+            "title": "Coding tips",
+            "gated": True,
+            "body": "Document the direction.",
+        }
     ]
     assert edited["history"] == [
         {"release": "2025", "action": "revised", "note": "our plain-language text"},
@@ -197,7 +227,9 @@ def test_reimport_merges_and_keeps_what_editors_wrote(site: Path, tabulars: tupl
     assert back["history"][-1] == {"release": "2027", "action": "added", "note": "reinstated"}
 
 
-def test_unreadable_file_stops_the_merge_before_any_write(site: Path, tabulars: tuple[Path, Path]) -> None:
+def test_unreadable_file_stops_the_merge_before_any_write(
+    site: Path, tabulars: tuple[Path, Path]
+) -> None:
     into = site / "content" / "codes" / "icd10cm"
     import_icd10cm(str(site), str(tabulars[0]), quiet=True)
     (into / "S73.md").write_text("---\ncode: [S73\n---\n")
@@ -213,10 +245,22 @@ def test_unreadable_file_stops_the_merge_before_any_write(site: Path, tabulars: 
 
 def test_cli_prints_a_summary(site: Path, tabulars: tuple[Path, Path]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "generator.cli", "import", "icd10cm", "--site", str(site), "--from", str(tabulars[0])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "generator.cli",
+        "import",
+        "icd10cm",
+        "--site",
+        str(site),
+        "--from",
+        str(tabulars[0]),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("10 added, 0 updated, 0 deleted, 0 unchanged")
-    missing = subprocess.run([*cmd[:-1], str(site / "nope.xml")], capture_output=True, text=True, env=env, check=False)
+    missing = subprocess.run(
+        [*cmd[:-1], str(site / "nope.xml")], capture_output=True, text=True, env=env, check=False
+    )
     assert missing.returncode == 1
     assert "nope.xml" in missing.stderr

@@ -146,7 +146,7 @@ def _diag(
 
 
 def tabular_version(path: str) -> str | None:
-    """The release named in the file's ``<version>`` element (e.g. "2026"), read without parsing it all."""
+    """The release in the file's ``<version>`` element (e.g. "2026"), without parsing it all."""
     for _, el in ET.iterparse(path, events=("end",)):
         if el.tag == "version":
             return _text(el) or None

@@ -59,7 +59,9 @@ def _log(front: Front, release: str, action: str, note: str | None = None) -> No
     front["history"] = history
 
 
-def merge_front(old: Front | None, official: Front | None, release: str, log_new: bool) -> tuple[Front, str]:
+def merge_front(
+    old: Front | None, official: Front | None, release: str, log_new: bool
+) -> tuple[Front, str]:
     """The file's new front matter and what happened to it (one of ``ACTIONS``).
 
     ``old`` is the file's current front matter (None: no file); ``official`` the release's
@@ -117,7 +119,11 @@ def read_folder(into: str) -> tuple[dict[str, tuple[Front, str, str]], list[Cont
             continue
         except yaml.YAMLError as exc:
             line = yamlutil.error_line(exc) + 2
-            errors.append(ContentError(path, line, "front matter", f"malformed YAML: {yamlutil.error_text(exc)}"))
+            errors.append(
+                ContentError(
+                    path, line, "front matter", f"malformed YAML: {yamlutil.error_text(exc)}"
+                )
+            )
             continue
         if not isinstance(front, dict):
             errors.append(ContentError(path, 2, "front matter", "expected a mapping"))
@@ -149,8 +155,11 @@ def merge_folder(
         front, action = merge_front(old[0] if old else None, official.get(code), release, log_new)
         summary.count(action)
         if action != "unchanged":
-            write_if_changed(os.path.join(into, f"{code}.md"), render_file(front, old[1] if old else ""),
-                             old[2] if old else None)
+            write_if_changed(
+                os.path.join(into, f"{code}.md"),
+                render_file(front, old[1] if old else ""),
+                old[2] if old else None,
+            )
         if advance:
             advance(1)
     return summary
