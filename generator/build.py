@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from jinja2 import TemplateError, TemplateSyntaxError
 
+from . import incremental, parallel
 from .check import check_site
 from .config import CONFIG_PATH, SiteConfig, load_config
 from .content import read_codes, read_text
@@ -30,6 +31,7 @@ class BuildOptions:
     quiet: bool = False
     file_links: bool = False
     descriptor_files: Sequence[str] = field(default_factory=tuple)  # "cpt=path/to/file.csv"
+    jobs: int | None = None  # rendering processes; None: one per core on large sites
 
 
 def load_site(site_dir: str) -> Site:
@@ -105,34 +107,102 @@ def check_nav(site: Site, outputs: set[str]) -> None:
 
 
 def build(site_dir: str, options: BuildOptions | None = None) -> Report:
+    """Load and check everything, then render what changed since the last build into OUT.
+
+    Pages whose inputs did not change are not rendered again (see ``incremental``); the
+    output equals a clean build's, byte for byte.
+    """
     options = options or BuildOptions()
-    site = load_site(site_dir)
-    descriptors: Descriptors = read_descriptors(options.descriptor_files, site.config)
     out_dir = options.out_dir or os.path.join(site_dir, "build")
+    config = load_config(site_dir)
+    descriptors: Descriptors = read_descriptors(options.descriptor_files, config)
+    inputs = (sorted(descriptors.items()), options.file_links)
+    env = incremental.env_digest(site_dir, config.digest, inputs)
+    with parallel.loading():
+        site, changes = incremental.load(site_dir, out_dir, config, env, options.jobs)
     guard_out_dir(site_dir, out_dir)
-    renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links, descriptors=descriptors)
+    layouts = os.path.join(site_dir, "layouts")
+    renderer = Renderer(site, layouts, file_links=options.file_links, descriptors=descriptors)
+    renderer.env.auto_reload = False  # one renderer per build: no stat of every template per page
     publisher = Publisher(out_dir)
     publisher.begin()
     try:
-        codes = list(site.codes.values())
-        with progress(len(codes), "Rendering", options.quiet) as advance:
-            for code in codes:
-                publisher.add_all(renderer.code_page(code))
-                if advance:
-                    advance()  # type: ignore[operator]
+        changes.new.templates = incremental.template_digests(renderer.env, PAGE_TEMPLATES)
+        todo = incremental.plan(site, renderer, changes, publisher)
+        render_codes(todo, renderer, publisher, changes.new, options)
         publisher.add_all(renderer.system_pages())
         publisher.add_all(renderer.fixed_pages())
-        publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
+        same_urls = changes.old is not None and not changes.keys_changed
+        if not (same_urls and publisher.keep(sitemap_keys(publisher))):
+            publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
         publisher.add_all(copy_assets(site_dir))
         check_nav(site, {k.split("/", 1)[1] for k in publisher.new if k.startswith("site/")})
     except TemplateError as exc:
         publisher.abort()
-        where = f"layouts/{exc.name}:{exc.lineno}: " if isinstance(exc, TemplateSyntaxError) else ""
-        raise BuildError(f"{where}template error: {exc.message}") from exc
+        raise template_error(exc) from exc
     except BaseException:
         publisher.abort()
         raise
-    return publisher.commit()
+    report = publisher.commit()
+    if not changes.new.same(changes.old):
+        changes.new.save(out_dir)
+    return report
+
+
+PAGE_TEMPLATES = ("code.html", "hierarchy.html")
+
+
+def template_error(exc: TemplateError) -> BuildError:
+    where = f"layouts/{exc.name}:{exc.lineno}: " if isinstance(exc, TemplateSyntaxError) else ""
+    return BuildError(f"{where}template error: {exc.message}")
+
+
+def sitemap_keys(publisher: Publisher) -> list[str]:
+    """The last build's sitemap files: the same while no code came or went."""
+    keys = [k for k in publisher.old if k.startswith("site/sitemaps/")]
+    return ["site/sitemap.xml", "site/robots.txt", *keys]
+
+
+_RENDER: tuple[Renderer, Publisher] | None = None
+
+
+def _render_chunk(keys: Sequence[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str, bool]]]]:
+    """Render code pages and stage their files (runs in a worker process); returns, per
+    code, its path and its files as (key, hash, changed)."""
+    assert _RENDER is not None
+    renderer, publisher = _RENDER
+    out = []
+    try:
+        for key in keys:
+            code = renderer.site.codes[key]
+            out.append((code.path, [publisher.stage(o) for o in renderer.code_page(code)]))
+    except TemplateError as exc:  # jinja2's errors do not survive pickling: send ours
+        raise template_error(exc) from None
+    return out
+
+
+def render_codes(
+    todo: list[tuple[str, str]],
+    renderer: Renderer,
+    publisher: Publisher,
+    snapshot: incremental.Snapshot,
+    options: BuildOptions,
+) -> None:
+    """Render code pages, split over processes when there are many."""
+    global _RENDER
+    _RENDER = (renderer, publisher)
+    try:
+        jobs = parallel.workers(options.jobs, len(todo))
+        with progress(len(todo), "Rendering", options.quiet) as advance:
+            for part in parallel.run_chunks(_render_chunk, todo, jobs, 250):
+                for path, files in part:
+                    for f in files:
+                        publisher.record(*f)
+                    snapshot.pages[path] = tuple(f[0] for f in files)
+                if advance:
+                    advance(len(part))  # type: ignore[operator]
+    finally:
+        _RENDER = None
 
 
 def guard_out_dir(site_dir: str, out_dir: str) -> None:

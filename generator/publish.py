@@ -57,22 +57,44 @@ class Publisher:
         shutil.rmtree(self.staging, ignore_errors=True)
         os.makedirs(self.staging)
 
-    def add(self, out: Output) -> None:
+    def stage(self, out: Output) -> tuple[str, str, bool]:
+        """Hash one output; write it to staging if it differs from the live file.
+
+        Keeps no books, so worker processes can call it; the parent then calls ``record``.
+        """
         if out.area not in AREAS:
             raise BuildError(f"unknown output area {out.area!r}")
         key = f"{out.area}/{out.path}"
-        if key in self.new:
-            raise BuildError(f"two outputs map to the same file: {key}")
         h = digest(out.data)
-        self.new[key] = h
         live = safe_join(os.path.join(self.out, out.area), out.path)
         if self.old.get(key) == h and os.path.exists(live):
-            return
+            return key, h, False
         staged = safe_join(self.staging, key)
         os.makedirs(os.path.dirname(staged), exist_ok=True)
         with open(staged, "wb") as f:
             f.write(out.data)
-        self.changed.append(key)
+        return key, h, True
+
+    def record(self, key: str, h: str, changed: bool) -> None:
+        if key in self.new:
+            raise BuildError(f"two outputs map to the same file: {key}")
+        self.new[key] = h
+        if changed:
+            self.changed.append(key)
+
+    def add(self, out: Output) -> None:
+        self.record(*self.stage(out))
+
+    def keep(self, keys: list[str]) -> bool:
+        """Carry outputs of the last build over unchanged (a page not rendered again).
+
+        False, and nothing kept, when the last build did not write one of them.
+        """
+        if not all(k in self.old for k in keys):
+            return False
+        for k in keys:
+            self.record(k, self.old[k], False)
+        return True
 
     def add_all(self, outputs: Iterable[Output]) -> None:
         for o in outputs:
@@ -80,7 +102,15 @@ class Publisher:
 
     def commit(self) -> Report:
         report = Report(written=len(self.changed), unchanged=len(self.new) - len(self.changed))
+        moved: set[str] = set()
+        for area in AREAS:  # a first build: move each area's folder in one rename
+            staged = os.path.join(self.staging, area)
+            if not os.path.exists(os.path.join(self.out, area)) and os.path.isdir(staged):
+                os.replace(staged, os.path.join(self.out, area))
+                moved.add(area)
         for key in self.changed:
+            if key.split("/", 1)[0] in moved:
+                continue
             live = os.path.join(self.out, key)
             os.makedirs(os.path.dirname(live), exist_ok=True)
             os.replace(os.path.join(self.staging, key), live)

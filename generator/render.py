@@ -54,6 +54,7 @@ class Renderer:
         self.file_links = file_links
         self.descriptors = descriptors or {}
         self.md = MarkdownRenderer()
+        self._links: dict[tuple[int, str], str] = {}
         self.env = Environment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -78,7 +79,15 @@ class Renderer:
     def _url(self, ctx: Context, target: str) -> str:
         if ctx.get("absolute_links"):
             return target
-        return relative(ctx["page_url"], target, self.file_links)
+        page = ctx["page_url"]
+        # A relative link depends only on how deep the page is: memoised, as every page
+        # links the same navigation, assets and parents.
+        depth = page.count("/") if page.endswith("/") else page.rsplit("/", 1)[0].count("/") + 1
+        key = (depth, target)
+        link = self._links.get(key)
+        if link is None:
+            link = self._links[key] = relative(page, target, self.file_links)
+        return link
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -104,6 +113,16 @@ class Renderer:
         return Markup("".join(out))
 
     # --- code pages ---------------------------------------------------------------------
+
+    @staticmethod
+    def template_for(code: Code) -> str:
+        return "hierarchy.html" if code.is_range else "code.html"
+
+    def page_keys(self, code: Code) -> list[str]:
+        """The files ``code_page`` writes for a code (publisher keys), known without rendering."""
+        base = self.url_of(code).strip("/")
+        gated = (f"private/{base}/{s.id}.html" for s in code.gated_sections)
+        return [f"site/{base}/index.html", *gated]
 
     def code_page(self, code: Code) -> list[Output]:
         system = self.config.systems[code.system]
@@ -144,7 +163,7 @@ class Renderer:
             ld["hasPart"] = [
                 {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": ".gated-section"}
             ]
-        template = "hierarchy.html" if code.is_range else "code.html"
+        template = self.template_for(code)
         ctx = {
             "page_url": url,
             "page_title": f"{system.name} {entry_label(code)}" + (f" - {title}" if title else ""),

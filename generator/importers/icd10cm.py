@@ -5,10 +5,11 @@ Pure: XML text (or a parsed tree) in, ``Entry`` objects out. Writing files is th
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 
 NOTE_TAGS = {
     "inclusionTerm": "inclusion_terms",
@@ -35,16 +36,18 @@ class Entry:
 
 
 def _package_data(prefix: str, suffix: str) -> str:
-    try:
-        data = resources.files("simple_icd_10_cm") / "data"
-    except ModuleNotFoundError:
+    """A data file of the simple-icd-10-cm package, found without importing the package
+    (its import parses the whole XML, and warns)."""
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "the ICD-10-CM tabular file comes from the package simple-icd-10-cm: "
             "pip install '.[icd10cm]', or pass --from TABULAR.xml"
-        ) from None
-    for f in data.iterdir():
-        if f.name.startswith(prefix) and f.name.endswith(suffix):
-            return str(f)
+        )
+    data = os.path.join(list(spec.submodule_search_locations)[0], "data")
+    for name in sorted(os.listdir(data)):
+        if name.startswith(prefix) and name.endswith(suffix):
+            return os.path.join(data, name)
     raise FileNotFoundError(f"no {prefix}*{suffix} in the simple-icd-10-cm package")
 
 
