@@ -1,6 +1,6 @@
 """Incremental builds: what the last good build saw, and which pages an edit can change.
 
-The snapshot (``OUT/.cache/snapshot``, marshal) keeps, for every content file, its stat
+The snapshot (``OUT/.cache/``, marshal, in shards) keeps, for every content file, its stat
 (mtime, size), a hash of its bytes and the parsed ``Code`` as plain tuples, plus a hash of
 every input that is not a content file (site.yaml, descriptors, link style, the generator's
 own source) and one hash per page template with everything it extends or imports. A rebuild
@@ -26,7 +26,9 @@ import hashlib
 import marshal
 import os
 import time
+import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -41,8 +43,9 @@ from .publish import Publisher
 from .render import CODE_TOKEN, Renderer
 from .site import Site
 
-SNAPSHOT = os.path.join(".cache", "snapshot")
-FORMAT = 2
+SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
+SHARDS = 64
+FORMAT = 3
 RACY_NS = 1_000_000_000
 FIELDS = tuple(f.name for f in fields(Code))
 RELATED_AT = FIELDS.index("related")
@@ -66,6 +69,8 @@ def to_record(c: Code) -> Record:
 
 
 def from_record(rec: Record) -> Code:
+    if not rec[RELATED_AT] and not rec[SECTIONS_AT]:  # most codes: no objects to rebuild
+        return Code(*rec)
     args = list(rec)
     args[RELATED_AT] = tuple(Related(*r) for r in rec[RELATED_AT])
     args[SECTIONS_AT] = tuple(Section(*s) for s in rec[SECTIONS_AT])
@@ -152,23 +157,25 @@ class Snapshot:
     files: dict[str, tuple[Stat, str, Record]] = field(default_factory=dict)
     pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> output keys
     scanned: int = 0  # time.time_ns() when the files were stat'ed
+    shards: list[set[str]] = field(default_factory=list)  # paths in each shard, as loaded
 
     @classmethod
     def load(cls, out_dir: str) -> Snapshot | None:
         """The last good build's snapshot, or None (none, unreadable, other format)."""
+        folder = os.path.join(out_dir, SNAPSHOT)
         try:
-            with open(os.path.join(out_dir, SNAPSHOT), "rb") as f:
-                data = marshal.loads(f.read())  # load(f) reads in small pieces: 10x slower
-        except (OSError, EOFError, ValueError, TypeError):
+            meta = _read(os.path.join(folder, "meta"))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                return None
+            snap = cls(meta["env"], meta["templates"], {}, {}, meta["scanned"])
+            for i in range(SHARDS):
+                files, pages = _read(os.path.join(folder, f"shard-{i}"))
+                snap.files.update(files)
+                snap.pages.update(pages)
+                snap.shards.append(files.keys() | pages.keys())
+        except (OSError, EOFError, ValueError, TypeError, KeyError):
             return None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            return None
-        try:
-            return cls(
-                data["env"], data["templates"], data["files"], data["pages"], data["scanned"]
-            )
-        except KeyError:
-            return None
+        return snap
 
     def same(self, other: Snapshot | None) -> bool:
         """Nothing to save: a no-op build writes no file, this one included. (Entries carried
@@ -180,21 +187,56 @@ class Snapshot:
             other.pages,
         )
 
-    def save(self, out_dir: str) -> None:
-        path = os.path.join(out_dir, SNAPSHOT)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        data = {
-            "format": FORMAT,
-            "env": self.env,
-            "templates": self.templates,
-            "files": self.files,
-            "pages": self.pages,
-            "scanned": self.scanned,
-        }
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(marshal.dumps(data))
-        os.replace(tmp, path)
+    def save(self, out_dir: str, old: Snapshot | None) -> None:
+        """Write the shards that differ from ``old`` (all without it), then the meta file.
+
+        An edit rewrites a shard or two, not the whole snapshot. Should a build stop half
+        way, shards from two builds only claim older states of some files: those are read
+        and parsed again next time.
+        """
+        folder = os.path.join(out_dir, SNAPSHOT)
+        os.makedirs(folder, exist_ok=True)
+        members: dict[int, set[str]] = {}
+        if old is None or old.env != self.env or len(old.shards) != SHARDS:
+            for r in self.files.keys() | self.pages.keys():
+                members.setdefault(shard_of(r), set()).add(r)
+            dirty = set(range(SHARDS))
+        else:
+            changed = {r for r, e in self.files.items() if old.files.get(r) is not e}
+            changed.update(r for r, p in self.pages.items() if old.pages.get(r) is not p)
+            changed.update(old.files.keys() - self.files.keys())
+            changed.update(old.pages.keys() - self.pages.keys())
+            dirty = {shard_of(r) for r in changed}
+            for i in dirty:
+                members[i] = set(old.shards[i])
+            for r in changed:
+                members[shard_of(r)].add(r)
+        for i in dirty:
+            rels = members.get(i, set())
+            part = (
+                {r: self.files[r] for r in rels if r in self.files},
+                {r: self.pages[r] for r in rels if r in self.pages},
+            )
+            _write(os.path.join(folder, f"shard-{i}"), part)
+        meta = {"format": FORMAT, "env": self.env, "templates": self.templates,
+                "scanned": self.scanned}
+        _write(os.path.join(folder, "meta"), meta)
+
+
+def shard_of(rel: str) -> int:
+    return zlib.crc32(rel.encode()) % SHARDS
+
+
+def _read(path: str) -> Any:
+    with open(path, "rb") as f:
+        return marshal.loads(f.read())  # marshal.load(f) reads in small pieces: 10x slower
+
+
+def _write(path: str, data: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(marshal.dumps(data))
+    os.replace(tmp, path)
 
 
 def env_digest(site_dir: str, config_digest: str, extra: Any) -> str:
@@ -328,14 +370,17 @@ def load(
 
     Raises CheckFailed with every problem, exactly as a full load would.
     """
-    old = None
-    if all(os.path.isdir(os.path.join(out_dir, a)) for a in ("site", "private")):
-        old = Snapshot.load(out_dir)
-        if old is not None and old.env != env:
-            old = None
-    prev = old.files if old else {}
     scanned = time.time_ns()
-    stats = scan(site_dir)
+    # stat the content files in a thread while the snapshot loads: stat releases the GIL
+    with ThreadPoolExecutor(1) as pool:
+        scanning = pool.submit(scan, site_dir)
+        old = None
+        if all(os.path.isdir(os.path.join(out_dir, a)) for a in ("site", "private")):
+            old = Snapshot.load(out_dir)
+            if old is not None and old.env != env:
+                old = None
+        stats = scanning.result()
+    prev = old.files if old else {}
     # A file written in the same clock tick as the last scan, after it, can have the stat the
     # scan saw: read every file not safely older than that scan (git's "racily clean" files).
     racy = old.scanned - RACY_NS if old else 0
@@ -397,7 +442,7 @@ def plan(site: Site, renderer: Renderer, changes: Changes, publisher: Publisher)
     todo: list[Key] = []
     for key, code in site.codes.items():
         keys = old.pages.get(code.path)
-        if key in render or keys is None or not publisher.keep(list(keys)):
+        if key in render or keys is None or not publisher.keep(keys):
             todo.append(key)
         else:
             changes.new.pages[code.path] = keys

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import BuildError
@@ -85,15 +85,17 @@ class Publisher:
     def add(self, out: Output) -> None:
         self.record(*self.stage(out))
 
-    def keep(self, keys: list[str]) -> bool:
+    def keep(self, keys: Sequence[str]) -> bool:
         """Carry outputs of the last build over unchanged (a page not rendered again).
 
         False, and nothing kept, when the last build did not write one of them.
         """
-        if not all(k in self.old for k in keys):
-            return False
+        old, new = self.old, self.new
         for k in keys:
-            self.record(k, self.old[k], False)
+            if k not in old or k in new:
+                return False
+        for k in keys:
+            new[k] = old[k]
         return True
 
     def add_all(self, outputs: Iterable[Output]) -> None:
@@ -134,7 +136,8 @@ class Publisher:
         if self.changed or stale or self.old != self.new:
             tmp = os.path.join(self.out, MANIFEST + ".tmp")
             with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self.new, f, separators=(",", ":"), sort_keys=True)
+                # dumps, then one write: dump() writes each of the ~400k pieces separately
+                f.write(json.dumps(self.new, separators=(",", ":"), sort_keys=True))
             os.replace(tmp, os.path.join(self.out, MANIFEST))
         shutil.rmtree(self.staging, ignore_errors=True)
         report.files = self.changed
