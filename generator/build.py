@@ -203,8 +203,15 @@ def render_codes(
     _RENDER = (renderer, publisher)
     try:
         jobs = parallel.workers(options.jobs, len(todo))
+        prepare = None
+        if jobs > 1 and not os.path.isdir(os.path.join(publisher.out, "site")):
+
+            def prepare(keys: Sequence[tuple[str, str]]) -> None:  # a first build: all new
+                publisher.prepare(k for key in keys for k in renderer.page_keys(site.codes[key]))
+
+        site = renderer.site
         with progress(len(todo), "Rendering", options.quiet) as advance:
-            for part in parallel.run_chunks(_render_chunk, todo, jobs, 250):
+            for part in parallel.run_chunks(_render_chunk, todo, jobs, 250, prepare):
                 for path, files in part:
                     for f in files:
                         publisher.record(*f)

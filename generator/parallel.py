@@ -37,15 +37,28 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def run_chunks(
-    task: Callable[[Sequence[T]], R], items: Sequence[T], jobs: int, size: int = 500
+    task: Callable[[Sequence[T]], R],
+    items: Sequence[T],
+    jobs: int,
+    size: int = 500,
+    prepare: Callable[[Sequence[T]], None] | None = None,
 ) -> Iterator[R]:
     """``task`` over ``items`` in chunks, in ``jobs`` forked processes (inline when 1).
 
     ``task`` runs in the children with the parent's memory as it was at the fork: the caller
-    sets up what the task reads (site, renderer, publisher) before calling this.
+    sets up what the task reads (site, renderer, publisher) before calling this. ``prepare``
+    runs in the parent on each chunk before a child gets it (the pool feeds chunks from a
+    thread, a few ahead of the children).
     """
-    if jobs <= 1:
+
+    def feed() -> Iterator[Sequence[T]]:
         for part in chunks(items, size):
+            if prepare is not None:
+                prepare(part)
+            yield part
+
+    if jobs <= 1:
+        for part in feed():
             yield task(part)
         return
     global _TASK
@@ -53,7 +66,7 @@ def run_chunks(
     ctx = multiprocessing.get_context("fork")
     try:
         with ctx.Pool(jobs) as pool:
-            yield from pool.imap_unordered(_run, chunks(items, size))
+            yield from pool.imap_unordered(_run, feed())
     finally:
         _TASK = None
 
