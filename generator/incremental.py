@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
+from importlib.metadata import version
 from typing import Any
 
 from jinja2 import Environment, meta
@@ -240,8 +241,11 @@ def _write(path: str, data: Any) -> None:
 
 
 def env_digest(site_dir: str, config_digest: str, extra: Any) -> str:
-    """Everything every page depends on, content files and templates aside."""
-    parts = (os.path.abspath(site_dir), config_digest, repr(extra), source_digest())
+    """Everything every page depends on, content files and templates aside: the site's
+    place, its config, build options, our source and the versions of the libraries that
+    turn text into HTML."""
+    versions = repr([version(p) for p in ("Jinja2", "MarkupSafe", "Markdown", "nh3", "PyYAML")])
+    parts = (os.path.abspath(site_dir), config_digest, repr(extra), source_digest(), versions)
     return digest("\0".join(parts).encode())
 
 
