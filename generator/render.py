@@ -55,6 +55,7 @@ class Renderer:
         self.descriptors = descriptors or {}
         self.md = MarkdownRenderer()
         self._links: dict[tuple[int, str], str] = {}
+        self._urls: dict[tuple[str, str], str] = {}
         self.env = Environment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -77,9 +78,10 @@ class Renderer:
 
     @pass_context
     def _url(self, ctx: Context, target: str) -> str:
-        if ctx.get("absolute_links"):
+        given = ctx.parent  # the render call's variables: a plain dict, quicker than ctx.get
+        if given.get("absolute_links"):
             return target
-        page = ctx["page_url"]
+        page = given["page_url"]
         # A relative link depends only on how deep the page is: memoised, as every page
         # links the same navigation, assets and parents.
         depth = page.count("/") if page.endswith("/") else page.rsplit("/", 1)[0].count("/") + 1
@@ -92,7 +94,12 @@ class Renderer:
     # --- helpers ------------------------------------------------------------------------
 
     def url_of(self, code: Code) -> str:
-        return code_url(self.config.systems[code.system].url_prefix, code.code)
+        """Memoised: a code's URL is asked for on its own page, its parent's, its children's."""
+        url = self._urls.get(code.key)
+        if url is None:
+            prefix = self.config.systems[code.system].url_prefix
+            url = self._urls[code.key] = code_url(prefix, code.code)
+        return url
 
     def title_of(self, code: Code) -> str | None:
         return code.title or self.descriptors.get(code.key)
