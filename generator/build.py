@@ -168,7 +168,8 @@ def template_error(exc: TemplateError) -> BuildError:
 
 
 def sitemap_keys(publisher: Publisher) -> list[str]:
-    """The last build's sitemap files: the same while no code came or went."""
+    """The last build's sitemap files: the same while no code came or went. Must name every
+    file ``Renderer.sitemaps`` writes (the random-edit test fails if one is left out)."""
     keys = [k for k in publisher.old if k.startswith("site/sitemaps/")]
     return ["site/sitemap.xml", "site/robots.txt", *keys]
 
