@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from jinja2 import TemplateError, TemplateSyntaxError
 
-from . import search
+from . import incremental, parallel, search
 from .check import check_site
 from .config import CONFIG_PATH, SiteConfig, load_config
 from .content import read_codes, read_text
@@ -31,6 +31,7 @@ class BuildOptions:
     quiet: bool = False
     file_links: bool = False
     descriptor_files: Sequence[str] = field(default_factory=tuple)  # "cpt=path/to/file.csv"
+    jobs: int | None = None  # rendering processes; None: one per core on large sites
 
 
 def load_site(site_dir: str) -> Site:
@@ -89,7 +90,7 @@ def copy_assets(site_dir: str) -> Iterator[Output]:
                 yield Output("site", f"assets/{rel}", f.read())
 
 
-def check_nav(site: Site, outputs: set[str]) -> None:
+def check_nav(site: Site, outputs: Container[str]) -> None:
     """Every navigation link in site.yaml must lead to a page of the site."""
     errors: list[ContentError] = []
     text = read_text(site.root, CONFIG_PATH)
@@ -106,38 +107,144 @@ def check_nav(site: Site, outputs: set[str]) -> None:
 
 
 def build(site_dir: str, options: BuildOptions | None = None) -> Report:
+    """Load and check everything, then render what changed since the last build into OUT.
+
+    Pages whose inputs did not change are not rendered again (see ``incremental``); the
+    output equals a clean build's, byte for byte.
+    """
     options = options or BuildOptions()
-    site = load_site(site_dir)
-    descriptors: Descriptors = read_descriptors(options.descriptor_files, site.config)
     out_dir = options.out_dir or os.path.join(site_dir, "build")
+    config = load_config(site_dir)
+    descriptors: Descriptors = read_descriptors(options.descriptor_files, config)
+    inputs = (sorted(descriptors.items()), options.file_links, search.synonyms_digest(site_dir))
+    env = incremental.env_digest(site_dir, config.digest, inputs)
+    with parallel.loading():
+        site, changes = incremental.load(site_dir, out_dir, config, env, options.jobs)
     guard_out_dir(site_dir, out_dir)
-    renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links, descriptors=descriptors)
-    searchable = search.prepare(site)
+    layouts = os.path.join(site_dir, "layouts")
+    renderer = Renderer(site, layouts, file_links=options.file_links, descriptors=descriptors)
+    renderer.env.auto_reload = False  # one renderer per build: no stat of every template per page
     publisher = Publisher(out_dir)
     publisher.begin()
     try:
-        codes = list(site.codes.values())
-        with progress(len(codes), "Rendering", options.quiet) as advance:
-            for code in codes:
-                publisher.add_all(renderer.code_page(code))
-                if advance:
-                    advance()  # type: ignore[operator]
+        changes.new.templates = incremental.template_digests(renderer.env, PAGE_TEMPLATES)
+        todo = incremental.plan(site, renderer, changes, publisher)
+        render_codes(todo, renderer, publisher, changes.new, options)
         publisher.add_all(renderer.system_pages())
         publisher.add_all(renderer.fixed_pages())
-        publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
+        same_urls = changes.old is not None and not changes.keys_changed
+        if not (same_urls and publisher.keep(sitemap_keys(publisher))):
+            publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
         publisher.add_all(copy_assets(site_dir))
-        publisher.add_all(search.client_index(site, searchable))
-        check_nav(site, {k.split("/", 1)[1] for k in publisher.new if k.startswith("site/")})
+        index_dir = search.whoosh_dir(site_dir, options.out_dir)
+        searchable = None
+        if not (search_unchanged(changes, index_dir) and publisher.keep(search_keys(publisher))):
+            searchable = search.prepare(site)
+            publisher.add_all(search.client_index(site, searchable))
+        check_nav(site, SiteOutputs(publisher.new))
     except TemplateError as exc:
         publisher.abort()
-        where = f"layouts/{exc.name}:{exc.lineno}: " if isinstance(exc, TemplateSyntaxError) else ""
-        raise BuildError(f"{where}template error: {exc.message}") from exc
+        raise template_error(exc) from exc
     except BaseException:
         publisher.abort()
         raise
     report = publisher.commit()
-    search.build_whoosh(searchable, search.whoosh_dir(site_dir, options.out_dir))
+    if searchable is not None:
+        search.build_whoosh(searchable, index_dir)
+    if not changes.new.same(changes.old):
+        changes.new.save(out_dir, changes.old)
     return report
+
+
+PAGE_TEMPLATES = ("code.html", "hierarchy.html")
+
+
+def search_unchanged(changes: incremental.Changes, index_dir: str) -> bool:
+    """No content file changed since the last build (other inputs are in the snapshot's env
+    digest, synonyms.yaml included): its search indexes still hold."""
+    return (
+        changes.old is not None
+        and not changes.before
+        and not changes.after
+        and not changes.keys_changed
+        and os.path.isdir(index_dir)
+    )
+
+
+def search_keys(publisher: Publisher) -> list[str]:
+    """The last build's client index files, carried over when nothing searchable changed."""
+    return [k for k in publisher.old if k.startswith(f"site/{search.INDEX_DIR}/")]
+
+
+class SiteOutputs(Container[str]):
+    """The public files of a build as ``check_nav`` asks about them, without copying 98k keys."""
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys = keys
+
+    def __contains__(self, path: object) -> bool:
+        return f"site/{path}" in self.keys
+
+
+def template_error(exc: TemplateError) -> BuildError:
+    where = f"layouts/{exc.name}:{exc.lineno}: " if isinstance(exc, TemplateSyntaxError) else ""
+    return BuildError(f"{where}template error: {exc.message}")
+
+
+def sitemap_keys(publisher: Publisher) -> list[str]:
+    """The last build's sitemap files: the same while no code came or went. Must name every
+    file ``Renderer.sitemaps`` writes (the random-edit test fails if one is left out)."""
+    keys = [k for k in publisher.old if k.startswith("site/sitemaps/")]
+    return ["site/sitemap.xml", "site/robots.txt", *keys]
+
+
+_RENDER: tuple[Renderer, Publisher] | None = None
+
+
+def _render_chunk(keys: Sequence[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str, bool]]]]:
+    """Render code pages and stage their files (runs in a worker process); returns, per
+    code, its path and its files as (key, hash, changed)."""
+    assert _RENDER is not None
+    renderer, publisher = _RENDER
+    out = []
+    try:
+        for key in keys:
+            code = renderer.site.codes[key]
+            out.append((code.path, [publisher.stage(o) for o in renderer.code_page(code)]))
+    except TemplateError as exc:  # jinja2's errors do not survive pickling: send ours
+        raise template_error(exc) from None
+    return out
+
+
+def render_codes(
+    todo: list[tuple[str, str]],
+    renderer: Renderer,
+    publisher: Publisher,
+    snapshot: incremental.Snapshot,
+    options: BuildOptions,
+) -> None:
+    """Render code pages, split over processes when there are many."""
+    global _RENDER
+    _RENDER = (renderer, publisher)
+    try:
+        jobs = parallel.workers(options.jobs, len(todo))
+        prepare = None
+        if jobs > 1 and not os.path.isdir(os.path.join(publisher.out, "site")):
+
+            def prepare(keys: Sequence[tuple[str, str]]) -> None:  # a first build: all new
+                publisher.prepare(k for key in keys for k in renderer.page_keys(site.codes[key]))
+
+        site = renderer.site
+        with progress(len(todo), "Rendering", options.quiet) as advance:
+            for part in parallel.run_chunks(_render_chunk, todo, jobs, 250, prepare):
+                for path, files in part:
+                    for f in files:
+                        publisher.record(*f)
+                    snapshot.pages[path] = tuple(f[0] for f in files)
+                if advance:
+                    advance(len(part))  # type: ignore[operator]
+    finally:
+        _RENDER = None
 
 
 def guard_out_dir(site_dir: str, out_dir: str) -> None:

@@ -144,3 +144,16 @@ class Checker:
 def check_site(config: SiteConfig, codes: list[Code], source: Source) -> list[ContentError]:
     """Every problem in the site, sorted by file and line. ``source(path)`` re-reads a file."""
     return Checker(config, codes, source).run()
+
+
+def check_changed(
+    config: SiteConfig, index: dict[tuple[str, str], Code], changed: list[Code], source: Source
+) -> list[ContentError]:
+    """Check what an edit can break when the last build's files all passed and no code came
+    or went: the changed codes themselves and their links (a new parent loop must pass
+    through a changed code). On any error the caller runs ``check_site`` for the full report."""
+    checker = Checker(config, [], source)
+    for c in changed:
+        checker.check_one(c)
+        checker.check_links(c, index)
+    return checker.errors

@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     _site_arg(b)
     b.add_argument("--out", metavar="DIR", help="output folder (default: SITE/build)")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    b.add_argument("--jobs", "-j", type=int, metavar="N",
+                   help="processes to parse and render with (default: one per core on big sites)")
     b.add_argument("--file-links", action="store_true",
                    help="links end in index.html, for browsing the output from file://")
     b.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
@@ -68,6 +70,26 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free)")
     s.add_argument("--keys-file", metavar="FILE", help="signing keys, one a line, oldest first")
     s.add_argument("--quiet", "-q", action="store_true", help="no request log")
+    imp = sub.add_parser(
+        "import", help="import (or re-import, as a merge) an official code set",
+        description="Merge an official release into the content files: official fields are "
+        "updated, codes gone from the release are marked deleted, new codes are added; what "
+        "editors wrote is kept.",
+    ).add_subparsers(dest="system", metavar="SYSTEM", required=True)
+    i = imp.add_parser(
+        "icd10cm", help="the CMS ICD-10-CM tabular XML",
+        description="Without --from, reads the tabular XML and code list of the installed "
+        "simple-icd-10-cm package (pip install '.[icd10cm]').",
+    )
+    _site_arg(i)
+    i.add_argument("--from", dest="source", metavar="TABULAR.xml", help="the tabular XML file")
+    i.add_argument("--codes", metavar="CODE-LIST.txt",
+                   help="valid codes, one a line: filters the 7th-character expansions")
+    i.add_argument("--into", metavar="DIR",
+                   help="target folder (default: SITE/content/codes/icd10cm)")
+    i.add_argument("--release",
+                   help="release name for history entries (default: the XML's <version>)")
+    i.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
@@ -81,7 +103,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     report = build(
         args.site,
         BuildOptions(out_dir=args.out, quiet=args.quiet, file_links=args.file_links,
-                     descriptor_files=args.descriptors),
+                     descriptor_files=args.descriptors, jobs=args.jobs),
     )
     if not args.quiet:
         out = os.path.abspath(args.out or os.path.join(args.site, "build"))
@@ -116,6 +138,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importers.run import import_icd10cm
+
+    start = time.perf_counter()
+    summary = import_icd10cm(
+        args.site, args.source, args.codes, args.into, args.release, args.quiet
+    )
+    if not args.quiet:
+        print(f"imported in {time.perf_counter() - start:.2f}s: {summary}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schema import CODE, SITE, document
 
@@ -139,7 +173,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "check": cmd_check, "search": cmd_search, "schema": cmd_schema, "serve": cmd_serve,
+    "build": cmd_build, "check": cmd_check, "import": cmd_import, "schema": cmd_schema,
+    "search": cmd_search, "serve": cmd_serve,
 }
 
 

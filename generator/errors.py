@@ -26,6 +26,10 @@ class ContentError(CodesiteError):
     def __hash__(self) -> int:
         return hash(self.key())
 
+    def __reduce__(self) -> tuple[type, tuple[str, int, str, str]]:
+        """Pickle by fields, so errors found in a worker process reach the parent."""
+        return (type(self), self.key())
+
     def key(self) -> tuple[str, int, str, str]:
         return (self.path, self.line, self.field, self.message)
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import BuildError
@@ -57,22 +57,59 @@ class Publisher:
         shutil.rmtree(self.staging, ignore_errors=True)
         os.makedirs(self.staging)
 
-    def add(self, out: Output) -> None:
+    def stage(self, out: Output) -> tuple[str, str, bool]:
+        """Hash one output; write it to staging if it differs from the live file.
+
+        Keeps no books, so worker processes can call it; the parent then calls ``record``.
+        """
         if out.area not in AREAS:
             raise BuildError(f"unknown output area {out.area!r}")
         key = f"{out.area}/{out.path}"
+        h = digest(out.data)
+        if self.old.get(key) == h:  # the live path only matters then: a cold build skips it
+            if os.path.exists(safe_join(os.path.join(self.out, out.area), out.path)):
+                return key, h, False
+        staged = safe_join(self.staging, key)
+        try:  # the folder is usually there (see ``prepare``): no mkdir on a shared parent
+            f = open(staged, "wb")
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(staged), exist_ok=True)
+            f = open(staged, "wb")
+        with f:
+            f.write(out.data)
+        return key, h, True
+
+    def prepare(self, keys: Iterable[str]) -> None:
+        """Make the staging folders of files about to be staged, from one process.
+
+        Two processes making folders in one parent (98k page folders in icd-10-cm/) contend
+        for its lock: three times the system time of one process making them all.
+        """
+        for key in keys:
+            os.makedirs(os.path.dirname(safe_join(self.staging, key)), exist_ok=True)
+
+    def record(self, key: str, h: str, changed: bool) -> None:
         if key in self.new:
             raise BuildError(f"two outputs map to the same file: {key}")
-        h = digest(out.data)
         self.new[key] = h
-        live = safe_join(os.path.join(self.out, out.area), out.path)
-        if self.old.get(key) == h and os.path.exists(live):
-            return
-        staged = safe_join(self.staging, key)
-        os.makedirs(os.path.dirname(staged), exist_ok=True)
-        with open(staged, "wb") as f:
-            f.write(out.data)
-        self.changed.append(key)
+        if changed:
+            self.changed.append(key)
+
+    def add(self, out: Output) -> None:
+        self.record(*self.stage(out))
+
+    def keep(self, keys: Sequence[str]) -> bool:
+        """Carry outputs of the last build over unchanged (a page not rendered again).
+
+        False, and nothing kept, when the last build did not write one of them.
+        """
+        old, new = self.old, self.new
+        for k in keys:
+            if k not in old or k in new:
+                return False
+        for k in keys:
+            new[k] = old[k]
+        return True
 
     def add_all(self, outputs: Iterable[Output]) -> None:
         for o in outputs:
@@ -80,7 +117,15 @@ class Publisher:
 
     def commit(self) -> Report:
         report = Report(written=len(self.changed), unchanged=len(self.new) - len(self.changed))
+        moved: set[str] = set()
+        for area in AREAS:  # a first build: move each area's folder in one rename
+            staged = os.path.join(self.staging, area)
+            if not os.path.exists(os.path.join(self.out, area)) and os.path.isdir(staged):
+                os.replace(staged, os.path.join(self.out, area))
+                moved.add(area)
         for key in self.changed:
+            if key.split("/", 1)[0] in moved:
+                continue
             live = os.path.join(self.out, key)
             os.makedirs(os.path.dirname(live), exist_ok=True)
             os.replace(os.path.join(self.staging, key), live)
@@ -104,7 +149,8 @@ class Publisher:
         if self.changed or stale or self.old != self.new:
             tmp = os.path.join(self.out, MANIFEST + ".tmp")
             with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self.new, f, separators=(",", ":"), sort_keys=True)
+                # dumps, then one write: dump() writes each of the ~400k pieces separately
+                f.write(json.dumps(self.new, separators=(",", ":"), sort_keys=True))
             os.replace(tmp, os.path.join(self.out, MANIFEST))
         shutil.rmtree(self.staging, ignore_errors=True)
         report.files = self.changed

@@ -18,7 +18,7 @@ from .schema import NOTE_KINDS, RELATIONS
 from .site import Site
 from .urls import code_url, relative
 
-CODE_TOKEN = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?(?![\w.])")
+CODE_TOKEN = re.compile(r"\b([A-Z][0-9A-Z][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?(?![\w.])")
 GATE_OPEN = "<!--gated:{id}-->"
 GATE_CLOSE = "<!--/gated:{id}-->"
 BANNER = "<!--meter-banner-->"
@@ -54,6 +54,8 @@ class Renderer:
         self.file_links = file_links
         self.descriptors = descriptors or {}
         self.md = MarkdownRenderer()
+        self._links: dict[tuple[int, str], str] = {}
+        self._urls: dict[tuple[str, str], str] = {}
         self.env = Environment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -76,14 +78,30 @@ class Renderer:
 
     @pass_context
     def _url(self, ctx: Context, target: str) -> str:
-        if ctx.get("absolute_links"):
+        given = ctx.parent  # the render call's variables: a plain dict, quicker than ctx.get
+        if given.get("absolute_links"):
             return target
-        return relative(ctx["page_url"], target, self.file_links)
+        page = given["page_url"]
+        # Links are memoised: every page links the same navigation, assets and system pages.
+        # Into another section (first URL segment) a link depends only on the page's depth;
+        # within its own section on the page itself (links are shortest relative paths).
+        depth = page.count("/") if page.endswith("/") else page.rsplit("/", 1)[0].count("/") + 1
+        first = page[: page.find("/", 1) + 1]
+        key: tuple[object, str] = (page, target) if len(first) > 1 and target.startswith(first) else (depth, target)
+        link = self._links.get(key)
+        if link is None:
+            link = self._links[key] = relative(page, target, self.file_links)
+        return link
 
     # --- helpers ------------------------------------------------------------------------
 
     def url_of(self, code: Code) -> str:
-        return code_url(self.config.systems[code.system].url_prefix, code.code)
+        """Memoised: a code's URL is asked for on its own page, its parent's, its children's."""
+        url = self._urls.get(code.key)
+        if url is None:
+            prefix = self.config.systems[code.system].url_prefix
+            url = self._urls[code.key] = code_url(prefix, code.code)
+        return url
 
     def title_of(self, code: Code) -> str | None:
         return code.title or self.descriptors.get(code.key)
@@ -104,6 +122,16 @@ class Renderer:
         return Markup("".join(out))
 
     # --- code pages ---------------------------------------------------------------------
+
+    @staticmethod
+    def template_for(code: Code) -> str:
+        return "hierarchy.html" if code.is_range else "code.html"
+
+    def page_keys(self, code: Code) -> list[str]:
+        """The files ``code_page`` writes for a code (publisher keys), known without rendering."""
+        base = self.url_of(code).strip("/")
+        gated = (f"private/{base}/{s.id}.html" for s in code.gated_sections)
+        return [f"site/{base}/index.html", *gated]
 
     def code_page(self, code: Code) -> list[Output]:
         system = self.config.systems[code.system]
@@ -144,7 +172,7 @@ class Renderer:
             ld["hasPart"] = [
                 {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": ".gated-section"}
             ]
-        template = "hierarchy.html" if code.is_range else "code.html"
+        template = self.template_for(code)
         ctx = {
             "page_url": url,
             "page_title": f"{system.name} {entry_label(code)}" + (f" - {title}" if title else ""),

@@ -299,6 +299,15 @@ def parse_synonyms(text: str, path: str = SYNONYMS_PATH) -> Synonyms:
     return out
 
 
+def synonyms_digest(site_dir: str) -> str:
+    """Hash of synonyms.yaml: an input of every build (the search indexes depend on it)."""
+    try:
+        with open(os.path.join(site_dir, SYNONYMS_PATH), "rb") as f:
+            return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    except FileNotFoundError:
+        return ""
+
+
 def load_synonyms(site_dir: str) -> Synonyms:
     try:
         with open(os.path.join(site_dir, SYNONYMS_PATH), encoding="utf-8") as f:

@@ -5,10 +5,11 @@ Pure: XML text (or a parsed tree) in, ``Entry`` objects out. Writing files is th
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 
 NOTE_TAGS = {
     "inclusionTerm": "inclusion_terms",
@@ -35,16 +36,18 @@ class Entry:
 
 
 def _package_data(prefix: str, suffix: str) -> str:
-    try:
-        data = resources.files("simple_icd_10_cm") / "data"
-    except ModuleNotFoundError:
+    """A data file of the simple-icd-10-cm package, found without importing the package
+    (its import parses the whole XML, and warns)."""
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "the ICD-10-CM tabular file comes from the package simple-icd-10-cm: "
             "pip install '.[icd10cm]', or pass --from TABULAR.xml"
-        ) from None
-    for f in data.iterdir():
-        if f.name.startswith(prefix) and f.name.endswith(suffix):
-            return str(f)
+        )
+    data = os.path.join(list(spec.submodule_search_locations)[0], "data")
+    for name in sorted(os.listdir(data)):
+        if name.startswith(prefix) and name.endswith(suffix):
+            return os.path.join(data, name)
     raise FileNotFoundError(f"no {prefix}*{suffix} in the simple-icd-10-cm package")
 
 
@@ -143,3 +146,27 @@ def _diag(
             full = with_seventh(code, char)
             if valid is None or full.replace(".", "") in valid:
                 yield Entry(full, "code", f"{title}, {meaning}", code, billable=True)
+
+
+def tabular_version(path: str) -> str | None:
+    """The release in the file's ``<version>`` element (e.g. "2026"), without parsing it all."""
+    for _, el in ET.iterparse(path, events=("end",)):
+        if el.tag == "version":
+            return _text(el) or None
+        if el.tag in ("introduction", "chapter"):
+            break
+    return None
+
+
+def official_front(entry: Entry, system: str = "icd10cm") -> dict[str, object]:
+    """The front matter a release owns for one entry (see ``merge.OFFICIAL``)."""
+    return {
+        "code": entry.code,
+        "system": system,
+        "title": entry.title,
+        "kind": entry.kind,
+        "parent": entry.parent,
+        "billable": entry.billable,
+        "notes": entry.notes,
+        "seventh_characters": entry.seventh_characters,
+    }

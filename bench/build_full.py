@@ -1,0 +1,174 @@
+"""Benchmark: the full ICD-10-CM 2026 release (98,505 entries), imported and built.
+
+Imports the set into a temporary site (the sample's site.yaml, layouts and assets), then, each
+in a fresh process: a cold build, a no-op rebuild, a one-file edit (body), and a public edit
+(a category's title, which its child list and every descendant's breadcrumbs show). With
+``hugo`` on PATH, also builds the same entries with a minimal Hugo site, alternating runs with
+ours. Prints one line per figure: wall seconds, pages/s, peak RSS (MiB, of the largest
+process of the build), files written; with ``--runs N``, medians of N runs.
+
+    python bench/build_full.py [--runs 3] [--work DIR] [--no-hugo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = re.compile(r"(\d+) written, (\d+) unchanged, (\d+) removed")
+EDIT_BODY = "content/codes/icd10cm/S72.001A.md"
+EDIT_TITLE = "content/codes/icd10cm/S73.0.md"
+
+HUGO_CONFIG = """baseURL = "https://codes.example.org/"
+title = "codesite"
+disableKinds = ["taxonomy", "term"]
+[markup.goldmark.renderer]
+unsafe = false
+"""
+HUGO_SINGLE = """<!doctype html><html><head><title>{{ .Title }}</title></head><body>
+<nav>{{ with .Parent }}<a href="{{ .RelPermalink }}">{{ .Title }}</a>{{ end }}</nav>
+<h1>{{ .Params.code }} {{ .Title }}</h1>
+<p>{{ if .Params.billable }}Billable{{ else }}Not billable{{ end }}</p>
+{{ .Content }}
+{{ with .Params.notes }}{{ range $k, $v := . }}<h3>{{ $k }}</h3>
+<ul>{{ range $v }}<li>{{ . }}</li>{{ end }}</ul>{{ end }}{{ end }}
+{{ with .Params.seventh_characters }}<table>{{ range $k, $v := . }}
+<tr><td>{{ $k }}</td><td>{{ $v }}</td></tr>{{ end }}</table>{{ end }}
+</body></html>
+"""
+HUGO_LIST = """<!doctype html><html><head><title>{{ .Title }}</title></head>
+<body><h1>{{ .Title }}</h1></body></html>
+"""
+
+
+@dataclass
+class Run:
+    wall: float
+    rss_mib: float
+    written: int | None
+    out: str
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    e.pop("CI", None)
+    return e
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> Run:
+    """Run a command in a fresh process; wall time, and its peak RSS from wait4 (the largest
+    of the process and the workers it waited for)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(
+        cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    out = p.stdout.read() if p.stdout else ""
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{out}")
+    m = SUMMARY.search(out)
+    return Run(wall, usage.ru_maxrss / 1024, int(m.group(1)) if m else None, out)
+
+
+def codesite(*args: str) -> list[str]:
+    return [sys.executable, "-m", "generator.cli", *args]
+
+
+def line(name: str, runs: list[Run], pages: int) -> str:
+    wall = statistics.median(r.wall for r in runs)
+    rss = statistics.median(r.rss_mib for r in runs)
+    written = [r.written for r in runs if r.written is not None]
+    w = f"{int(statistics.median(written)):>6} files written" if written else ""
+    all_walls = " ".join(f"{r.wall:.2f}" for r in runs)
+    return (
+        f"{name:<28} {wall:7.2f} s  {pages / wall:9.0f} pages/s  {rss:6.0f} MiB peak RSS  {w}"
+        f"  (runs: {all_walls})"
+    )
+
+
+def edit(site: Path, rel: str, old: str, new: str) -> None:
+    path = site / rel
+    text = path.read_text()
+    path.write_text(text.replace(old, new, 1) if old else text.rstrip("\n") + new)
+
+
+def hugo_site(site: Path, work: Path) -> Path:
+    """The same entries as a minimal Hugo site: each content file as it is, a plain template."""
+    h = work / "hugo"
+    if (h / "content").exists():
+        return h
+    (h / "layouts" / "_default").mkdir(parents=True)
+    (h / "config.toml").write_text(HUGO_CONFIG)
+    (h / "layouts" / "_default" / "single.html").write_text(HUGO_SINGLE)
+    (h / "layouts" / "_default" / "list.html").write_text(HUGO_LIST)
+    (h / "layouts" / "index.html").write_text(HUGO_LIST)
+    shutil.copytree(site / "content" / "codes", h / "content")
+    return h
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs of each build (medians are printed)")
+    ap.add_argument("--work", help="work folder (kept; default: a temporary one, removed)")
+    ap.add_argument("--no-hugo", action="store_true", help="skip the Hugo comparison")
+    args = ap.parse_args()
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="codesite-bench-"))
+    try:
+        bench(work, args.runs, not args.no_hugo and shutil.which("hugo") is not None)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(work: Path, runs: int, with_hugo: bool) -> None:
+    site = work / "site"
+    if not (site / "content" / "codes").exists():
+        (site / "content").mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "content" / "site.yaml", site / "content" / "site.yaml")
+        for part in ("layouts", "assets"):
+            shutil.copytree(ROOT / part, site / part, dirs_exist_ok=True)
+        imp = run(codesite("import", "icd10cm", "--site", str(site)))
+        print(line("import (98,505 files)", [imp], 98_505), "|", imp.out.strip().splitlines()[-1])
+    pages = sum(1 for _ in (site / "content" / "codes" / "icd10cm").glob("*.md"))
+    out = work / "out"
+    build = codesite("build", "--site", str(site), "--out", str(out))
+    hugo = hugo_site(site, work) if with_hugo else None
+    cold, noop, body, title, hugo_runs = [], [], [], [], []
+    for i in range(runs):
+        shutil.rmtree(out, ignore_errors=True)
+        cold.append(run(build))
+        noop.append(run(build))
+        edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
+        body.append(run(build))
+        edit(site, EDIT_TITLE, "title: ", f"title: Edit {i} ")
+        title.append(run(build))
+        if hugo is not None:
+            shutil.rmtree(hugo / "public", ignore_errors=True)
+            shutil.rmtree(hugo / "resources", ignore_errors=True)
+            hugo_runs.append(run(["hugo", "--quiet", "-d", str(hugo / "public")], cwd=hugo))
+    print(line("cold build", cold, pages))
+    print(line("no-op rebuild", noop, pages))
+    print(line("one-file edit (body)", body, pages))
+    print(line("one-file edit (title S73.0)", title, pages))
+    if hugo_runs:
+        print(line("hugo cold build", hugo_runs, pages))
+        ours = statistics.median(r.wall for r in cold)
+        theirs = statistics.median(r.wall for r in hugo_runs)
+        print(f"ratio ours/hugo (cold, medians): {ours / theirs:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""A 2,000-entry slice of the real ICD-10-CM release (chapters 3 and 9), imported and built
+in two processes: the same bytes as one process, and incremental rebuilds as clean ones."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_incremental import tree
+
+from generator.build import BuildOptions, build
+from generator.importers import icd10cm
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = {"3", "9"}
+
+
+@pytest.fixture(scope="session")
+def slice_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site holding chapters 3 and 9 of the 2026 release, imported by the command line."""
+    tmp = tmp_path_factory.mktemp("slice")
+    root = ET.parse(icd10cm.default_tabular()).getroot()
+    for chapter in root.findall("chapter"):
+        if chapter.findtext("name", "").strip() not in CHAPTERS:
+            root.remove(chapter)
+    xml = tmp / "slice.xml"
+    ET.ElementTree(root).write(xml, encoding="utf-8", xml_declaration=True)
+    site = tmp / "site"
+    (site / "content").mkdir(parents=True)
+    shutil.copy(ROOT / "content" / "site.yaml", site / "content" / "site.yaml")
+    shutil.copytree(ROOT / "layouts", site / "layouts")
+    shutil.copytree(ROOT / "assets", site / "assets")
+    cmd = [
+        sys.executable,
+        "-m",
+        "generator.cli",
+        "import",
+        "icd10cm",
+        "--site",
+        str(site),
+        "--from",
+        str(xml),
+        "--codes",
+        icd10cm.default_code_list(),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("2218 added, 0 updated, 0 deleted, 0 unchanged")
+    return site
+
+
+def test_two_processes_build_the_same_bytes_as_one(slice_site: Path, tmp_path: Path) -> None:
+    two, one = tmp_path / "two", tmp_path / "one"
+    report = build(str(slice_site), BuildOptions(out_dir=str(two), quiet=True, jobs=2))
+    build(str(slice_site), BuildOptions(out_dir=str(one), quiet=True, jobs=1))
+    assert report.written > 2218
+    assert tree(two) == tree(one)
+    page = (two / "site" / "icd-10-cm" / "I21.01" / "index.html").read_text()
+    assert "ST elevation (STEMI) myocardial infarction involving left main coronary artery" in page
+
+
+def test_incremental_in_two_processes_equals_clean(slice_site: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(slice_site, site)
+    out = tmp_path / "out"
+    build(str(site), BuildOptions(out_dir=str(out), quiet=True, jobs=2))
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    noop = build(str(site), BuildOptions(out_dir=str(out), quiet=True, jobs=2))
+    assert (noop.written, noop.removed) == (0, 0)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == mtimes
+
+    # a block's title shows in the breadcrumbs of every code below it
+    block = site / "content" / "codes" / "icd10cm" / "I20-I25.md"
+    block.write_text(block.read_text().replace("title: ", "title: Renamed ", 1))
+    layout = site / "layouts" / "hierarchy.html"
+    layout.write_text(
+        layout.read_text().replace(
+            '<section class="code-section children"',
+            '<section class="code-section children edited"',
+        )
+    )
+    report = build(str(site), BuildOptions(out_dir=str(out), quiet=True, jobs=2))
+    clean = tmp_path / "clean"
+    build(str(site), BuildOptions(out_dir=str(clean), quiet=True, jobs=1))
+    assert tree(out) == tree(clean)
+    written = set(report.files)
+    assert "site/icd-10-cm/I21.01/index.html" in written  # under the block
+    assert "site/icd-10-cm/I10/index.html" not in written  # in another block
+    assert "site/icd-10-cm/D50-D53/index.html" in written  # a page of the edited template
