@@ -22,7 +22,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/build_full.py
+	$(PY) bench/search.py
+	$(PY) bench/edge.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check generator edge tests bench tools

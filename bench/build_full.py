@@ -144,9 +144,12 @@ def bench(work: Path, runs: int, with_hugo: bool) -> None:
         print(line("import (98,505 files)", [imp], 98_505), "|", imp.out.strip().splitlines()[-1])
     pages = sum(1 for _ in (site / "content" / "codes" / "icd10cm").glob("*.md"))
     out = work / "out"
-    build = codesite("build", "--site", str(site), "--out", str(out))
+    # pages only (the targets), then the whole site with both search indexes
+    build = codesite("build", "--site", str(site), "--out", str(out), "--no-search")
+    full = codesite("build", "--site", str(site), "--out", str(out))
     hugo = hugo_site(site, work) if with_hugo else None
     cold, noop, body, title, hugo_runs = [], [], [], [], []
+    s_cold, s_noop, s_body = [], [], []
     for i in range(runs):
         shutil.rmtree(out, ignore_errors=True)
         cold.append(run(build))
@@ -155,6 +158,11 @@ def bench(work: Path, runs: int, with_hugo: bool) -> None:
         body.append(run(build))
         edit(site, EDIT_TITLE, "title: ", f"title: Edit {i} ")
         title.append(run(build))
+        shutil.rmtree(out, ignore_errors=True)
+        s_cold.append(run(full))
+        s_noop.append(run(full))
+        edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
+        s_body.append(run(full))
         if hugo is not None:
             shutil.rmtree(hugo / "public", ignore_errors=True)
             shutil.rmtree(hugo / "resources", ignore_errors=True)
@@ -163,6 +171,9 @@ def bench(work: Path, runs: int, with_hugo: bool) -> None:
     print(line("no-op rebuild", noop, pages))
     print(line("one-file edit (body)", body, pages))
     print(line("one-file edit (title S73.0)", title, pages))
+    print(line("with search: cold build", s_cold, pages))
+    print(line("with search: no-op rebuild", s_noop, pages))
+    print(line("with search: one-file edit (body)", s_body, pages))
     if hugo_runs:
         print(line("hugo cold build", hugo_runs, pages))
         ours = statistics.median(r.wall for r in cold)

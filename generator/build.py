@@ -31,6 +31,7 @@ class BuildOptions:
     quiet: bool = False
     file_links: bool = False
     descriptor_files: Sequence[str] = field(default_factory=tuple)  # "cpt=path/to/file.csv"
+    search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites
 
 
@@ -138,7 +139,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         publisher.add_all(copy_assets(site_dir))
         index_dir = search.whoosh_dir(site_dir, options.out_dir)
         searchable = None
-        if not (search_unchanged(changes, index_dir) and publisher.keep(search_keys(publisher))):
+        kept = search_keys(publisher)
+        if options.search and not (kept and search_unchanged(changes, index_dir) and publisher.keep(kept)):
             searchable = search.prepare(site)
             publisher.add_all(search.client_index(site, searchable))
         check_nav(site, SiteOutputs(publisher.new))

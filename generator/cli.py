@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     _site_arg(b)
     b.add_argument("--out", metavar="DIR", help="output folder (default: SITE/build)")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    b.add_argument("--no-search", dest="search", action="store_false",
+                   help="skip the search indexes (a quicker preview build; removes the previous ones)")
     b.add_argument("--jobs", "-j", type=int, metavar="N",
                    help="processes to parse and render with (default: one per core on big sites)")
     b.add_argument("--file-links", action="store_true",
@@ -103,7 +105,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     report = build(
         args.site,
         BuildOptions(out_dir=args.out, quiet=args.quiet, file_links=args.file_links,
-                     descriptor_files=args.descriptors, jobs=args.jobs),
+                     descriptor_files=args.descriptors, jobs=args.jobs, search=args.search),
     )
     if not args.quiet:
         out = os.path.abspath(args.out or os.path.join(args.site, "build"))

@@ -262,3 +262,20 @@ def test_make_build_prints_where_to_open(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"open {site / 'build' / 'site' / 'index.html'}" in result.stdout
     assert read_text(str(site), "build/site/index.html").startswith("<!doctype html>")
+
+
+def test_search_index_follows_no_search_and_noop_builds(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "valid-basic")
+    out = site / "build"
+    build(str(site), BuildOptions(quiet=True, search=False))
+    assert not (out / "site" / "search-index").exists()
+    build(str(site), BuildOptions(quiet=True))  # nothing changed, but no index yet: it is made
+    index = sorted(p.relative_to(out) for p in (out / "site" / "search-index").rglob("*") if p.is_file())
+    assert index and (site / "search_index").is_dir()
+    before = snapshot(out)
+    assert build(str(site), BuildOptions(quiet=True)).written == 0  # a no-op keeps it as it is
+    assert snapshot(out) == before
+    (site / "content" / "codes" / "icd10cm" / "S73.1.md").unlink()
+    build(str(site), BuildOptions(quiet=True))
+    assert "S73.1" not in all_text(out / "site" / "search-index")
+    assert "S73.0" in all_text(out / "site" / "search-index")
