@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -15,7 +13,7 @@ import pytest
 from generator.build import BuildOptions, build, load_site
 from generator.content import read_text
 from generator.errors import BuildError, CheckFailed
-from tests.conftest import ROOT, SITES, copy_site
+from tests.conftest import ROOT, SITES, codesite, copy_site
 
 DESCRIPTOR_27253 = "Open treatment of hip dislocation, traumatic, without internal fixation"
 
@@ -256,9 +254,7 @@ def test_sitemap_splits_above_50000_urls(tmp_path: Path) -> None:
 
 def test_make_build_prints_where_to_open(tmp_path: Path) -> None:
     site = make_site(tmp_path, "valid-basic")
-    result = subprocess.run(
-        [sys.executable, "-m", "generator.cli", "build", "--site", str(site)], capture_output=True, text=True
-    )
+    result = codesite("build", "--site", str(site))
     assert result.returncode == 0, result.stderr
     assert f"open {site / 'build' / 'site' / 'index.html'}" in result.stdout
     assert read_text(str(site), "build/site/index.html").startswith("<!doctype html>")

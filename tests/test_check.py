@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SITES
+from tests.conftest import SITES, codesite
 
 EXPECTED = {
     "invalid-yaml": [
@@ -63,10 +61,6 @@ EXPECTED = {
         "content/site.yaml:16: meter.registered_views: expected a whole number, got a string",
     ],
 }
-
-
-def codesite(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,7 @@ from generator.build import BuildOptions, build, load_site
 from generator.content import split_front_matter
 from generator.errors import CheckFailed
 from generator.importers.run import import_icd10cm
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, codesite
 
 V1 = """<?xml version="1.0" encoding="utf-8"?>
 <ICD10CM.tabular>
@@ -244,23 +241,9 @@ def test_unreadable_file_stops_the_merge_before_any_write(
 
 
 def test_cli_prints_a_summary(site: Path, tabulars: tuple[Path, Path]) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "generator.cli",
-        "import",
-        "icd10cm",
-        "--site",
-        str(site),
-        "--from",
-        str(tabulars[0]),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    done = codesite("import", "icd10cm", "--site", str(site), "--from", str(tabulars[0]))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("10 added, 0 updated, 0 deleted, 0 unchanged")
-    missing = subprocess.run(
-        [*cmd[:-1], str(site / "nope.xml")], capture_output=True, text=True, env=env, check=False
-    )
+    missing = codesite("import", "icd10cm", "--site", str(site), "--from", str(site / "nope.xml"))
     assert missing.returncode == 1
     assert "nope.xml" in missing.stderr

@@ -4,8 +4,6 @@ in two processes: the same bytes as one process, and incremental rebuilds as cle
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,8 +12,8 @@ from test_incremental import tree
 
 from generator.build import BuildOptions, build
 from generator.importers import icd10cm
+from tests.conftest import ROOT, codesite
 
-ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = {"3", "9"}
 
 
@@ -34,20 +32,8 @@ def slice_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(ROOT / "content" / "site.yaml", site / "content" / "site.yaml")
     shutil.copytree(ROOT / "layouts", site / "layouts")
     shutil.copytree(ROOT / "assets", site / "assets")
-    cmd = [
-        sys.executable,
-        "-m",
-        "generator.cli",
-        "import",
-        "icd10cm",
-        "--site",
-        str(site),
-        "--from",
-        str(xml),
-        "--codes",
-        icd10cm.default_code_list(),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    codes = icd10cm.default_code_list()
+    done = codesite("import", "icd10cm", "--site", str(site), "--from", str(xml), "--codes", codes)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("2218 added, 0 updated, 0 deleted, 0 unchanged")
     return site
