@@ -37,6 +37,7 @@ from .core import (
     read_account_claim,
     settle,
 )
+from .files import FileCache
 from .jwt import IdentityVerifier
 from .paths import resolve
 from .store import AccountStore, MeterStore, normalise_email, password_ok
@@ -80,6 +81,19 @@ class RateLimit:
             return True
 
 
+def read_page(data: bytes) -> tuple[bytes, str | None, str | None]:
+    """A public file as served: its bytes and, for HTML, its text and metered code."""
+    try:
+        html = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data, None, None
+    return data, html, pages.metered_code(html)
+
+
+def read_fragment(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
 class EdgeApp:
     def __init__(
         self,
@@ -103,6 +117,8 @@ class EdgeApp:
         self.address_cap = new_guest_views_per_address
         self.clock = clock
         self.search = search
+        self.files = FileCache(read_page)
+        self.fragments = FileCache(read_fragment)
 
     # --- entry ---------------------------------------------------------------------------
 
@@ -141,17 +157,18 @@ class EdgeApp:
         file, needs_slash = found
         if needs_slash:
             return "301 Moved Permanently", [("Location", path + "/")], b""
-        with open(file, "rb") as f:
-            data = f.read()
         if not file.endswith(".html"):
+            with open(file, "rb") as f:
+                data = f.read()
             ctype = mimetypes.guess_type(file)[0] or "application/octet-stream"
             return (
                 "200 OK",
                 [("Content-Type", ctype), ("Cache-Control", "public, max-age=300")],
                 data,
             )
-        html = data.decode("utf-8")
-        code = pages.metered_code(html)
+        data, html, code = self.files.get(file)
+        if html is None:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "not a page")
         if code is None and not self.signed_in(environ):
             # free page for a guest: as stored, cacheable (a signed-in reader gets the banner)
             headers = [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")]
@@ -255,8 +272,7 @@ class EdgeApp:
         # base: the page's folder under the (real) public root, so never ".."; gid: [A-Za-z0-9_-]
         if base.split(os.sep)[0] == ".." or os.path.isabs(base):
             raise ValueError("fragment outside the private folder")
-        with open(os.path.join(self.private, base, gid + ".html"), encoding="utf-8") as f:
-            return f.read()
+        return self.fragments.get(os.path.join(self.private, base, gid + ".html"))
 
     # --- accounts ------------------------------------------------------------------------
 
