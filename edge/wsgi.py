@@ -50,6 +50,7 @@ Headers = list[tuple[str, str]]
 NO_STORE = [("Cache-Control", "private, no-store"), ("Vary", "Cookie")]
 HTML = "text/html; charset=utf-8"
 MAX_FORM = 4096
+MAX_LOCATED = 8192  # request paths remembered with the file they resolved to
 ACCOUNT_PAGES = {"/account/login/": "login", "/account/register/": "register"}
 MESSAGES = {
     "login": "Email or password is not correct.",
@@ -82,7 +83,8 @@ class RateLimit:
 
 
 def read_page(data: bytes) -> tuple[bytes, str | None, str | None]:
-    """A public file as served: its bytes and, for HTML, its text and metered code."""
+    """A public page as served: its bytes, its text and its metered code (text None when the
+    file is not UTF-8)."""
     try:
         html = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -92,6 +94,10 @@ def read_page(data: bytes) -> tuple[bytes, str | None, str | None]:
 
 def read_fragment(data: bytes) -> str:
     return data.decode("utf-8")
+
+
+def read_static(data: bytes) -> tuple[bytes, None, None]:
+    return data, None, None
 
 
 class EdgeApp:
@@ -117,7 +123,9 @@ class EdgeApp:
         self.address_cap = new_guest_views_per_address
         self.clock = clock
         self.search = search
-        self.files = FileCache(read_page)
+        self.pages = FileCache(read_page)
+        self.static = FileCache(read_static)
+        self.located: dict[str, tuple[str, bool]] = {}
         self.fragments = FileCache(read_fragment)
 
     # --- entry ---------------------------------------------------------------------------
@@ -151,22 +159,28 @@ class EdgeApp:
                 [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")],
                 b"Method not allowed\n",
             )
-        found = resolve(self.site, path)
+        found = self.locate(path)
         if found is None:
             return self.not_found()
         file, needs_slash = found
         if needs_slash:
             return "301 Moved Permanently", [("Location", path + "/")], b""
+        try:
+            data, html, code = self.read(file)
+        except OSError:  # gone (or changed kind) since it was located: look again
+            self.located.pop(path, None)
+            found = self.locate(path)
+            if found is None or found[1]:
+                return self.not_found()
+            file = found[0]
+            data, html, code = self.read(file)
         if not file.endswith(".html"):
-            with open(file, "rb") as f:
-                data = f.read()
             ctype = mimetypes.guess_type(file)[0] or "application/octet-stream"
             return (
                 "200 OK",
                 [("Content-Type", ctype), ("Cache-Control", "public, max-age=300")],
                 data,
             )
-        data, html, code = self.files.get(file)
         if html is None:
             raise UnicodeDecodeError("utf-8", data, 0, 1, "not a page")
         if code is None and not self.signed_in(environ):
@@ -174,6 +188,22 @@ class EdgeApp:
             headers = [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")]
             return "200 OK", headers + [("Vary", "Cookie")], data
         return self.metered(environ, method, file, html, code)
+
+    def locate(self, path: str) -> tuple[str, bool] | None:
+        """``paths.resolve`` (a realpath: a stat per path segment) once per path; later requests
+        find the file's stat in ``self.read``, and a file gone since makes the caller look again.
+        Only paths that resolved are kept, so the map holds at most the site's files."""
+        found = self.located.get(path)
+        if found is None:
+            found = resolve(self.site, path)
+            if found is not None:
+                if len(self.located) >= MAX_LOCATED:
+                    self.located.clear()
+                self.located[path] = found
+        return found
+
+    def read(self, file: str) -> tuple[bytes, str | None, str | None]:
+        return (self.pages if file.endswith(".html") else self.static).get(file)
 
     def api_search(self, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
         """``/api/search?q=&limit=&system=&billable=1``: the whoosh index, as JSON. Public fields
