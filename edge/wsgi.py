@@ -254,7 +254,8 @@ class EdgeApp:
         nothing to open, the banner only)."""
         try:
             d, now = self.decision(environ, method, code)
-            base = os.path.dirname(os.path.relpath(file, self.site))
+            root = self.site + os.sep  # resolve() only returns files below it
+            base = os.path.dirname(file[len(root) :] if file.startswith(root) else os.path.relpath(file, self.site))
             body = pages.render(
                 html,
                 d.action == "full",
