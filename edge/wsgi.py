@@ -123,8 +123,8 @@ class EdgeApp:
         self.address_cap = new_guest_views_per_address
         self.clock = clock
         self.search = search
-        self.pages = FileCache(read_page)
-        self.static = FileCache(read_static)
+        self.page_files = FileCache(read_page)
+        self.static_files = FileCache(read_static)
         self.located: dict[str, tuple[str, bool]] = {}
         self.fragments = FileCache(read_fragment)
 
@@ -203,7 +203,7 @@ class EdgeApp:
         return found
 
     def read(self, file: str) -> tuple[bytes, str | None, str | None]:
-        return (self.pages if file.endswith(".html") else self.static).get(file)
+        return (self.page_files if file.endswith(".html") else self.static_files).get(file)
 
     def api_search(self, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
         """``/api/search?q=&limit=&system=&billable=1``: the whoosh index, as JSON. Public fields
