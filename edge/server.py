@@ -36,6 +36,9 @@ class ThreadingWSGIServer6(ThreadingWSGIServer):
 
 class Handler(WSGIRequestHandler):
     timeout = 30  # seconds a client may stall mid-request before its thread is freed
+    # wsgiref writes the status line, Date, Server, the headers and the body one by one: on an
+    # unbuffered socket that is five send calls a response. Buffered, a page leaves in one.
+    wbufsize = 256 * 1024
 
 
 class QuietHandler(Handler):

@@ -19,6 +19,7 @@ from typing import Protocol
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
+MAX_REMEMBERED = 10_000  # meters kept in memory for the read-only path
 PURGE_EVERY = 1000  # writing charges between purges of ended meter periods
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 
@@ -91,6 +92,10 @@ class SQLiteStore:
         self._db.executescript(SCHEMA)
         self._dummy_salt = os.urandom(16)
         self._charges = 0
+        # subject -> (period start, codes opened): the meters table as this connection last saw
+        # it; dropped whenever another connection (another process) has committed
+        self._meters: dict[str, tuple[int, frozenset[str]]] = {}
+        self._version: int | None = None
         self._longest_period = 0
 
     def close(self) -> None:
@@ -117,12 +122,22 @@ class SQLiteStore:
         carry = set(carry)
         with self._lock:
             db = self._db
-            # most requests change nothing (a teaser, or a code already opened): read only
-            row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
-            if row is not None and now - row[0] < period:
-                opened = {r[0] for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))}
-                if carry <= opened and (code is None or code in opened):
-                    return frozenset(opened), code is not None, row[0]
+            # most requests change nothing (a teaser, or a code already opened): read only, and
+            # from memory while no other connection has committed since (``data_version``)
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._meters.clear()
+                self._version = version
+            known = self._meters.get(subject)
+            if known is None:
+                row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
+                if row is not None:
+                    rows = db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))
+                    known = self._remember(subject, row[0], {r[0] for r in rows})
+            if known is not None and now - known[0] < period:
+                start, seen = known
+                if carry <= seen and (code is None or code in seen):
+                    return seen, code is not None, start
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
@@ -147,15 +162,24 @@ class SQLiteStore:
                     self._purge(now - self._longest_period)
                 db.execute("COMMIT")
             except BaseException:
+                self._meters.clear()
                 db.execute("ROLLBACK")
                 raise
+            self._remember(subject, start, opened)
         return frozenset(opened), granted, start
+
+    def _remember(self, subject: str, start: int, opened: set[str]) -> tuple[int, frozenset[str]]:
+        if len(self._meters) >= MAX_REMEMBERED:
+            self._meters.clear()
+        known = self._meters[subject] = (start, frozenset(opened))
+        return known
 
     def _purge(self, before: int) -> None:
         """Forget meters whose period ended: clients that drop cookies leave one a request."""
         old = "SELECT subject FROM meters WHERE period_start < ?"
         self._db.execute(f"DELETE FROM opened WHERE subject IN ({old})", (before,))
         self._db.execute("DELETE FROM meters WHERE period_start < ?", (before,))
+        self._meters.clear()
 
     def subjects(self) -> int:
         with self._lock:

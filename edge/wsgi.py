@@ -37,6 +37,7 @@ from .core import (
     read_account_claim,
     settle,
 )
+from .files import FileCache
 from .jwt import IdentityVerifier
 from .paths import resolve
 from .store import AccountStore, MeterStore, normalise_email, password_ok
@@ -49,6 +50,7 @@ Headers = list[tuple[str, str]]
 NO_STORE = [("Cache-Control", "private, no-store"), ("Vary", "Cookie")]
 HTML = "text/html; charset=utf-8"
 MAX_FORM = 4096
+MAX_LOCATED = 8192  # request paths remembered with the file they resolved to
 ACCOUNT_PAGES = {"/account/login/": "login", "/account/register/": "register"}
 MESSAGES = {
     "login": "Email or password is not correct.",
@@ -80,6 +82,24 @@ class RateLimit:
             return True
 
 
+def read_page(data: bytes) -> tuple[bytes, str | None, str | None]:
+    """A public page as served: its bytes, its text and its metered code (text None when the
+    file is not UTF-8)."""
+    try:
+        html = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data, None, None
+    return data, html, pages.metered_code(html)
+
+
+def read_fragment(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+def read_static(data: bytes) -> tuple[bytes, None, None]:
+    return data, None, None
+
+
 class EdgeApp:
     def __init__(
         self,
@@ -103,6 +123,10 @@ class EdgeApp:
         self.address_cap = new_guest_views_per_address
         self.clock = clock
         self.search = search
+        self.page_files = FileCache(read_page)
+        self.static_files = FileCache(read_static)
+        self.located: dict[str, tuple[str, bool]] = {}
+        self.fragments = FileCache(read_fragment)
 
     # --- entry ---------------------------------------------------------------------------
 
@@ -135,14 +159,21 @@ class EdgeApp:
                 [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")],
                 b"Method not allowed\n",
             )
-        found = resolve(self.site, path)
+        found = self.locate(path)
         if found is None:
             return self.not_found()
         file, needs_slash = found
         if needs_slash:
             return "301 Moved Permanently", [("Location", path + "/")], b""
-        with open(file, "rb") as f:
-            data = f.read()
+        try:
+            data, html, code = self.read(file)
+        except OSError:  # gone (or changed kind) since it was located: look again
+            self.located.pop(path, None)
+            found = self.locate(path)
+            if found is None or found[1]:
+                return self.not_found()
+            file = found[0]
+            data, html, code = self.read(file)
         if not file.endswith(".html"):
             ctype = mimetypes.guess_type(file)[0] or "application/octet-stream"
             return (
@@ -150,13 +181,29 @@ class EdgeApp:
                 [("Content-Type", ctype), ("Cache-Control", "public, max-age=300")],
                 data,
             )
-        html = data.decode("utf-8")
-        code = pages.metered_code(html)
+        if html is None:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "not a page")
         if code is None and not self.signed_in(environ):
             # free page for a guest: as stored, cacheable (a signed-in reader gets the banner)
             headers = [("Content-Type", HTML), ("Cache-Control", "public, max-age=300")]
             return "200 OK", headers + [("Vary", "Cookie")], data
         return self.metered(environ, method, file, html, code)
+
+    def locate(self, path: str) -> tuple[str, bool] | None:
+        """``paths.resolve`` (a realpath: a stat per path segment) once per path; later requests
+        find the file's stat in ``self.read``, and a file gone since makes the caller look again.
+        Only paths that resolved are kept, so the map holds at most the site's files."""
+        found = self.located.get(path)
+        if found is None:
+            found = resolve(self.site, path)
+            if found is not None:
+                if len(self.located) >= MAX_LOCATED:
+                    self.located.clear()
+                self.located[path] = found
+        return found
+
+    def read(self, file: str) -> tuple[bytes, str | None, str | None]:
+        return (self.page_files if file.endswith(".html") else self.static_files).get(file)
 
     def api_search(self, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
         """``/api/search?q=&limit=&system=&billable=1``: the whoosh index, as JSON. Public fields
@@ -207,7 +254,8 @@ class EdgeApp:
         nothing to open, the banner only)."""
         try:
             d, now = self.decision(environ, method, code)
-            base = os.path.dirname(os.path.relpath(file, self.site))
+            root = self.site + os.sep  # resolve() only returns files below it
+            base = os.path.dirname(file[len(root) :] if file.startswith(root) else os.path.relpath(file, self.site))
             body = pages.render(
                 html,
                 d.action == "full",
@@ -255,8 +303,7 @@ class EdgeApp:
         # base: the page's folder under the (real) public root, so never ".."; gid: [A-Za-z0-9_-]
         if base.split(os.sep)[0] == ".." or os.path.isabs(base):
             raise ValueError("fragment outside the private folder")
-        with open(os.path.join(self.private, base, gid + ".html"), encoding="utf-8") as f:
-            return f.read()
+        return self.fragments.get(os.path.join(self.private, base, gid + ".html"))
 
     # --- accounts ------------------------------------------------------------------------
 

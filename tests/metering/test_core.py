@@ -310,3 +310,20 @@ def test_code_keys_always_fit_the_cookie() -> None:
     d = decide(get(odd), {}, NOW, KEYS, POLICY)
     again = decide(get(odd), cookies(value_of(d.set_cookies[0])), NOW, KEYS, POLICY)
     assert again.state.visitor == d.state.visitor and again.action == "full"
+
+
+def test_a_token_read_again_is_checked_again() -> None:
+    """Verified tokens are remembered (the HMAC is not recomputed), their age and keys are not."""
+    value = meter_value({"demo:D101"}, at=NOW)
+    period = POLICY.period
+    for now, valid in [(NOW, True), (NOW + period, True), (NOW + period + 1, False), (NOW - 1, False)]:
+        assert (decide(get("demo:D102"), cookies(value), now, KEYS, POLICY).state.visitor == GUEST_ID) is valid
+    new = Keys.of("core-test-key-0123456789abcdef", "core-test-key-rotated-0123456789")
+    rotated = decide(get("demo:D102"), cookies(value), NOW, new, POLICY)
+    assert rotated.state.visitor == GUEST_ID and rotated.set_cookies  # old key: accepted, re-signed
+    assert decide(get("demo:D102"), cookies(value), NOW, new, POLICY).set_cookies
+    retired = Keys.of("core-test-key-rotated-0123456789")
+    assert decide(get("demo:D102"), cookies(value), NOW, retired, POLICY).state.visitor != GUEST_ID
+    data = Codec(METER_SALT, period).loads(value, KEYS, NOW)[0]
+    data["o"].append("demo:D999")  # a caller changing what it got changes nothing remembered
+    assert Codec(METER_SALT, period).loads(value, KEYS, NOW)[0]["o"] == ["demo:D101"]

@@ -423,3 +423,43 @@ def test_account_cookie_copied_before_logout_signs_no_one_in(edge: Edge) -> None
     assert "Log out" not in r.body and "Register free account" in r.body
     again = c.post("/account/login/", {"csrf": c.csrf(), "email": "reader@example.org", "password": PASSWORD})
     assert again.status == 303 and "Log out" in c.get("/").body  # a new session works
+
+
+def test_rebuilt_files_are_seen_and_removed_ones_are_404(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
+    """The edge keeps files it read while their stat is unchanged: a rebuild is seen at once."""
+    import os
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(metered_out, out)
+    page = out / "site" / "demo" / "D101" / "index.html"
+    fragment = out / "private" / "demo" / "D101" / "coding-tips.html"
+    with running_edge(out, tmp_path / "db.sqlite3", keys) as e:
+        c = e.client()
+        assert c.get("/demo/D101/").full and c.get("/assets/site.css").status == 200
+        fresh = fragment.with_suffix(".new")
+        fresh.write_text(fragment.read_text(encoding="utf-8").replace(CANARY, "REBUILT-PHRASE"), encoding="utf-8")
+        os.replace(fresh, fragment)
+        r = c.get("/demo/D101/")
+        assert "REBUILT-PHRASE" in r.body and CANARY not in r.body
+        fragment.unlink()
+        r = c.get("/demo/D101/")
+        assert r.status == 200 and GATE_TEXT in r.body and "REBUILT-PHRASE" not in r.body
+        page.unlink()
+        (out / "site" / "assets" / "site.css").unlink()
+        assert c.get("/demo/D101/").status == 404
+        assert c.get("/assets/site.css").status == 404
+
+
+def test_store_sees_another_connections_charges(tmp_path: Path) -> None:
+    """Two processes on one database: what one records, the other's read-only path sees."""
+    from edge.store import SQLiteStore
+
+    month = 30 * 86400
+    db = str(tmp_path / "db.sqlite3")
+    with SQLiteStore(db) as one, SQLiteStore(db) as two:
+        assert one.charge("v:x", (), "demo:D101", 2, 1_000, month) == (frozenset({"demo:D101"}), True, 1_000)
+        assert one.charge("v:x", (), None, 2, 1_001, month)[0] == {"demo:D101"}  # remembered
+        assert two.charge("v:x", (), "demo:D102", 2, 1_002, month)[1] is True
+        assert one.charge("v:x", (), None, 2, 1_003, month)[0] == {"demo:D101", "demo:D102"}
+        assert one.charge("v:x", (), "demo:D103", 2, 1_004, month)[1] is False
