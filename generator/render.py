@@ -54,7 +54,7 @@ class Renderer:
         self.file_links = file_links
         self.descriptors = descriptors or {}
         self.md = MarkdownRenderer()
-        self._links: dict[tuple[int, str], str] = {}
+        self._links: dict[tuple[object, str], str] = {}
         self._urls: dict[tuple[str, str], str] = {}
         self.env = Environment(
             loader=FileSystemLoader(layouts),
