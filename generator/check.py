@@ -21,20 +21,21 @@ JS_URL = re.compile(r"(?:\]\(|href\s*=\s*[\"']?|src\s*=\s*[\"']?)\s*(?:javascrip
 Source = Callable[[str], str]
 
 
+UNSAFE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (SCRIPT_TAG, "raw <script> is not allowed in Markdown"),
+    (EVENT_ATTR, "event handler attribute '{}' is not allowed in Markdown"),
+    (JS_URL, "script or data URLs are not allowed in Markdown"),
+)
+
+
 def unsafe_markup(text: str) -> list[tuple[int, str]]:
     """(0-based line, message) of every raw script, event handler or script URL in Markdown."""
-    found: list[tuple[int, str]] = []
-    for rx, msg in ((SCRIPT_TAG, None), (EVENT_ATTR, None), (JS_URL, None)):
-        for m in rx.finditer(text):
-            line = text.count("\n", 0, m.start())
-            if rx is SCRIPT_TAG:
-                message = "raw <script> is not allowed in Markdown"
-            elif rx is EVENT_ATTR:
-                message = f"event handler attribute '{m.group(1).lower()}' is not allowed in Markdown"
-            else:
-                message = "script or data URLs are not allowed in Markdown"
-            found.append((line, msg or message))
-    return sorted(set(found))
+    found = {
+        (text.count("\n", 0, m.start()), message.format(*(g.lower() for g in m.groups())))
+        for rx, message in UNSAFE
+        for m in rx.finditer(text)
+    }
+    return sorted(found)
 
 
 class Checker:
