@@ -8,7 +8,6 @@ import sys
 from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from jinja2 import TemplateError, TemplateSyntaxError
 
@@ -21,8 +20,6 @@ from .publish import Publisher, Report
 from .render import Descriptors, Output, Renderer
 from .site import Site
 from .urls import output_path
-
-T = TypeVar("T")
 
 
 @dataclass

@@ -48,8 +48,6 @@ class SiteConfig:
     meter: Meter
     digest: str  # hash of the file's text: every page depends on it
 
-    def system_by_prefix(self, prefix: str) -> System | None:
-        return next((s for s in self.systems.values() if s.url_prefix == prefix), None)
 
 
 def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:

@@ -68,8 +68,6 @@ class Code:
     def gated_sections(self) -> tuple[Section, ...]:
         return tuple(s for s in self.sections if s.gated)
 
-    def line_of(self, field_name: str) -> int:
-        return self.lines.get(field_name, 1)
 
 
 class FileErrors(ContentError):
