@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
@@ -36,8 +36,51 @@ class Output:
     data: bytes
 
 
+class Entry(NamedTuple):
+    code: Code
+    href: str  # relative to the page that lists it
+    label: str
+    title: str | None
+
+
 def entry_label(code: Code) -> str:
     return f"Chapter {code.code}" if code.kind == "chapter" else code.code
+
+
+class Links:
+    """Relative hrefs from one page, by target URL: ``links['/search/']`` in templates.
+
+    An href depends on the page only through its folder (``own``, e.g. /icd-10-cm/S73.0/):
+    to a target outside that folder, on the folder's parent alone. Pages of one parent (all
+    code pages of a system) share one memo; targets inside the page's own folder are worked
+    out each time.
+    """
+
+    __slots__ = ("page", "own", "memo", "file_links")
+
+    def __init__(self, page: str, own: str, memo: dict[str, str], file_links: bool) -> None:
+        self.page = page
+        self.own = own
+        self.memo = memo
+        self.file_links = file_links
+
+    def __getitem__(self, target: str) -> str:
+        if target.startswith(self.own):
+            return relative(self.page, target, self.file_links)
+        href = self.memo.get(target)
+        if href is None:
+            href = self.memo[target] = relative(self.page, target, self.file_links)
+        return href
+
+
+class AbsoluteLinks(Links):
+    """Links as given: for pages served at any address (the 404 page)."""
+
+    def __init__(self) -> None:
+        super().__init__("/", "/", {}, False)
+
+    def __getitem__(self, target: str) -> str:
+        return target
 
 
 def json_ld(data: Any) -> Markup:
@@ -54,7 +97,7 @@ class Renderer:
         self.file_links = file_links
         self.descriptors = descriptors or {}
         self.md = MarkdownRenderer()
-        self._links: dict[tuple[object, str], str] = {}
+        self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
         self.env = Environment(
             loader=FileSystemLoader(layouts),
@@ -78,20 +121,21 @@ class Renderer:
 
     @pass_context
     def _url(self, ctx: Context, target: str) -> str:
-        given = ctx.parent  # the render call's variables: a plain dict, quicker than ctx.get
-        if given.get("absolute_links"):
-            return target
-        page = given["page_url"]
-        # Links are memoised: every page links the same navigation, assets and system pages.
-        # Into another section (first URL segment) a link depends only on the page's depth;
-        # within its own section on the page itself (links are shortest relative paths).
-        depth = page.count("/") if page.endswith("/") else page.rsplit("/", 1)[0].count("/") + 1
-        first = page[: page.find("/", 1) + 1]
-        key: tuple[object, str] = (page, target) if len(first) > 1 and target.startswith(first) else (depth, target)
-        link = self._links.get(key)
-        if link is None:
-            link = self._links[key] = relative(page, target, self.file_links)
-        return link
+        """``url(target)`` for template authors; our own templates use ``links[target]``."""
+        links: Links = ctx.parent["links"]  # the render call's variables: a plain dict
+        return links[target]
+
+    def links(self, page_url: str) -> Links:
+        own = page_url[: page_url.rfind("/") + 1]  # the page's folder: /a/b/ or /a/ of /a/x.html
+        parent = own[: own.rstrip("/").rfind("/") + 1]
+        memo = self._links.get(parent)
+        if memo is None:
+            memo = self._links[parent] = {}
+        return Links(page_url, own, memo, self.file_links)
+
+    def entries(self, codes: Iterable[Code], links: Links) -> list[Entry]:
+        """Codes as lists show them: the code, its href from the page, its label and title."""
+        return [Entry(c, links[self.url_of(c)], entry_label(c), self.title_of(c)) for c in codes]
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -106,7 +150,7 @@ class Renderer:
     def title_of(self, code: Code) -> str | None:
         return code.title or self.descriptors.get(code.key)
 
-    def link_codes(self, text: str, code: Code, page_url: str) -> Markup:
+    def link_codes(self, text: str, code: Code, links: Links) -> Markup:
         """Escape a note and link the codes in it that have a page."""
         out: list[str] = []
         pos = 0
@@ -115,7 +159,7 @@ class Renderer:
             if target is None or target is code:
                 continue
             out.append(str(escape(text[pos : m.start()])))
-            href = relative(page_url, self.url_of(target), self.file_links)
+            href = links[self.url_of(target)]
             out.append(f'<a href="{escape(href)}">{escape(m.group(0))}</a>')
             pos = m.end()
         out.append(str(escape(text[pos:])))
@@ -136,12 +180,19 @@ class Renderer:
     def code_page(self, code: Code) -> list[Output]:
         system = self.config.systems[code.system]
         url = self.url_of(code)
+        links = self.links(url)
         title = self.title_of(code)
         related = []
         for r in code.related:
             target = self.site.get(r.system or code.system, r.code)
             if target is not None:
-                related.append({"rel": r, "code": target, "url": self.url_of(target), "title": self.title_of(target)})
+                related.append({
+                    "rel": r,
+                    "code": target,
+                    "href": links[self.url_of(target)],
+                    "title": self.title_of(target),
+                    "system": self.config.systems[target.system],
+                })
         sections = []
         fragments: list[Output] = []
         base = url.strip("/")
@@ -152,7 +203,7 @@ class Renderer:
                 html = Markup("")
             sections.append({"id": s.id, "title": s.title, "gated": s.gated, "html": html})
         notes = [
-            (kind, label, [self.link_codes(n, code, url) for n in code.notes[kind]])
+            (kind, label, [self.link_codes(n, code, links) for n in code.notes[kind]])
             for kind, label in NOTE_KINDS.items()
             if kind in code.notes
         ]
@@ -175,19 +226,18 @@ class Renderer:
         template = self.template_for(code)
         ctx = {
             "page_url": url,
+            "links": links,
             "page_title": f"{system.name} {entry_label(code)}" + (f" - {title}" if title else ""),
             "description": (title or "")[:300],
             "code": code,
             "system": system,
             "title": title,
-            "ancestors": [(a, self.url_of(a), self.title_of(a)) for a in self.site.ancestors(code)],
-            "children": [(c, self.url_of(c), self.title_of(c)) for c in self.site.children.get(code.key, [])],
+            "ancestors": self.entries(self.site.ancestors(code), links),
+            "children": self.entries(self.site.children.get(code.key, []), links),
             "related": related,
-            "replaced_by": [
-                (c, self.url_of(c), self.title_of(c))
-                for c in (self.site.get(code.system, r) for r in code.replaced_by)
-                if c is not None
-            ],
+            "replaced_by": self.entries(
+                (c for c in (self.site.get(code.system, r) for r in code.replaced_by) if c is not None), links
+            ),
             "body_html": Markup(self.md(code.body)),
             "notes": notes,
             "sections": sections,
@@ -199,14 +249,16 @@ class Renderer:
     # --- other pages --------------------------------------------------------------------
 
     def page(self, template: str, url: str, title: str, **extra: Any) -> Output:
-        ctx = {"page_url": url, "page_title": title, "description": self.config.tagline, **extra}
+        links = AbsoluteLinks() if extra.get("absolute_links") else self.links(url)
+        ctx = {"page_url": url, "links": links, "page_title": title, "description": self.config.tagline, **extra}
         path = url.lstrip("/") + "index.html" if url.endswith("/") else url.lstrip("/")
         return Output("site", path, self.env.get_template(template).render(ctx).encode())
 
     def system_pages(self) -> Iterator[Output]:
         for sid, system in self.config.systems.items():
-            tops = [(c, self.url_of(c), self.title_of(c)) for c in self.site.tops.get(sid, [])]
-            yield self.page("system.html", f"/{system.url_prefix}/", f"{system.name} codes", system=system, tops=tops)
+            url = f"/{system.url_prefix}/"
+            tops = self.entries(self.site.tops.get(sid, []), self.links(url))
+            yield self.page("system.html", url, f"{system.name} codes", system=system, tops=tops)
 
     def fixed_pages(self) -> Iterator[Output]:
         counts = {sid: 0 for sid in self.config.systems}
