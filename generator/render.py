@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
@@ -16,6 +16,7 @@ from .content import Code
 from .markup import MarkdownRenderer
 from .schema import NOTE_KINDS, RELATIONS
 from .site import Site
+from .templating import PageEnvironment
 from .urls import code_url, relative
 
 CODE_TOKEN = re.compile(r"\b([A-Z][0-9A-Z][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?(?![\w.])")
@@ -99,7 +100,7 @@ class Renderer:
         self.md = MarkdownRenderer()
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
-        self.env = Environment(
+        self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
             undefined=StrictUndefined,

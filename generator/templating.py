@@ -1,0 +1,50 @@
+"""The Jinja2 environment pages render with: stock Jinja2, but a cheaper ``{{ value }}``.
+
+With autoescape on, Jinja2 compiles every ``{{ value }}`` to ``markupsafe.escape(value)``,
+which wraps each piece of a page in a new ``Markup`` object only for the page to be joined
+into one ``str`` right after. A code page has some 60 of them: a fifth of its render time.
+Our code generator emits ``environment.escape_output(value)`` instead: the same text, as a
+plain ``str`` (a buffer that needs Markup, a macro's or a ``{% set %}`` block's, is wrapped
+in Markup when it is joined, as before).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.nodes import Expr
+from markupsafe import Markup, escape
+
+try:
+    from markupsafe import _escape_inner  # the C function inside markupsafe.escape
+except ImportError:  # pragma: no cover - a markupsafe without it: the public function
+
+    def _escape_inner(s: str, /) -> str:
+        return str(escape(s))
+
+
+def escape_output(value: Any) -> str:
+    """The text ``markupsafe.escape(value)`` has, without making a Markup of it."""
+    kind = type(value)
+    if kind is str:
+        return _escape_inner(value)
+    if kind is Markup:
+        return value
+    return escape(value)  # __html__, numbers, undefined values (which raise) as before
+
+
+class _Generator(CodeGenerator):
+    def _output_child_pre(self, node: Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            super()._output_child_pre(node, frame, finalize)
+            return
+        self.write("environment.escape_output(")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+
+class PageEnvironment(Environment):
+    code_generator_class = _Generator
+    escape_output = staticmethod(escape_output)
