@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -17,7 +18,57 @@ from .schema import Path
 
 
 def load(text: str) -> Any:
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
+    data = load_flat(text)
+    return data if data is not None else yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
+
+
+# Front matter is mostly "key: plain text" lines, a long text folded onto indented lines
+# (as ``dump`` writes it). Such text is read here without YAML's node machinery, four times
+# as fast; anything else, and every error, is left to the YAML loader. Only a strict subset
+# of YAML is taken: printable ASCII, no ':' or '#' in a value (they can end a plain scalar or
+# start a comment), a value starting with a letter, digit or '(', no trailing space, no blank
+# line. Keys and values get the types YAML gives them, by PyYAML's own resolver; only str
+# and bool are taken here.
+_TEXT = r'[A-Za-z0-9(][ !"$-9;-~]*'  # printable ASCII but for '#' and ':'
+_KEY_LINE = re.compile(rf"([A-Za-z_][A-Za-z0-9_]{{0,63}}): ({_TEXT})")
+_MORE_LINE = re.compile(rf" +({_TEXT})")
+_RESOLVER = yaml.resolver.Resolver()
+_FIRST = _RESOLVER.yaml_implicit_resolvers  # the resolvers that may apply, by first character
+_STR = "tag:yaml.org,2002:str"
+_BOOL = "tag:yaml.org,2002:bool"
+
+
+def _scalar(text: str) -> Any:
+    """A plain scalar's value as YAML reads it: a str or a bool; None if it is another type."""
+    if text[0] not in _FIRST and None not in _FIRST:  # most text: no resolver to try
+        return text
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    if tag == _STR:
+        return text
+    if tag == _BOOL:
+        return yaml.constructor.SafeConstructor.bool_values[text.lower()]
+    return None
+
+
+def load_flat(text: str) -> dict[str, Any] | None:
+    """``text`` as YAML reads it if it is flat "key: plain text" lines; else None."""
+    pairs: list[tuple[str, list[str]]] = []
+    for line in text.split("\n"):
+        if line.endswith(" "):
+            return None
+        if m := _KEY_LINE.fullmatch(line):
+            pairs.append((m[1], [m[2]]))
+        elif pairs and (m := _MORE_LINE.fullmatch(line)):
+            pairs[-1][1].append(m[1])
+        else:
+            return None
+    out: dict[str, Any] = {}
+    for key, parts in pairs:
+        value = _scalar(" ".join(parts))  # YAML folds a plain scalar's lines with spaces
+        if value is None or type(_scalar(key)) is not str:  # e.g. "on" or "null"
+            return None
+        out[key] = value  # a repeated key: the last one wins, as in PyYAML
+    return out or None
 
 
 class _BlockDumper(Dumper):  # type: ignore[misc,valid-type]

@@ -6,6 +6,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generator import yamlutil
 from generator.content import Code, parse_code
 from generator.errors import ContentError
 from generator.schema import CODE_FIELDS
@@ -62,3 +63,44 @@ def test_minimal_valid_files_load(front: dict[str, object]) -> None:
         assert exc.field == "title"  # only a blank title may be refused
     else:
         assert code.title == front["title"]
+
+
+# The fast reader of flat front matter must agree with the YAML loader wherever it answers.
+tricky_words = st.sampled_from([
+    "yes", "No", "ON", "off", "true", "False", "null", "Null", "~", "1", "0x1F", "0o17", "1_000", "1.5",
+    "1e3", "1.0e+3", ".inf", ".NaN", "2001-12-14", "12:30", "-1", "+1", "S73.0", "27253", "<<", "=",
+])
+plain_word = st.builds(  # mostly what a plain scalar may hold, in a shape it may take
+    lambda first, rest: first + rest, st.sampled_from("aZ09(-['"), st.text("aZ09.,()'\"-[]{}&*!|>%@`~?=<\\/_+")
+)
+flat_text = st.one_of(
+    tricky_words,
+    st.lists(st.one_of(plain_word, tricky_words), min_size=1, max_size=3).map(" ".join),
+    st.text(alphabet="aZ09 .,()'\"-:#\t[]{}&*!|>%@`~?=<\\/_+\u00e9\u2028", max_size=12),
+    st.builds(lambda a, b: f"{a} {b}", tricky_words, tricky_words),
+)
+flat_entry = st.builds(  # a key line, then maybe lines that continue its value (or do not)
+    lambda key, text, more: f"{key}: {text}" + "".join(f"\n{' ' * n}{t}" for n, t in more),
+    st.one_of(st.sampled_from(sorted(CODE_FIELDS)), tricky_words, st.text("ab_1 -", max_size=3)),
+    flat_text,
+    st.lists(st.tuples(st.integers(0, 2), flat_text), max_size=2),
+)
+flat_lines = st.lists(flat_entry, min_size=1, max_size=3)
+
+
+@settings(max_examples=2000)
+@given(flat_lines)
+def test_flat_reader_agrees_with_yaml(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    fast = yamlutil.load_flat(text)
+    if fast is not None:
+        slow = yaml.load(text, Loader=yamlutil.Loader)  # noqa: S506 - a safe loader
+        assert [(k, type(v), v) for k, v in fast.items()] == [(k, type(v), v) for k, v in slow.items()]
+
+
+def test_flat_reader_takes_the_common_shape() -> None:
+    text = "code: S72.001A\nsystem: icd10cm\ntitle: Fracture of right femur, initial\n  encounter\nbillable: true"
+    assert yamlutil.load_flat(text) == {
+        "code": "S72.001A", "system": "icd10cm", "title": "Fracture of right femur, initial encounter",
+        "billable": True,
+    }
