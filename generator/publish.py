@@ -19,6 +19,7 @@ from .render import Output
 from .urls import safe_join
 
 AREAS = ("site", "private")
+WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 MANIFEST = ".manifest.json"
 
 
@@ -71,12 +72,16 @@ class Publisher:
                 return key, h, False
         staged = safe_join(self.staging, key)
         try:  # the folder is usually there (see ``prepare``): no mkdir on a shared parent
-            f = open(staged, "wb")
+            fd = os.open(staged, WRITE_FLAGS, 0o666)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(staged), exist_ok=True)
-            f = open(staged, "wb")
-        with f:
-            f.write(out.data)
+            fd = os.open(staged, WRITE_FLAGS, 0o666)
+        try:  # os.open, not open(): three system calls a file instead of six
+            data = memoryview(out.data)
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
         return key, h, True
 
     def prepare(self, keys: Iterable[str]) -> None:
@@ -86,7 +91,13 @@ class Publisher:
         for its lock: three times the system time of one process making them all.
         """
         for key in keys:
-            os.makedirs(os.path.dirname(safe_join(self.staging, key)), exist_ok=True)
+            folder = os.path.dirname(safe_join(self.staging, key))
+            try:  # mkdir, not makedirs: no stat of the parent first
+                os.mkdir(folder)
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+            except FileExistsError:
+                pass
 
     def record(self, key: str, h: str, changed: bool) -> None:
         if key in self.new:
