@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 
@@ -30,6 +29,8 @@ UNSAFE: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def unsafe_markup(text: str) -> list[tuple[int, str]]:
     """(0-based line, message) of every raw script, event handler or script URL in Markdown."""
+    if "<" not in text and ":" not in text:  # each pattern needs one: most text is done here
+        return []
     found = {
         (text.count("\n", 0, m.start()), message.format(*(g.lower() for g in m.groups())))
         for rx, message in UNSAFE
@@ -45,6 +46,7 @@ class Checker:
         self.source = source
         self.errors: list[ContentError] = []
         self._front: dict[str, str] = {}
+        self._rooted: set[tuple[str, str]] = set()  # parent chains known to end without a loop
 
     def line(self, code: Code, path: Path) -> int:
         """File line of a nested field; re-reads the file, which only happens on errors."""
@@ -77,8 +79,9 @@ class Checker:
 
     def check_one(self, c: Code) -> None:
         system = self.config.systems.get(c.system)
-        folder = os.path.basename(os.path.dirname(c.path))
-        stem = os.path.basename(c.path)[: -len(".md")]
+        rest, _, name = c.path.rpartition("/")  # content paths use '/' on every platform
+        folder = rest.rpartition("/")[2]
+        stem = name[: -len(".md")]
         if system is None:
             known = ", ".join(self.config.systems)
             self.err(c, ("system",), "system", f"unknown system '{c.system}' (known: {known})")
@@ -129,16 +132,20 @@ class Checker:
                     c, ("replaced_by", i), f"replaced_by[{i}]", f"replacement '{code}' does not exist in {c.system}"
                 )
 
-    @staticmethod
-    def loops(c: Code, index: dict[tuple[str, str], Code]) -> bool:
+    def loops(self, c: Code, index: dict[tuple[str, str], Code]) -> bool:
+        """Whether the parent chain of ``c`` comes back to ``c``. Chains found to end are
+        remembered, so checking every code walks each link about once."""
         seen = {c.key}
         cur: Code | None = c
         while cur is not None and cur.parent:
             key = (cur.system, cur.parent)
             if key in seen:
                 return key == c.key
+            if key in self._rooted:
+                break
             seen.add(key)
             cur = index.get(key)
+        self._rooted |= seen
         return False
 
 
