@@ -100,6 +100,7 @@ class Renderer:
         self.md = MarkdownRenderer()
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
+        self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[Entry]] | None = None
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -137,6 +138,17 @@ class Renderer:
     def entries(self, codes: Iterable[Code], links: Links) -> list[Entry]:
         """Codes as lists show them: the code, its href from the page, its label and title."""
         return [Entry(c, links[self.url_of(c)], entry_label(c), self.title_of(c)) for c in codes]
+
+    def ancestor_entries(self, code: Code, links: Links) -> list[Entry]:
+        """The breadcrumb's entries. Siblings share them, and pages render in file order, so
+        siblings mostly come one after another: the last ones are kept."""
+        parent = (code.system, code.parent)
+        last = self._crumbs
+        if last is not None and last[0] == parent and last[1] is links.memo:
+            return last[2]
+        entries = self.entries(self.site.ancestors(code), links)
+        self._crumbs = (parent, links.memo, entries)
+        return entries
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -207,7 +219,7 @@ class Renderer:
             (kind, label, [self.link_codes(n, code, links) for n in code.notes[kind]])
             for kind, label in NOTE_KINDS.items()
             if kind in code.notes
-        ]
+        ] if code.notes else []
         ld: dict[str, Any] = {
             "@context": "https://schema.org",
             "@type": "WebPage",
@@ -233,12 +245,12 @@ class Renderer:
             "code": code,
             "system": system,
             "title": title,
-            "ancestors": self.entries(self.site.ancestors(code), links),
+            "ancestors": self.ancestor_entries(code, links),
             "children": self.entries(self.site.children.get(code.key, []), links),
             "related": related,
             "replaced_by": self.entries(
                 (c for c in (self.site.get(code.system, r) for r in code.replaced_by) if c is not None), links
-            ),
+            ) if code.replaced_by else [],
             "body_html": Markup(self.md(code.body)),
             "notes": notes,
             "sections": sections,
