@@ -75,3 +75,11 @@ def test_output_goes_through_escape_output() -> None:
     """Fails if a Jinja2 release stops calling the hook we override (pages stay right, but slow)."""
     env = PageEnvironment(autoescape=True)
     assert "environment.escape_output(" in str(env.compile("{{ x }}", raw=True))
+
+
+def test_template_globals_overlay_the_environments() -> None:
+    env = PageEnvironment(loader=DictLoader({"t.html": "{{ a }}{{ b }}"}), autoescape=True)
+    env.globals.update(a="1", b="2")
+    assert env.get_template("t.html").render() == "12"
+    assert env.from_string("{{ a }}{{ b }}", globals={"b": "3"}).render() == "13"
+    assert env.from_string("{{ a }}{{ b }}").render(a="4") == "42"
