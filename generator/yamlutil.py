@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -50,6 +51,12 @@ def _scalar(text: str) -> Any:
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _plain_key(key: str) -> bool:
+    """Whether YAML reads ``key`` as a string (not e.g. "on" or "null"); a site has few keys."""
+    return type(_scalar(key)) is str
+
+
 def load_flat(text: str) -> dict[str, Any] | None:
     """``text`` as YAML reads it if it is flat "key: plain text" lines; else None."""
     pairs: list[tuple[str, list[str]]] = []
@@ -65,7 +72,7 @@ def load_flat(text: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for key, parts in pairs:
         value = _scalar(" ".join(parts))  # YAML folds a plain scalar's lines with spaces
-        if value is None or type(_scalar(key)) is not str:  # e.g. "on" or "null"
+        if value is None or not _plain_key(key):
             return None
         out[key] = value  # a repeated key: the last one wins, as in PyYAML
     return out or None
