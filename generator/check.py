@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from . import yamlutil
 from .config import SiteConfig
@@ -79,6 +79,9 @@ class Checker:
         system = self.config.systems.get(c.system)
         folder = os.path.basename(os.path.dirname(c.path))
         stem = os.path.basename(c.path)[: -len(".md")]
+        if c.path.count("/") != 3:  # the snapshot finds a code's file from its key
+            message = "content files go in content/codes/<system>/, not deeper"
+            self.errors.append(ContentError(c.path, 1, "file", message))
         if system is None:
             known = ", ".join(self.config.systems)
             self.err(c, ("system",), "system", f"unknown system '{c.system}' (known: {known})")
@@ -108,7 +111,7 @@ class Checker:
         for line, msg in unsafe_markup(c.body):
             self.errors.append(ContentError(c.path, c.body_line + line, "body", msg))
 
-    def check_links(self, c: Code, index: dict[tuple[str, str], Code]) -> None:
+    def check_links(self, c: Code, index: Mapping[tuple[str, str], Code]) -> None:
         if c.parent is not None:
             if (c.system, c.parent) not in index:
                 self.err(c, ("parent",), "parent", f"parent '{c.parent}' does not exist in {c.system}")
@@ -130,7 +133,7 @@ class Checker:
                 )
 
     @staticmethod
-    def loops(c: Code, index: dict[tuple[str, str], Code]) -> bool:
+    def loops(c: Code, index: Mapping[tuple[str, str], Code]) -> bool:
         seen = {c.key}
         cur: Code | None = c
         while cur is not None and cur.parent:
@@ -148,7 +151,7 @@ def check_site(config: SiteConfig, codes: list[Code], source: Source) -> list[Co
 
 
 def check_changed(
-    config: SiteConfig, index: dict[tuple[str, str], Code], changed: list[Code], source: Source
+    config: SiteConfig, index: Mapping[tuple[str, str], Code], changed: list[Code], source: Source
 ) -> list[ContentError]:
     """Check what an edit can break when the last build's files all passed and no code came
     or went: the changed codes themselves and their links (a new parent loop must pass
