@@ -708,6 +708,8 @@ def plan(site: Site, renderer: Renderer, changes: Changes, publisher: Publisher)
         return list(site.codes)
     render = affected(changes.new.graph, changes.before, changes.after, None if changes.lazy else site)
     if changes.lazy:  # templates are the same; every other page's files are carried over whole
+        if not publisher.old:  # the manifest is gone: render every page (reading every code)
+            return list(site.codes)
         todo = sorted(k for k in render if k in site.codes)
         drop = {k for key in todo for k in old.entry(site.codes[key].path)[1]}
         publisher.carry(drop.union(old.others))

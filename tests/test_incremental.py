@@ -235,3 +235,16 @@ def test_a_failed_build_keeps_the_previous_output_and_cache(
     path.write_text(good)
     report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     assert report.written == 0 and tree(out) == before
+
+
+def test_an_edit_after_the_manifest_was_lost_rebuilds_every_page(sample_site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    (out / ".manifest").unlink()
+    path = sample_site / "content" / "codes" / "icd10cm" / "S73.01.md"
+    path.write_text(path.read_text() + "\nOne more line.\n")
+    report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert report.written > 800  # every page was staged again: none is known to be there
+    assert tree(out) == clean_build(sample_site, tmp_path)
+    again = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert again.written == 0
