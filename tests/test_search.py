@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -371,7 +370,8 @@ def test_edits_across_a_build_without_search_or_a_lost_state(sample_site: Path, 
         page = folder / name
         page.write_text(page.read_text() + f"\nqqstep{i} words.\n")
         if i == 2:
-            shutil.rmtree(out / ".cache")
+            for f in (out / ".cache").glob("search*"):
+                f.unlink()
         build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, **options))
     assert tree(out) == clean_build(sample_site, tmp_path)
     assert codes(out / "site", "qqstep0") == ["S73.01"]
