@@ -147,8 +147,10 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         index_dir = search.whoosh_dir(site_dir, options.out_dir)
         searchable = None
         kept = search_keys(changes)
-        if options.search and not (kept and search_unchanged(changes, index_dir) and publisher.keep(kept)):
-            searchable = search.prepare(site)
+        if options.search and kept and search_unchanged(changes, index_dir) and publisher.keep(kept):
+            changes.new.search = changes.old.search if changes.old else ""
+        elif options.search:
+            searchable = search_edit(site, changes, out_dir, kept, publisher) or search.prepare(site)
             publisher.add_all(search.client_index(site, searchable))
         check_nav(site, publisher)
         changes.new.others = tuple(list(publisher.new)[pages:])
@@ -159,8 +161,10 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         publisher.abort()
         raise
     report = publisher.commit()
-    if searchable is not None:
-        search.build_whoosh(searchable, index_dir)
+    if searchable is not None:  # the search state, then whoosh, then the snapshot that names them
+        since, token = changes.old.search if changes.old else "", str(changes.new.scanned)
+        search.save(site, searchable, os.path.join(out_dir, incremental.SNAPSHOT), index_dir, since, token)
+        changes.new.search = token
     changes.new.save(out_dir, changes.old)
     compiled.save()
     return report
@@ -179,6 +183,21 @@ def search_unchanged(changes: incremental.Changes, index_dir: str) -> bool:
         and not changes.keys_changed
         and os.path.isdir(index_dir)
     )
+
+
+def search_edit(
+    site: Site, changes: incremental.Changes, out_dir: str, kept: list[str], publisher: Publisher
+) -> search.Prepared | None:
+    """After an editor's edit (see ``incremental``), the client index files it changes, the
+    others carried over; None when the index must be made whole."""
+    if not (changes.lazy and changes.old and changes.old.search):
+        return None
+    folder = os.path.join(out_dir, incremental.SNAPSHOT)
+    prepared = search.prepare_edit(site, changes.before, changes.after, folder, changes.old.search)
+    if prepared is None or prepared.outputs is None:
+        return None
+    redo = {f"{o.area}/{o.path}" for o in prepared.outputs}
+    return prepared if publisher.keep([k for k in kept if k not in redo]) else None
 
 
 def search_keys(changes: incremental.Changes) -> list[str]:

@@ -266,6 +266,7 @@ class Snapshot:
     folder: str = ""
     records: dict[str, Record] = field(default_factory=dict)  # new: the files parsed this time
     pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # new: the pages rendered or kept
+    search: str = ""  # the build that left the search state and indexes ("": none is current)
     _graph: Graph | None = None
     _shards: dict[int, dict[str, Entry]] = field(default_factory=dict)
 
@@ -280,7 +281,7 @@ class Snapshot:
             files = _read(os.path.join(folder, "files"))
             return cls(
                 meta["env"], meta["layouts"], meta["templates"], meta["others"], meta["counts"], meta["scanned"],
-                files, folder,
+                files, folder, search=meta.get("search", ""),
             )
         except DAMAGED:
             return None
@@ -297,7 +298,7 @@ class Snapshot:
 
     def meta(self) -> dict[str, Any]:
         return {"format": FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
-                "others": self.others, "counts": self.counts, "scanned": self.scanned}
+                "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search}
 
     def shard(self, i: int) -> dict[str, Entry]:
         if i not in self._shards:
