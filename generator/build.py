@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import sys
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 
 from . import incremental, parallel, search
 from .check import check_site
@@ -88,7 +89,7 @@ def copy_assets(site_dir: str) -> Iterator[Output]:
                 yield Output("site", f"assets/{rel}", f.read())
 
 
-def check_nav(site: Site, outputs: Container[str]) -> None:
+def check_nav(site: Site, publisher: Publisher) -> None:
     """Every navigation link in site.yaml must lead to a page of the site."""
     errors: list[ContentError] = []
     text = read_text(site.root, CONFIG_PATH)
@@ -97,7 +98,7 @@ def check_nav(site: Site, outputs: Container[str]) -> None:
     for i, (_, href) in enumerate(site.config.nav):
         if href.startswith(("http://", "https://", "mailto:")):
             continue
-        if output_path(href.split("#")[0].split("?")[0]) not in outputs:
+        if not publisher.has("site/" + output_path(href.split("#")[0].split("?")[0])):
             line = yamlutil.locate(text, ("nav", i, "url")) + 1
             errors.append(ConfigError(CONFIG_PATH, line, f"nav[{i}].url", f"'{href}' is not a page of the site"))
     if errors:
@@ -116,31 +117,43 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     descriptors: Descriptors = read_descriptors(options.descriptor_files, config)
     inputs = (sorted(descriptors.items()), options.file_links, search.synonyms_digest(site_dir))
     env = incremental.env_digest(site_dir, config.digest, inputs)
-    with parallel.loading():
-        site, changes = incremental.load(site_dir, out_dir, config, env, options.jobs)
-    guard_out_dir(site_dir, out_dir)
     layouts = os.path.join(site_dir, "layouts")
+    with parallel.loading():
+        site, changes = incremental.load(
+            site_dir, out_dir, config, env, incremental.layouts_digest(layouts), options.jobs
+        )
+    guard_out_dir(site_dir, out_dir)
     renderer = Renderer(site, layouts, file_links=options.file_links, descriptors=descriptors)
     renderer.env.auto_reload = False  # one renderer per build: no stat of every template per page
+    renderer.env.bytecode_cache = compiled = incremental.TemplateCache(out_dir)
     publisher = Publisher(out_dir)
     publisher.begin()
     try:
-        changes.new.templates = incremental.template_digests(renderer.env, PAGE_TEMPLATES)
+        if not changes.new.templates:  # the layouts changed
+            changes.new.templates = incremental.template_digests(renderer.env, PAGE_TEMPLATES)
         todo = incremental.plan(site, renderer, changes, publisher)
+        if len(todo) >= parallel.PARALLEL_MIN:  # compiled before the workers fork, not in each
+            for name in PAGE_TEMPLATES:
+                with contextlib.suppress(TemplateNotFound):
+                    renderer.env.get_template(name)
         render_codes(todo, renderer, publisher, changes.new, options)
+        pages = len(publisher.new)  # the files recorded from here on are not code pages'
         publisher.add_all(renderer.system_pages())
         publisher.add_all(renderer.fixed_pages())
         same_urls = changes.old is not None and not changes.keys_changed
-        if not (same_urls and publisher.keep(sitemap_keys(publisher))):
+        if not (same_urls and publisher.keep(sitemap_keys(changes))):
             publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
         publisher.add_all(copy_assets(site_dir))
         index_dir = search.whoosh_dir(site_dir, options.out_dir)
         searchable = None
-        kept = search_keys(publisher)
-        if options.search and not (kept and search_unchanged(changes, index_dir) and publisher.keep(kept)):
-            searchable = search.prepare(site)
+        kept = search_keys(changes)
+        if options.search and kept and search_unchanged(changes, index_dir) and publisher.keep(kept):
+            changes.new.search = changes.old.search if changes.old else ""
+        elif options.search:
+            searchable = search_edit(site, changes, out_dir, kept, publisher) or search.prepare(site)
             publisher.add_all(search.client_index(site, searchable))
-        check_nav(site, SiteOutputs(publisher.new))
+        check_nav(site, publisher)
+        changes.new.others = tuple(list(publisher.new)[pages:])
     except TemplateError as exc:
         publisher.abort()
         raise template_error(exc) from exc
@@ -148,10 +161,12 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         publisher.abort()
         raise
     report = publisher.commit()
-    if searchable is not None:
-        search.build_whoosh(searchable, index_dir)
-    if not changes.new.same(changes.old):
-        changes.new.save(out_dir, changes.old)
+    if searchable is not None:  # the search state, then whoosh, then the snapshot that names them
+        since, token = changes.old.search if changes.old else "", str(changes.new.scanned)
+        search.save(site, searchable, os.path.join(out_dir, incremental.SNAPSHOT), index_dir, since, token)
+        changes.new.search = token
+    changes.new.save(out_dir, changes.old)
+    compiled.save()
     return report
 
 
@@ -170,19 +185,25 @@ def search_unchanged(changes: incremental.Changes, index_dir: str) -> bool:
     )
 
 
-def search_keys(publisher: Publisher) -> list[str]:
+def search_edit(
+    site: Site, changes: incremental.Changes, out_dir: str, kept: list[str], publisher: Publisher
+) -> search.Prepared | None:
+    """After an editor's edit (see ``incremental``), the client index files it changes, the
+    others carried over; None when the index must be made whole."""
+    if not (changes.lazy and changes.old and changes.old.search):
+        return None
+    folder = os.path.join(out_dir, incremental.SNAPSHOT)
+    prepared = search.prepare_edit(site, changes.before, changes.after, folder, changes.old.search)
+    if prepared is None or prepared.outputs is None:
+        return None
+    redo = {f"{o.area}/{o.path}" for o in prepared.outputs}
+    return prepared if publisher.keep([k for k in kept if k not in redo]) else None
+
+
+def search_keys(changes: incremental.Changes) -> list[str]:
     """The last build's client index files, carried over when nothing searchable changed."""
-    return [k for k in publisher.old if k.startswith(f"site/{search.INDEX_DIR}/")]
-
-
-class SiteOutputs(Container[str]):
-    """The public files of a build as ``check_nav`` asks about them, without copying 98k keys."""
-
-    def __init__(self, keys: dict[str, str]) -> None:
-        self.keys = keys
-
-    def __contains__(self, path: object) -> bool:
-        return f"site/{path}" in self.keys
+    old = changes.old.others if changes.old else ()
+    return [k for k in old if k.startswith(f"site/{search.INDEX_DIR}/")]
 
 
 def template_error(exc: TemplateError) -> BuildError:
@@ -190,10 +211,10 @@ def template_error(exc: TemplateError) -> BuildError:
     return BuildError(f"{where}template error: {exc.message}")
 
 
-def sitemap_keys(publisher: Publisher) -> list[str]:
+def sitemap_keys(changes: incremental.Changes) -> list[str]:
     """The last build's sitemap files: the same while no code came or went. Must name every
     file ``Renderer.sitemaps`` writes (the random-edit test fails if one is left out)."""
-    keys = [k for k in publisher.old if k.startswith("site/sitemaps/")]
+    keys = [k for k in (changes.old.others if changes.old else ()) if k.startswith("site/sitemaps/")]
     return ["site/sitemap.xml", "site/robots.txt", *keys]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from . import yamlutil
 from .config import SiteConfig
@@ -82,6 +82,9 @@ class Checker:
         rest, _, name = c.path.rpartition("/")  # content paths use '/' on every platform
         folder = rest.rpartition("/")[2]
         stem = name[: -len(".md")]
+        if c.path.count("/") != 3:  # the snapshot finds a code's file from its key
+            message = "content files go in content/codes/<system>/, not deeper"
+            self.errors.append(ContentError(c.path, 1, "file", message))
         if system is None:
             known = ", ".join(self.config.systems)
             self.err(c, ("system",), "system", f"unknown system '{c.system}' (known: {known})")
@@ -111,7 +114,7 @@ class Checker:
         for line, msg in unsafe_markup(c.body):
             self.errors.append(ContentError(c.path, c.body_line + line, "body", msg))
 
-    def check_links(self, c: Code, index: dict[tuple[str, str], Code]) -> None:
+    def check_links(self, c: Code, index: Mapping[tuple[str, str], Code]) -> None:
         if c.parent is not None:
             if (c.system, c.parent) not in index:
                 self.err(c, ("parent",), "parent", f"parent '{c.parent}' does not exist in {c.system}")
@@ -132,7 +135,7 @@ class Checker:
                     c, ("replaced_by", i), f"replaced_by[{i}]", f"replacement '{code}' does not exist in {c.system}"
                 )
 
-    def loops(self, c: Code, index: dict[tuple[str, str], Code]) -> bool:
+    def loops(self, c: Code, index: Mapping[tuple[str, str], Code]) -> bool:
         """Whether the parent chain of ``c`` comes back to ``c``. Chains found to end are
         remembered, so checking every code walks each link about once."""
         seen = {c.key}
@@ -155,7 +158,7 @@ def check_site(config: SiteConfig, codes: list[Code], source: Source) -> list[Co
 
 
 def check_changed(
-    config: SiteConfig, index: dict[tuple[str, str], Code], changed: list[Code], source: Source
+    config: SiteConfig, index: Mapping[tuple[str, str], Code], changed: list[Code], source: Source
 ) -> list[ContentError]:
     """Check what an edit can break when the last build's files all passed and no code came
     or went: the changed codes themselves and their links (a new parent loop must pass

@@ -74,7 +74,9 @@ def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
     for i, s in enumerate(raw_systems if isinstance(raw_systems, list) else []):
         if not isinstance(s, dict):
             continue
-        where = yamlutil.locate(text, ("systems", i)) + 1
+        def where(i: int = i) -> int:  # a line is only looked for on an error
+            return yamlutil.locate(text, ("systems", i)) + 1
+
         try:
             pattern = re.compile(s["pattern"]) if isinstance(s.get("pattern"), str) else None
         except re.error as exc:
@@ -87,13 +89,13 @@ def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
             continue
         if s.get("id") in systems:
             errors.append(
-                ConfigError(path, where, f"systems[{i}].id", f"duplicate system '{s['id']}'")
+                ConfigError(path, where(), f"systems[{i}].id", f"duplicate system '{s['id']}'")
             )
         if any(o.url_prefix == s.get("url_prefix") for o in systems.values()):
             errors.append(
                 ConfigError(
                     path,
-                    where,
+                    where(),
                     f"systems[{i}].url_prefix",
                     f"duplicate URL prefix '{s['url_prefix']}'",
                 )

@@ -8,7 +8,7 @@ not change: a no-op build writes nothing and every mtime stays as it was.
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -20,7 +20,7 @@ from .urls import safe_join
 
 AREAS = ("site", "private")
 WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-MANIFEST = ".manifest.json"
+MANIFEST = ".manifest"  # marshal: output file -> hash of its bytes
 
 
 def digest(data: bytes) -> str:
@@ -43,14 +43,15 @@ class Publisher:
         self.staging = os.path.join(self.out, ".staging")
         self.old = self._read_manifest()
         self.new: dict[str, str] = {}
+        self.carried: dict[str, str] = {}  # the last build's files kept whole (see ``carry``)
         self.changed: list[str] = []
 
     def _read_manifest(self) -> dict[str, str]:
         try:
-            with open(os.path.join(self.out, MANIFEST), encoding="utf-8") as f:
-                data = json.load(f)
+            with open(os.path.join(self.out, MANIFEST), "rb") as f:
+                data = marshal.loads(f.read())
             return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, EOFError, ValueError, TypeError):
             return {}
 
     def begin(self) -> None:
@@ -122,11 +123,21 @@ class Publisher:
             new[k] = old[k]
         return True
 
+    def carry(self, drop: set[str]) -> None:
+        """Keep every file of the last build but those in ``drop``, in one step (an edit
+        that renders a few pages of 98k)."""
+        self.carried = {k: h for k, h in self.old.items() if k not in drop}
+
+    def has(self, key: str) -> bool:
+        return key in self.new or key in self.carried
+
     def add_all(self, outputs: Iterable[Output]) -> None:
         for o in outputs:
             self.add(o)
 
     def commit(self) -> Report:
+        if self.carried:
+            self.new = {**self.carried, **self.new}
         report = Report(written=len(self.changed), unchanged=len(self.new) - len(self.changed))
         moved: set[str] = set()
         for area in AREAS:  # a first build: move each area's folder in one rename
@@ -159,9 +170,8 @@ class Publisher:
             os.makedirs(os.path.join(self.out, area), exist_ok=True)
         if self.changed or stale or self.old != self.new:
             tmp = os.path.join(self.out, MANIFEST + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
-                # dumps, then one write: dump() writes each of the ~400k pieces separately
-                f.write(json.dumps(self.new, separators=(",", ":"), sort_keys=True))
+            with open(tmp, "wb") as f:
+                f.write(marshal.dumps(self.new))
             os.replace(tmp, os.path.join(self.out, MANIFEST))
         shutil.rmtree(self.staging, ignore_errors=True)
         report.files = self.changed

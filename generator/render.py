@@ -274,9 +274,7 @@ class Renderer:
             yield self.page("system.html", url, f"{system.name} codes", system=system, tops=tops)
 
     def fixed_pages(self) -> Iterator[Output]:
-        counts = {sid: 0 for sid in self.config.systems}
-        for c in self.site.codes.values():
-            counts[c.system] = counts.get(c.system, 0) + 1
+        counts = {sid: self.site.counts.get(sid, 0) for sid in self.config.systems}
         yield self.page("home.html", "/", self.config.name, counts=counts)
         yield self.page("search.html", "/search/", f"Search - {self.config.name}")
         yield self.page("login.html", "/account/login/", f"Log in - {self.config.name}")

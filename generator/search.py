@@ -12,7 +12,8 @@ loads with ``<script>`` from file:// as well as over HTTP:
   ``[docid delta, impact*2 + billable, ...]``. The impact is the term's BM25F score in that
   document (times a prior for broad entries, see ``prior``), computed here and quantized, so
   the client only adds numbers. Very common terms keep their ``POSTINGS_CAP`` highest-impact
-  postings: short titles and broad entries, what a one-word query wants.
+  postings: short titles and broad entries, what a one-word query wants. The scores are
+  edit-stable (see ``State``): an edit changes the postings of the terms it touches, no others.
 - ``v/<c>.js``: the vocabulary by first character, with document frequencies, loaded only for
   typo correction and as-you-type prefixes.
 - ``c/<KEY>.js``: code-prefix shards keyed by the first three characters of the normalized code
@@ -23,7 +24,10 @@ loads with ``<script>`` from file:// as well as over HTTP:
 Query planning (synonyms, typo tolerance) lives in ``plan``; ``assets/search.js`` implements the
 same rules in JavaScript; tests check that both tokenize alike and compare the engines' top 10.
 The whoosh index keeps a digest per document (``codesite.json``), so a build updates only the
-documents that changed.
+documents that changed. After an editor's edit (a few files, every code kept: ``prepare_edit``)
+neither index looks at the other documents: the scores' ``State`` from the last build (in the
+snapshot folder) gives what the edited documents' terms need, and the client index files they
+do not touch are carried over.
 
 whoosh: we use whoosh-ng (5.4), already the project's pinned dependency. Checked here with
 ``python3.11 -W error`` (no byte-code cache): the original whoosh 2.7.4 fails to import (invalid
@@ -34,17 +38,19 @@ rather than add a second fork.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import importlib
 import json
+import marshal
 import math
 import os
 import re
 import shutil
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -399,59 +405,196 @@ def script(name: str, data: Any) -> bytes:
     return f"window.__csIdx.push({body});\n".encode()
 
 
-def bm25_impacts(docs: Sequence[Doc]) -> tuple[dict[str, list[tuple[int, float]]], float]:
-    """term -> [(docid, BM25F score)]; also the highest score (for quantizing)."""
-    n = len(docs)
-    avg: dict[str, float] = {}
-    for f in FIELDS:  # over the documents that have the field: most have no notes at all
-        lengths = [len(d.fields[f]) for d in docs if d.fields[f]]
-        avg[f] = sum(lengths) / len(lengths) if lengths else 1.0
-    per_doc: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for d in docs:
-        wtf: dict[str, float] = defaultdict(float)
-        for f, weight in FIELDS.items():
-            toks = d.fields[f]
-            if not toks:
-                continue
-            norm = 1 - B + B * len(toks) / avg[f]
-            for t, tf in Counter(toks).items():
-                wtf[t] += weight * tf / norm
-        for t, w in wtf.items():
-            per_doc[t].append((d.id, w))
-    top = 0.0
-    out: dict[str, list[tuple[int, float]]] = {}
-    for t, plist in per_doc.items():
-        df = len(plist)
-        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        scored = [(docid, docs[docid].boost * idf * w * (K1 + 1) / (w + K1)) for docid, w in plist]
-        top = max(top, max(s for _, s in scored))
-        out[t] = scored
-    return out, top or 1.0
+def quantized(x: float) -> float:
+    """An average field length on a grid of quarter octaves (within 10% of it): an edit moves
+    it rarely, even for a field few documents have (a body among 98k empty ones)."""
+    return 2 ** (round(math.log2(x) * 4) / 4) if x > 0 else 1.0
 
 
-def encode_postings(plist: list[tuple[int, float]], top: float, billable: Sequence[bool]) -> list[int]:
-    if len(plist) > POSTINGS_CAP:
-        plist = sorted(plist, key=lambda p: (-p[1], p[0]))[:POSTINGS_CAP]
-        plist.sort()
+def idf(df: int, n: int) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def doc_weights(fields: dict[str, list[str]], avg: dict[str, float]) -> dict[str, float]:
+    """A document's BM25F term weights: term frequencies by field weight and length norm."""
+    wtf: dict[str, float] = defaultdict(float)
+    for f, weight in FIELDS.items():
+        toks = fields[f]
+        if not toks:
+            continue
+        norm = 1 - B + B * len(toks) / avg[f]
+        for t, tf in Counter(toks).items():
+            wtf[t] += weight * tf / norm
+    return wtf
+
+
+Postings = tuple[list[int], list[float]]  # docids in order, and the term's weight in each
+
+
+@dataclass
+class State:
+    """What the scores depend on, kept between builds (``OUT/.cache/search*``) so that an edit
+    changes only the index files of the terms it touches.
+
+    The scores are edit-stable by design: the average field lengths are ``quantized`` (counted
+    over the documents that have the field: most have no notes), and the impacts are quantized
+    against a bound, not against the highest score seen, so one document's text moves
+    nothing but its own postings and its terms' document frequencies.
+    """
+
+    keys: list[tuple[str, str]]  # by docid
+    boosts: list[float]
+    billable: list[bool]
+    sums: dict[str, int]  # per field: tokens, over every document
+    counts: dict[str, int]  # per field: documents that have it
+    vocab: dict[str, int]  # document frequency of every term
+    shards: dict[int, dict[str, Postings]]  # term shard -> term -> postings (loaded as needed)
+    folder: str = ""  # where the rest of the shards are
+    dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
+
+    @property
+    def n(self) -> int:
+        return len(self.keys)
+
+    def avg(self) -> dict[str, float]:
+        return {f: quantized(self.sums[f] / self.counts[f]) if self.counts[f] else 1.0 for f in FIELDS}
+
+    def top(self) -> float:
+        """The scores' upper bound: no term weighs more than K1 + 1 once saturated, no idf is
+        above that of a term in one document, no boost above the broadest entry's."""
+        return max(self.boosts, default=1.0) * idf(1, self.n) * (K1 + 1)
+
+    def shard(self, i: int) -> dict[str, Postings]:
+        if i not in self.shards:
+            self.shards[i] = _read_marshal(os.path.join(self.folder, f"{STATE}-t-{i}"))
+        return self.shards[i]
+
+    @classmethod
+    def of(cls, docs: Sequence[Doc]) -> State:
+        sums = {f: sum(len(d.fields[f]) for d in docs) for f in FIELDS}
+        counts = {f: sum(1 for d in docs if d.fields[f]) for f in FIELDS}
+        state = cls([(d.system, d.code) for d in docs], [d.boost for d in docs], [d.billable for d in docs],
+                    sums, counts, {}, {i: {} for i in range(TERM_SHARDS)})
+        avg = state.avg()
+        per_term: dict[str, Postings] = {}
+        for d in docs:
+            for t, w in doc_weights(d.fields, avg).items():
+                plist = per_term.get(t)
+                if plist is None:
+                    plist = per_term[t] = ([], [])
+                plist[0].append(d.id)
+                plist[1].append(w)
+        for t, plist in per_term.items():
+            state.shards[term_shard(t)][t] = plist
+            state.vocab[t] = len(plist[0])
+        return state
+
+    @classmethod
+    def load(cls, folder: str, token: str) -> State | None:
+        """The last build's state when it is the one ``token`` names, else None."""
+        try:
+            data = _read_marshal(os.path.join(folder, STATE))
+            if data.get("format") != FORMAT or data.get("token") != token or not token:
+                return None
+            return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
+                       data["vocab"], {}, folder)
+        except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def save(self, folder: str, token: str) -> None:
+        """Write the term shards changed (all for a new state), then the rest, naming ``token``.
+        The old state is removed first: a build stopped half way leaves none, not a mixed one."""
+        os.makedirs(folder, exist_ok=True)
+        meta = os.path.join(folder, STATE)
+        if os.path.exists(meta):
+            os.remove(meta)
+        for i in sorted(self.dirty if self.folder else self.shards):
+            _write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
+        data = {"format": FORMAT, "token": token, "keys": self.keys, "boosts": self.boosts,
+                "billable": self.billable, "sums": self.sums, "counts": self.counts, "vocab": self.vocab}
+        _write_marshal(meta, data)
+        self.folder, self.dirty = folder, set()
+
+
+STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
+
+
+def _read_marshal(path: str) -> Any:
+    with open(path, "rb") as f:
+        return marshal.loads(f.read())
+
+
+def _write_marshal(path: str, data: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(marshal.dumps(data))
+    os.replace(tmp, path)
+
+
+def encode_postings(plist: Postings, df: int, state: State, top: float) -> list[int]:
+    """A term's postings as the client reads them: ``[docid delta, impact*2 + billable, ...]``."""
+    boosts, billable, n = state.boosts, state.billable, state.n
+    scale = idf(df, n) * (K1 + 1)
+    scored = [(docid, boosts[docid] * scale * w / (w + K1)) for docid, w in zip(*plist, strict=True)]
+    if len(scored) > POSTINGS_CAP:
+        scored = sorted(scored, key=lambda p: (-p[1], p[0]))[:POSTINGS_CAP]
+        scored.sort()
     flat: list[int] = []
     last = 0
-    for docid, score in plist:
+    for docid, score in scored:
         q = max(1, min(IMPACT_LEVELS, round(score / top * IMPACT_LEVELS)))
         flat += [docid - last, q * 2 + (1 if billable[docid] else 0)]
         last = docid
     return flat
 
 
+def term_file(i: int, state: State, top: float) -> Output:
+    shard = state.shard(i)
+    data = {t: encode_postings(shard[t], len(shard[t][0]), state, top) for t in sorted(shard)}
+    return Output("site", f"{INDEX_DIR}/t/{i}.js", script(f"t/{i}", data))
+
+
+def vocab_file(k: str, vocab: dict[str, int]) -> Output:
+    data = [x for t in sorted(t for t in vocab if vocab_key(t) == k) for x in (t, vocab[t])]
+    return Output("site", f"{INDEX_DIR}/v/{k}.js", script(f"v/{k}", data))
+
+
+def code_prefix(code: str) -> str:
+    return normalize_code(code)[:PREFIX_LEN]
+
+
+def codes_file(k: str, family: Sequence[tuple[int, str, bool]]) -> Output:
+    """A code-prefix shard: its (docid, code, billable) in code order, so a family is one run
+    of docids and the deltas are mostly 1."""
+    ids = [docid for docid, _, _ in family]
+    data = {
+        "s": [normalize_code(code)[PREFIX_LEN:] for _, code, _ in family],
+        "d": [b - a for a, b in zip([0, *ids], ids, strict=False)],
+        "b": "".join("1" if billable else "0" for *_, billable in family),
+    }
+    return Output("site", f"{INDEX_DIR}/c/{k}.js", script(f"c/{k}", data))
+
+
+def records_file(n: int, docs: Iterable[tuple[str, str, bool]]) -> Output:
+    recs = [[code, title, 1 if billable else 0] for code, title, billable in docs]
+    return Output("site", f"{INDEX_DIR}/r/{n}.js", script(f"r/{n}", recs))
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """What both indexes are built from: the public documents and the lay synonyms."""
+    """What both indexes are built from: the public documents and the lay synonyms, and the
+    scores' state; after an edit (``outputs`` set), only the documents it changed and the
+    client index files that changed with them."""
 
     docs: list[Doc]
     synonyms: Synonyms
+    state: State | None = None
+    outputs: list[Output] | None = None
 
 
 def prepare(site: Site) -> Prepared:
-    return Prepared(documents(site), load_synonyms(site.root))
+    docs = documents(site)
+    return Prepared(docs, load_synonyms(site.root), State.of(docs))
 
 
 def whoosh_dir(site_dir: str, out_dir: str | None = None) -> str:
@@ -460,41 +603,29 @@ def whoosh_dir(site_dir: str, out_dir: str | None = None) -> str:
 
 
 def client_index(site: Site, prepared: Prepared | None = None) -> Iterator[Output]:
-    """Every file of the client index, as public outputs under ``search-index/``."""
+    """Every file of the client index, as public outputs under ``search-index/``; after an
+    edit, those it changed."""
     prepared = prepared or prepare(site)
-    docs, synonyms = prepared.docs, prepared.synonyms
-    billable = [d.billable for d in docs]
-    impacts, top = bm25_impacts(docs)
-
-    shards: dict[int, dict[str, list[int]]] = defaultdict(dict)
-    vocab: dict[str, list[Any]] = defaultdict(list)
-    for term in sorted(impacts):
-        plist = impacts[term]
-        shards[term_shard(term)][term] = encode_postings(plist, top, billable)
-        vocab[vocab_key(term)] += [term, len(plist)]
+    if prepared.outputs is not None:
+        yield from prepared.outputs
+        return
+    docs, synonyms, state = prepared.docs, prepared.synonyms, prepared.state or State.of(prepared.docs)
+    top = state.top()
     # Every term and vocabulary shard exists, empty or not: editing a code never removes one.
-    for n in range(TERM_SHARDS):
-        yield Output("site", f"{INDEX_DIR}/t/{n}.js", script(f"t/{n}", shards.get(n, {})))
-    for k in sorted(set(VOCAB_KEYS) | set(vocab)):
-        yield Output("site", f"{INDEX_DIR}/v/{k}.js", script(f"v/{k}", vocab.get(k, [])))
+    for i in range(TERM_SHARDS):
+        yield term_file(i, state, top)
+    for k in sorted(set(VOCAB_KEYS) | {vocab_key(t) for t in state.vocab}):
+        yield vocab_file(k, state.vocab)
 
-    codes: dict[str, list[Doc]] = defaultdict(list)
-    for d in docs:  # code order: a family is one run of docids, so the deltas are mostly 1
-        codes[normalize_code(d.code)[:PREFIX_LEN]].append(d)
+    codes: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
+    for d in docs:
+        codes[code_prefix(d.code)].append((d.id, d.code, d.billable))
     for k, family in sorted(codes.items()):
-        ids = [d.id for d in family]
-        data = {
-            "s": [normalize_code(d.code)[PREFIX_LEN:] for d in family],
-            "d": [b - a for a, b in zip([0, *ids], ids, strict=False)],
-            "b": "".join("1" if d.billable else "0" for d in family),
-        }
-        yield Output("site", f"{INDEX_DIR}/c/{k}.js", script(f"c/{k}", data))
+        yield codes_file(k, family)
 
     for start in range(0, len(docs), RECORDS_PER_SHARD):
         chunk = docs[start : start + RECORDS_PER_SHARD]
-        recs = [[d.code, d.title, 1 if d.billable else 0] for d in chunk]
-        n = start // RECORDS_PER_SHARD
-        yield Output("site", f"{INDEX_DIR}/r/{n}.js", script(f"r/{n}", recs))
+        yield records_file(start // RECORDS_PER_SHARD, ((d.code, d.title, d.billable) for d in chunk))
 
     systems = []
     for sid, system in site.config.systems.items():
@@ -526,6 +657,82 @@ def client_index(site: Site, prepared: Prepared | None = None) -> Iterator[Outpu
         },
     }
     yield Output("site", f"{INDEX_DIR}/manifest.js", script("manifest", manifest))
+
+
+def prepare_edit(site: Site, before: Mapping[str, Code], after: Mapping[str, Code], folder: str,
+                 token: str) -> Prepared | None:
+    """The documents an edit changed and the client index files they change, from the last
+    build's state (``token`` names it); None when the edit needs a full index: no such state,
+    a parent changed (boosts move), or an average field length moved.
+
+    ``before``/``after``: the changed files' codes, every file keeping its code.
+    """
+    state = State.load(folder, token)
+    if state is None or any(before[p].parent != c.parent for p, c in after.items()):
+        return None
+    docid = {key: i for i, key in enumerate(state.keys)}
+    avg = state.avg()
+    edits: list[tuple[int, Code, dict[str, list[str]], dict[str, list[str]]]] = []
+    for path, new in sorted(after.items()):
+        old = before[path]
+        if new.key not in docid or old.key != new.key:
+            return None
+        fields_before, fields_after = code_fields(old, old.title or ""), code_fields(new, new.title or "")
+        for f in FIELDS:
+            state.sums[f] += len(fields_after[f]) - len(fields_before[f])
+            state.counts[f] += bool(fields_after[f]) - bool(fields_before[f])
+        edits.append((docid[new.key], new, fields_before, fields_after))
+    if state.avg() != avg:
+        return None
+
+    systems = list(site.config.systems)
+    docs: list[Doc] = []
+    terms: set[str] = set()  # whose postings changed
+    records: set[int] = set()
+    families: set[str] = set()
+    for i, new, fields_before, fields_after in edits:
+        old = before[new.path]
+        w_before, w_after = doc_weights(fields_before, avg), doc_weights(fields_after, avg)
+        if new.billable != old.billable:
+            state.billable[i] = new.billable
+            families.add(code_prefix(new.code))
+            terms.update(w_before, w_after)
+        else:
+            terms.update(t for t in w_before.keys() | w_after.keys() if w_before.get(t) != w_after.get(t))
+        if (new.title, new.billable) != (old.title, old.billable):
+            records.add(i // RECORDS_PER_SHARD)
+        for t in terms & (w_before.keys() | w_after.keys()):
+            shard = state.shard(term_shard(t))
+            state.dirty.add(term_shard(t))
+            ids, ws = shard.get(t, ([], []))
+            at = bisect.bisect_left(ids, i)
+            if at < len(ids) and ids[at] == i:
+                del ids[at], ws[at]
+            if t in w_after:
+                ids.insert(at, i)
+                ws.insert(at, w_after[t])
+            if ids:
+                shard[t] = (ids, ws)
+                state.vocab[t] = len(ids)
+            else:
+                shard.pop(t, None)
+                state.vocab.pop(t, None)
+        title = new.title or ""
+        prefix = site.config.systems[new.system].url_prefix
+        order = (systems.index(new.system), *sort_key(new.code))
+        docs.append(Doc(i, new.code, new.system, title, new.billable, code_url(prefix, new.code), fields_after,
+                        state.boosts[i], order))
+
+    top = state.top()
+    outputs = [term_file(s, state, top) for s in sorted(state.dirty)]
+    outputs += [vocab_file(k, state.vocab) for k in sorted({vocab_key(t) for t in terms})]
+    for k in sorted(families):
+        family = [(i, code, state.billable[i]) for i, (_, code) in enumerate(state.keys) if code_prefix(code) == k]
+        outputs.append(codes_file(k, family))
+    for n in sorted(records):
+        chunk = [site.codes[key] for key in state.keys[n * RECORDS_PER_SHARD : (n + 1) * RECORDS_PER_SHARD]]
+        outputs.append(records_file(n, ((c.code, c.title or "", c.billable) for c in chunk)))
+    return Prepared(docs, load_synonyms(site.root), state, outputs)
 
 
 # --- whoosh ------------------------------------------------------------------------------------
@@ -582,41 +789,83 @@ META = "codesite.json"
 REBUILD_SHARE = 0.2  # past this share of changed documents, a fresh index is faster
 
 
-def build_whoosh(prepared: Prepared, index_dir: str) -> bool:
+def build_whoosh(prepared: Prepared, index_dir: str, token: str = "") -> bool:
     """Bring the whoosh index in ``index_dir`` up to date; False when nothing changed.
 
     A document digest per code lets an edit update just the documents it changed (an edit of
     one file takes a second, not a full rebuild); a first build, a format change or a large
-    change builds a fresh index beside the old one and swaps it in.
+    change builds a fresh index beside the old one and swaps it in. ``token`` names the build
+    (see ``update_whoosh``).
     """
     docs, synonyms = prepared.docs, prepared.synonyms
     digests = {doc_key(d): doc_digest(d) for d in docs}
-    meta_path = os.path.join(index_dir, META)
-    try:
-        with open(meta_path, encoding="utf-8") as f:
-            old = json.load(f)
-        old_docs: dict[str, str] = old["docs"] if old.get("format") == FORMAT else {}
-    except (OSError, ValueError, KeyError, AttributeError):
-        old, old_docs = {}, {}
+    old = _whoosh_meta(index_dir)
+    old_docs: dict[str, str] = old["docs"] if old.get("format") == FORMAT else {}
     changed = [d for d in docs if old_docs.get(doc_key(d)) != digests[doc_key(d)]]
     removed = [k for k in old_docs if k not in digests]
     if old_docs and not changed and not removed:
-        if old.get("synonyms") == synonyms:
+        if old.get("synonyms") == synonyms and old.get("build") == token:
             return False
     elif old_docs and len(changed) + len(removed) <= REBUILD_SHARE * max(1, len(docs)):
-        writer = whoosh_index().open_dir(index_dir).writer(limitmb=256)
-        for k in removed:
-            writer.delete_by_term("key", k)
-        for d in changed:
-            writer.update_document(**_whoosh_fields(d))
-        writer.commit()
+        _update_whoosh(index_dir, changed, removed)
     else:
         _fresh_whoosh(docs, index_dir)
-    tmp = meta_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"format": FORMAT, "synonyms": synonyms, "docs": digests}, f, separators=(",", ":"))
-    os.replace(tmp, meta_path)
+    _write_whoosh_meta(index_dir, synonyms, digests, token)
     return True
+
+
+def update_whoosh(prepared: Prepared, index_dir: str, since: str, token: str) -> bool:
+    """After an edit (``prepared`` holds the documents it changed): update those in the index,
+    without a digest of every document, when the index is the one the build ``since`` left;
+    False, and nothing done, when it is not."""
+    old = _whoosh_meta(index_dir)
+    if not since or (old.get("build"), old.get("format"), old.get("synonyms")) != (since, FORMAT, prepared.synonyms):
+        return False
+    digests: dict[str, str] = old["docs"]
+    changed = [d for d in prepared.docs if digests.get(doc_key(d)) != doc_digest(d)]
+    if changed:
+        _update_whoosh(index_dir, changed, [])
+    digests.update((doc_key(d), doc_digest(d)) for d in changed)
+    _write_whoosh_meta(index_dir, prepared.synonyms, digests, token)
+    return True
+
+
+def _whoosh_meta(index_dir: str) -> dict[str, Any]:
+    try:
+        with open(os.path.join(index_dir, META), encoding="utf-8") as f:
+            old = json.load(f)
+        return old if isinstance(old, dict) and isinstance(old.get("docs"), dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_whoosh_meta(index_dir: str, synonyms: Synonyms, digests: dict[str, str], token: str) -> None:
+    path = os.path.join(index_dir, META)
+    data = {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests}
+    with open(path + ".tmp", "w", encoding="utf-8") as f:  # json.dump encodes in Python: 4x slower
+        f.write(json.dumps(data, separators=(",", ":")))
+    os.replace(path + ".tmp", path)
+
+
+def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str]) -> None:
+    writer = whoosh_index().open_dir(index_dir).writer(limitmb=256)
+    for k in removed:
+        writer.delete_by_term("key", k)
+    for d in changed:
+        writer.update_document(**_whoosh_fields(d))
+    writer.commit()
+
+
+def save(site: Site, prepared: Prepared, folder: str, index_dir: str, since: str, token: str) -> None:
+    """Once the client index is in place: the scores' state into the snapshot ``folder``, then
+    the whoosh index, both named by ``token`` (the last build's: ``since``). Updates only the
+    edited documents' when the index is the last build's."""
+    if prepared.state is not None:
+        prepared.state.save(folder, token)
+    if prepared.outputs is None:
+        build_whoosh(prepared, index_dir, token)
+    elif not update_whoosh(prepared, index_dir, since, token):
+        build_whoosh(Prepared(documents(site), prepared.synonyms), index_dir, token)
 
 
 def _fresh_whoosh(docs: Sequence[Doc], index_dir: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .config import SiteConfig
@@ -18,9 +19,10 @@ def sort_key(code: str) -> tuple[int, str]:
 class Site:
     root: str
     config: SiteConfig
-    codes: dict[tuple[str, str], Code]
-    children: dict[tuple[str, str], list[Code]] = field(default_factory=dict)
-    tops: dict[str, list[Code]] = field(default_factory=dict)
+    codes: Mapping[tuple[str, str], Code]  # a dict, or read from the last build's snapshot as needed
+    children: Mapping[tuple[str, str], list[Code]] = field(default_factory=dict)
+    tops: Mapping[str, list[Code]] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)  # codes per system
 
     @classmethod
     def assemble(cls, root: str, config: SiteConfig, codes: list[Code]) -> Site:
@@ -34,7 +36,10 @@ class Site:
                 tops.setdefault(c.system, []).append(c)
         for lst in (*children.values(), *tops.values()):
             lst.sort(key=lambda c: sort_key(c.code))
-        return cls(root, config, index, dict(children), tops)
+        counts = {s: 0 for s in config.systems}
+        for c in codes:
+            counts[c.system] = counts.get(c.system, 0) + 1
+        return cls(root, config, index, dict(children), tops, counts)
 
     def get(self, system: str, code: str) -> Code | None:
         return self.codes.get((system, code))

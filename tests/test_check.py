@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SITES, codesite
+from tests.conftest import SITES, codesite, copy_site
 
 EXPECTED = {
     "invalid-yaml": [
@@ -85,6 +85,19 @@ def test_valid_fixture_checks_clean() -> None:
     result = codesite("check", "--site", str(SITES / "valid-basic"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok: 4 codes checked"
+
+
+def test_content_files_in_a_subfolder_are_an_error(tmp_path: Path) -> None:
+    site = copy_site(SITES / "valid-basic", tmp_path / "site")
+    deeper = site / "content" / "codes" / "icd10cm" / "more"
+    deeper.mkdir()
+    (site / "content" / "codes" / "icd10cm" / "S73.0.md").rename(deeper / "S73.0.md")
+    result = codesite("check", "--site", str(site))
+    assert result.returncode == 1
+    assert (
+        "content/codes/icd10cm/more/S73.0.md:1: file: content files go in content/codes/<system>/, not deeper"
+        in result.stderr.splitlines()
+    )
 
 
 def test_help_explains_commands() -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from generator import search
 from generator.build import BuildOptions, build
 from generator.cli import main
+from tests.test_incremental import clean_build, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "tools" / "search.js"
@@ -320,3 +321,58 @@ def test_whoosh_follows_edits_without_a_rebuild(sample_site: Path) -> None:
     assert [r["code"] for r in search.query_whoosh(index_dir, "zimmer frame")] == ["E0143"]
     assert search.query_whoosh(index_dir, "E0100") == []
     assert codes(out / "site", "zimmer frame") == ["E0143"]
+
+
+# --- an edit updates the indexes in place ----------------------------------------------------
+
+
+def search_written(report: Any) -> list[str]:
+    return [k for k in report.files if k.startswith(f"site/{search.INDEX_DIR}/")]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("S73.01.md", "socket, typically", "socket, typically qqeditcanary"),  # the body
+        ("S73.01.md", "title: Posterior", "title: Qqeditcanary posterior"),
+        ("S72.001A.md", "billable: true\nsynonyms:", "billable: false\nsynonyms:\n- qqeditcanary"),
+    ],
+)
+def test_an_edit_rewrites_a_few_index_files_as_a_clean_build_would(
+    sample_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, old: str, new: str
+) -> None:
+    out = tmp_path / "out"
+    first = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    index_dir = str(out / search.WHOOSH_DIR)
+    segments = {p.name for p in Path(index_dir).glob("*.seg")}
+    page = sample_site / "content" / "codes" / "icd10cm" / name
+    assert old in page.read_text()
+    page.write_text(page.read_text().replace(old, new, 1))
+    with monkeypatch.context() as m:  # the edit's build makes no document but the edited one
+        m.setattr(search, "documents", None)
+        report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    written = search_written(report)
+    assert 0 < len(written) <= 30 < len(search_written(first)), written
+    assert tree(out) == clean_build(sample_site, tmp_path)
+    code = name.removesuffix(".md")
+    assert codes(out / "site", "qqeditcanary") == [code]
+    assert segments <= {p.name for p in Path(index_dir).glob("*.seg")}  # updated, not rebuilt
+    assert [r["code"] for r in search.query_whoosh(index_dir, "qqeditcanary")] == [code]
+
+
+def test_edits_across_a_build_without_search_or_a_lost_state(sample_site: Path, tmp_path: Path) -> None:
+    """The indexes of a build that skipped search (or whose saved state is gone) are made
+    whole again, not updated from a state that missed an edit."""
+    out = tmp_path / "out"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    folder = sample_site / "content" / "codes" / "icd10cm"
+    for i, (name, options) in enumerate([("S73.01.md", {"search": False}), ("S73.02.md", {}), ("S73.0.md", {})]):
+        page = folder / name
+        page.write_text(page.read_text() + f"\nqqstep{i} words.\n")
+        if i == 2:
+            for f in (out / ".cache").glob("search*"):
+                f.unlink()
+        build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, **options))
+    assert tree(out) == clean_build(sample_site, tmp_path)
+    assert codes(out / "site", "qqstep0") == ["S73.01"]
+    assert [r["code"] for r in search.query_whoosh(str(out / search.WHOOSH_DIR), "qqstep0")] == ["S73.01"]
