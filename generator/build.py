@@ -19,6 +19,7 @@ from .content import read_codes, read_text
 from .errors import BuildError, CheckFailed, ConfigError, ContentError
 from .publish import Publisher, Report
 from .render import Descriptors, Output, Renderer
+from .scanning import Prescan
 from .site import Site
 from .urls import output_path
 
@@ -31,6 +32,7 @@ class BuildOptions:
     descriptor_files: Sequence[str] = field(default_factory=tuple)  # "cpt=path/to/file.csv"
     search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites
+    prescan: Prescan | None = None  # the content files' stat, already under way (see ``cli``)
 
 
 def load_site(site_dir: str) -> Site:
@@ -120,7 +122,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     layouts = os.path.join(site_dir, "layouts")
     with parallel.loading():
         site, changes = incremental.load(
-            site_dir, out_dir, config, env, incremental.layouts_digest(layouts), options.jobs
+            site_dir, out_dir, config, env, incremental.layouts_digest(layouts), options.jobs,
+            prescan=options.prescan,
         )
     guard_out_dir(site_dir, out_dir)
     renderer = Renderer(site, layouts, file_links=options.file_links, descriptors=descriptors)

@@ -99,13 +99,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions, build
+    from .scanning import Prescan
 
     start = time.perf_counter()
+    prescan = Prescan(args.site)  # stat the content files on the other core while we import
+    from .build import BuildOptions, build
+
     report = build(
         args.site,
         BuildOptions(out_dir=args.out, quiet=args.quiet, file_links=args.file_links,
-                     descriptor_files=args.descriptors, jobs=args.jobs, search=args.search),
+                     descriptor_files=args.descriptors, jobs=args.jobs, search=args.search,
+                     prescan=prescan),
     )
     if not args.quiet:
         out = os.path.abspath(args.out or os.path.join(args.site, "build"))

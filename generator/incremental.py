@@ -50,6 +50,7 @@ from .content import Code, FileErrors, Related, Section, parse_code, read_text
 from .errors import CheckFailed, ContentError
 from .publish import Publisher
 from .render import CODE_TOKEN, Renderer
+from .scanning import Prescan, Stat, scan
 from .site import Site, sort_key
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
@@ -62,7 +63,6 @@ DAMAGED = (OSError, EOFError, ValueError, TypeError, KeyError)  # a snapshot fil
 SECTIONS_AT = FIELDS.index("sections")
 
 Key = tuple[str, str]
-Stat = tuple[int, int]
 Record = tuple[Any, ...]
 
 
@@ -93,32 +93,6 @@ def face(c: Code) -> tuple[Any, ...]:
 
 
 # --- scanning the content folder -------------------------------------------------------
-
-
-def scan(site_dir: str) -> dict[str, Stat]:
-    """Site-relative path -> (mtime_ns, size) of every content file (``content_files``' set),
-    in directory order. Stats are taken relative to an open folder: no path walk per file."""
-    found: dict[str, Stat] = {}
-
-    def walk(folder: str, rel: str) -> None:
-        try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        stat = os.stat
-        try:
-            for e in os.scandir(fd):
-                name = e.name
-                if e.is_dir():
-                    walk(os.path.join(folder, name), f"{rel}{name}/")
-                elif name.endswith(".md"):
-                    st = stat(name, dir_fd=fd)
-                    found[rel + name] = (st.st_mtime_ns, st.st_size)
-        finally:
-            os.close(fd)
-
-    walk(os.path.join(site_dir, "content", "codes"), "content/codes/")
-    return found
 
 
 def key_of(path: str) -> Key:
@@ -600,6 +574,7 @@ def load(
     layouts: str,
     jobs: int | None,
     use_snapshot: bool = True,
+    prescan: Prescan | None = None,
 ) -> tuple[Site, Changes]:
     """Load and check the site, parsing only the files whose bytes changed since the snapshot.
 
@@ -607,16 +582,21 @@ def load(
     or went and the layouts are the same, the other codes are read from the snapshot only when a page to render shows
     them. Raises CheckFailed with every problem, exactly as a full load would.
     """
-    scanned = time.time_ns()
-    # stat the content files in a thread while the snapshot loads: stat releases the GIL
+    # stat the content files (in a thread, unless the caller already started a Prescan) while
+    # the snapshot loads: stat releases the GIL
     with ThreadPoolExecutor(1) as pool:
-        scanning = pool.submit(scan, site_dir)
+        scanned = time.time_ns()
+        scanning = pool.submit(scan, site_dir) if prescan is None else None
         old = None
         if use_snapshot and all(os.path.isdir(os.path.join(out_dir, a)) for a in ("site", "private")):
             old = Snapshot.load(out_dir)
             if old is not None and old.env != env:
                 old = None
-        stats = scanning.result()
+        if prescan is not None:
+            stats, scanned = prescan.result(), prescan.started
+        else:
+            assert scanning is not None
+            stats = scanning.result()
     prev = old.files if old else {}
     # A file written in the same clock tick as the last scan, after it, can have the stat the
     # scan saw: read every file not safely older than that scan (git's "racily clean" files).

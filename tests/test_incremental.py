@@ -13,6 +13,8 @@ from generator.build import BuildOptions, build, load_site
 from generator.content import split_front_matter
 from generator.errors import CheckFailed
 from generator.importers.files import render_file
+from generator.scanning import Prescan, scan
+from tests.conftest import codesite
 
 
 def tree(out: Path) -> dict[str, bytes]:
@@ -248,3 +250,20 @@ def test_an_edit_after_the_manifest_was_lost_rebuilds_every_page(sample_site: Pa
     assert tree(out) == clean_build(sample_site, tmp_path)
     again = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     assert again.written == 0
+
+
+def test_the_command_line_stats_files_in_a_child_process_with_the_same_result(
+    sample_site: Path, tmp_path: Path
+) -> None:
+    prescan = Prescan(str(sample_site))
+    assert prescan.pid  # forked
+    found = prescan.result()
+    assert found == scan(str(sample_site)) and len(found) > 800
+    out = tmp_path / "out"
+    assert codesite("build", "--site", str(sample_site), "--out", str(out), "--quiet").returncode == 0
+    path = sample_site / "content" / "codes" / "icd10cm" / "S73.0.md"
+    path.write_text(path.read_text().replace("title: ", "title: Renamed ", 1))
+    result = codesite("build", "--site", str(sample_site), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert " 0 removed" in result.stdout and "written" in result.stdout
+    assert tree(out) == clean_build(sample_site, tmp_path)
