@@ -31,7 +31,6 @@ import functools
 import hashlib
 import importlib
 import io
-import marshal
 import os
 import time
 import zlib
@@ -43,7 +42,7 @@ from typing import Any
 from jinja2 import Environment, meta
 from jinja2.bccache import Bucket, BytecodeCache
 
-from . import parallel
+from . import marshalfile, parallel
 from .check import check_changed, check_site
 from .config import SiteConfig
 from .content import Code, FileErrors, Related, Section, parse_code, read_text
@@ -59,7 +58,7 @@ FORMAT = 4
 RACY_NS = 1_000_000_000
 FIELDS = tuple(f.name for f in fields(Code))
 RELATED_AT = FIELDS.index("related")
-DAMAGED = (OSError, EOFError, ValueError, TypeError, KeyError)  # a snapshot file gone or damaged
+DAMAGED = (*marshalfile.DAMAGED, KeyError)  # a snapshot file gone or damaged
 SECTIONS_AT = FIELDS.index("sections")
 
 Key = tuple[str, str]
@@ -249,10 +248,10 @@ class Snapshot:
         """The last good build's snapshot (meta and files), or None (none, unreadable, other format)."""
         folder = os.path.join(out_dir, SNAPSHOT)
         try:
-            meta = _read(os.path.join(folder, "meta"))
+            meta = marshalfile.read(os.path.join(folder, "meta"))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 return None
-            files = _read(os.path.join(folder, "files"))
+            files = marshalfile.read(os.path.join(folder, "files"))
             return cls(
                 meta["env"], meta["layouts"], meta["templates"], meta["others"], meta["counts"], meta["scanned"],
                 files, folder, search=meta.get("search", ""),
@@ -263,7 +262,7 @@ class Snapshot:
     @property
     def graph(self) -> Graph:
         if self._graph is None:
-            self._graph = Graph(*_read(os.path.join(self.folder, "graph")))
+            self._graph = Graph(*marshalfile.read(os.path.join(self.folder, "graph")))
         return self._graph
 
     @graph.setter
@@ -276,7 +275,7 @@ class Snapshot:
 
     def shard(self, i: int) -> dict[str, Entry]:
         if i not in self._shards:
-            self._shards[i] = _read(os.path.join(self.folder, f"shard-{i}"))
+            self._shards[i] = marshalfile.read(os.path.join(self.folder, f"shard-{i}"))
         return self._shards[i]
 
     def entry(self, path: str) -> Entry:
@@ -326,26 +325,14 @@ class Snapshot:
             return
         os.makedirs(folder, exist_ok=True)
         for name, data in parts.items():
-            _write(os.path.join(folder, name), data)
-        _write(os.path.join(folder, "meta"), meta)
+            marshalfile.write(os.path.join(folder, name), data)
+        marshalfile.write(os.path.join(folder, "meta"), meta)
 
 
 def shard_of(key: Key) -> int:
     """Codes of one category share a shard (the first three characters), and so do chapters."""
     system, code = key
     return zlib.crc32(f"{system}\0{'#' if code.isdigit() else code[:3]}".encode()) % SHARDS
-
-
-def _read(path: str) -> Any:
-    with open(path, "rb") as f:
-        return marshal.loads(f.read())  # marshal.load(f) reads in small pieces: 10x slower
-
-
-def _write(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(marshal.dumps(data))
-    os.replace(tmp, path)
 
 
 def env_digest(site_dir: str, config_digest: str, extra: Any) -> str:

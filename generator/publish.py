@@ -8,12 +8,12 @@ not change: a no-op build writes nothing and every mtime stays as it was.
 from __future__ import annotations
 
 import hashlib
-import marshal
 import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from . import marshalfile
 from .errors import BuildError
 from .render import Output
 from .urls import safe_join
@@ -48,10 +48,9 @@ class Publisher:
 
     def _read_manifest(self) -> dict[str, str]:
         try:
-            with open(os.path.join(self.out, MANIFEST), "rb") as f:
-                data = marshal.loads(f.read())
+            data = marshalfile.read(os.path.join(self.out, MANIFEST))
             return data if isinstance(data, dict) else {}
-        except (OSError, EOFError, ValueError, TypeError):
+        except marshalfile.DAMAGED:
             return {}
 
     def begin(self) -> None:
@@ -169,10 +168,7 @@ class Publisher:
         for area in AREAS:
             os.makedirs(os.path.join(self.out, area), exist_ok=True)
         if self.changed or stale or self.old != self.new:
-            tmp = os.path.join(self.out, MANIFEST + ".tmp")
-            with open(tmp, "wb") as f:
-                f.write(marshal.dumps(self.new))
-            os.replace(tmp, os.path.join(self.out, MANIFEST))
+            marshalfile.write(os.path.join(self.out, MANIFEST), self.new)
         shutil.rmtree(self.staging, ignore_errors=True)
         report.files = self.changed
         return report

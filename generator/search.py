@@ -43,7 +43,6 @@ import functools
 import hashlib
 import importlib
 import json
-import marshal
 import math
 import os
 import re
@@ -56,7 +55,7 @@ from typing import Any
 
 import yaml
 
-from . import yamlutil
+from . import marshalfile, yamlutil
 from .config import SYNONYMS_PATH
 from .content import Code
 from .errors import CodesiteError, ConfigError
@@ -466,7 +465,7 @@ class State:
 
     def shard(self, i: int) -> dict[str, Postings]:
         if i not in self.shards:
-            self.shards[i] = _read_marshal(os.path.join(self.folder, f"{STATE}-t-{i}"))
+            self.shards[i] = marshalfile.read(os.path.join(self.folder, f"{STATE}-t-{i}"))
         return self.shards[i]
 
     @classmethod
@@ -493,7 +492,7 @@ class State:
     def load(cls, folder: str, token: str) -> State | None:
         """The last build's state when it is the one ``token`` names, else None."""
         try:
-            data = _read_marshal(os.path.join(folder, STATE))
+            data = marshalfile.read(os.path.join(folder, STATE))
             if data.get("format") != FORMAT or data.get("token") != token or not token:
                 return None
             return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
@@ -509,26 +508,14 @@ class State:
         if os.path.exists(meta):
             os.remove(meta)
         for i in sorted(self.dirty if self.folder else self.shards):
-            _write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
+            marshalfile.write(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
         data = {"format": FORMAT, "token": token, "keys": self.keys, "boosts": self.boosts,
                 "billable": self.billable, "sums": self.sums, "counts": self.counts, "vocab": self.vocab}
-        _write_marshal(meta, data)
+        marshalfile.write(meta, data)
         self.folder, self.dirty = folder, set()
 
 
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
-
-
-def _read_marshal(path: str) -> Any:
-    with open(path, "rb") as f:
-        return marshal.loads(f.read())
-
-
-def _write_marshal(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(marshal.dumps(data))
-    os.replace(tmp, path)
 
 
 def encode_postings(plist: Postings, df: int, state: State, top: float) -> list[int]:
@@ -831,8 +818,7 @@ def update_whoosh(prepared: Prepared, index_dir: str, since: str, token: str) ->
 
 
 def _read_meta(path: str) -> dict[str, Any]:
-    with open(path, "rb") as f:
-        data = marshal.loads(f.read())
+    data = marshalfile.read(path)
     if not isinstance(data, dict) or not isinstance(data.get("docs"), dict):
         raise ValueError(f"{path}: not a codesite search index")
     return data
@@ -841,16 +827,13 @@ def _read_meta(path: str) -> dict[str, Any]:
 def _whoosh_meta(index_dir: str) -> dict[str, Any]:
     try:
         return _read_meta(os.path.join(index_dir, META))
-    except (OSError, EOFError, ValueError, TypeError):
+    except marshalfile.DAMAGED:
         return {}
 
 
 def _write_whoosh_meta(index_dir: str, synonyms: Synonyms, digests: dict[str, str], token: str) -> None:
     path = os.path.join(index_dir, META)
-    data = {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests}
-    with open(path + ".tmp", "wb") as f:
-        f.write(marshal.dumps(data))
-    os.replace(path + ".tmp", path)
+    marshalfile.write(path, {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests})
 
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str]) -> None:
@@ -921,7 +904,7 @@ def _open_whoosh(index_dir: str) -> _Opened:
             return cached
         meta = _read_meta(path)
         ix = whoosh_index().open_dir(index_dir)
-    except (OSError, EOFError, ValueError, TypeError, whoosh_index().EmptyIndexError):
+    except (*marshalfile.DAMAGED, whoosh_index().EmptyIndexError):
         raise CodesiteError(f"no search index in {index_dir}: run 'codesite build' first") from None
     opened = _OPENED[index_dir] = _Opened((st.st_mtime, st.st_size), ix, meta)
     return opened
