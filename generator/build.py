@@ -203,10 +203,14 @@ def search_edit(
     return prepared if publisher.keep([k for k in kept if k not in redo]) else None
 
 
+def last_outputs(changes: incremental.Changes, prefix: str) -> list[str]:
+    """The last build's files under ``prefix`` that are not code pages'."""
+    return [k for k in (changes.old.others if changes.old else ()) if k.startswith(prefix)]
+
+
 def search_keys(changes: incremental.Changes) -> list[str]:
     """The last build's client index files, carried over when nothing searchable changed."""
-    old = changes.old.others if changes.old else ()
-    return [k for k in old if k.startswith(f"site/{search.INDEX_DIR}/")]
+    return last_outputs(changes, f"site/{search.INDEX_DIR}/")
 
 
 def template_error(exc: TemplateError) -> BuildError:
@@ -217,8 +221,7 @@ def template_error(exc: TemplateError) -> BuildError:
 def sitemap_keys(changes: incremental.Changes) -> list[str]:
     """The last build's sitemap files: the same while no code came or went. Must name every
     file ``Renderer.sitemaps`` writes (the random-edit test fails if one is left out)."""
-    keys = [k for k in (changes.old.others if changes.old else ()) if k.startswith("site/sitemaps/")]
-    return ["site/sitemap.xml", "site/robots.txt", *keys]
+    return ["site/sitemap.xml", "site/robots.txt", *last_outputs(changes, "site/sitemaps/")]
 
 
 _RENDER: tuple[Renderer, Publisher] | None = None

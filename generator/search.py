@@ -208,7 +208,12 @@ class Doc:
 
 def document_order(site: Site) -> list[Code]:
     systems = list(site.config.systems)
-    return sorted(site.codes.values(), key=lambda c: (systems.index(c.system), sort_key(c.code)))
+    return sorted(site.codes.values(), key=lambda c: order_of(systems, c))
+
+
+def order_of(systems: list[str], code: Code) -> tuple[int, int, str]:
+    """Documents are in system order (as site.yaml lists them), then code order."""
+    return (systems.index(code.system), *sort_key(code.code))
 
 
 def code_fields(code: Code, title: str) -> dict[str, list[str]]:
@@ -254,22 +259,15 @@ def documents(site: Site) -> list[Doc]:
     below = descendants(site)
     systems = list(site.config.systems)
     for i, code in enumerate(document_order(site)):
-        title = code.title or ""
-        prefix = site.config.systems[code.system].url_prefix
-        out.append(
-            Doc(
-                i,
-                code.code,
-                code.system,
-                title,
-                code.billable,
-                code_url(prefix, code.code),
-                code_fields(code, title),
-                prior(below.get(code.key, 0)),
-                (systems.index(code.system), *sort_key(code.code)),
-            )
-        )
+        fields = code_fields(code, code.title or "")
+        out.append(document(site, systems, i, code, fields, prior(below.get(code.key, 0))))
     return out
+
+
+def document(site: Site, systems: list[str], docid: int, code: Code, fields: dict[str, list[str]], boost: float) -> Doc:
+    prefix = site.config.systems[code.system].url_prefix
+    return Doc(docid, code.code, code.system, code.title or "", code.billable, code_url(prefix, code.code), fields,
+               boost, order_of(systems, code))
 
 
 # --- lay synonyms ---------------------------------------------------------------------------
@@ -497,7 +495,7 @@ class State:
                 return None
             return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
                        data["vocab"], {}, folder)
-        except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError):
+        except (*marshalfile.DAMAGED, KeyError, AttributeError):
             return None
 
     def save(self, folder: str, token: str) -> None:
@@ -672,7 +670,6 @@ def prepare_edit(site: Site, before: Mapping[str, Code], after: Mapping[str, Cod
     if state.avg() != avg:
         return None
 
-    systems = list(site.config.systems)
     docs: list[Doc] = []
     terms: set[str] = set()  # whose postings changed
     records: set[int] = set()
@@ -704,11 +701,7 @@ def prepare_edit(site: Site, before: Mapping[str, Code], after: Mapping[str, Cod
             else:
                 shard.pop(t, None)
                 state.vocab.pop(t, None)
-        title = new.title or ""
-        prefix = site.config.systems[new.system].url_prefix
-        order = (systems.index(new.system), *sort_key(new.code))
-        docs.append(Doc(i, new.code, new.system, title, new.billable, code_url(prefix, new.code), fields_after,
-                        state.boosts[i], order))
+        docs.append(document(site, list(site.config.systems), i, new, fields_after, state.boosts[i]))
 
     top = state.top()
     outputs = [term_file(s, state, top) for s in sorted(state.dirty)]
