@@ -121,19 +121,19 @@ def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
 
 def index_build_child(site_dir: str, whoosh_dir: str) -> None:
     """Run in a child process so that its peak memory is its own."""
-    from generator import search
     from generator.build import load_site
+    from generator.search import client, engine
 
     t0 = time.perf_counter()
     site = load_site(site_dir)
     t1 = time.perf_counter()
     rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    prepared = search.prepare(site)
-    files = list(search.client_index(site, prepared))
+    prepared = client.prepare(site)
+    files = list(client.client_index(site, prepared))
     t2 = time.perf_counter()
     rss_client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     shutil.rmtree(whoosh_dir, ignore_errors=True)
-    search.build_whoosh(prepared, whoosh_dir)
+    engine.build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, whoosh_dir)  # a fresh index, in place
     t3 = time.perf_counter()
     rss_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
@@ -403,10 +403,11 @@ def main() -> int:
     further = [r["loaded"]["gzip"] for r in tab[1:]]
     ours = quality(queries, {r["q"]: r["codes"] for r in tab}.__getitem__)
 
-    from generator import search
+    from generator.search.engine import Searcher
 
     whoosh_dir = str(args.work / "whoosh-bench")
-    whoosh_answers = {q: [r["code"] for r in search.query_whoosh(whoosh_dir, q, 10)] for q in flat}
+    searcher = Searcher(whoosh_dir)
+    whoosh_answers = {q: [r["code"] for r in searcher.query(q, 10)] for q in flat}
     theirs = quality(queries, whoosh_answers.__getitem__)
     overlap = statistics.mean(
         len(set(r["codes"]) & set(whoosh_answers[r["q"]]))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 
-from . import incremental, parallel, search
+from . import incremental, parallel
 from .check import check_site
 from .config import CONFIG_PATH, SiteConfig, load_config
 from .content import read_codes, read_text
@@ -20,6 +20,9 @@ from .errors import BuildError, CheckFailed, ConfigError, ContentError
 from .publish import Publisher, Report
 from .render import Descriptors, Output, Renderer
 from .scanning import Prescan
+from .search import stage as search
+from .search.engine import whoosh_dir
+from .search.synonyms import synonyms_digest
 from .site import Site
 from .urls import output_path
 
@@ -117,7 +120,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     out_dir = options.out_dir or os.path.join(site_dir, "build")
     config = load_config(site_dir)
     descriptors: Descriptors = read_descriptors(options.descriptor_files, config)
-    inputs = (sorted(descriptors.items()), options.file_links, search.synonyms_digest(site_dir))
+    inputs = (sorted(descriptors.items()), options.file_links, synonyms_digest(site_dir))
     env = incremental.env_digest(site_dir, config.digest, inputs)
     layouts = os.path.join(site_dir, "layouts")
     with parallel.loading():
@@ -147,14 +150,11 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         if not (same_urls and publisher.keep(sitemap_keys(changes))):
             publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
         publisher.add_all(copy_assets(site_dir))
-        index_dir = search.whoosh_dir(site_dir, options.out_dir)
-        searchable = None
-        kept = search_keys(changes)
-        if options.search and kept and search_unchanged(changes, index_dir) and publisher.keep(kept):
-            changes.new.search = changes.old.search if changes.old else ""
-        elif options.search:
-            searchable = search_edit(site, changes, out_dir, kept, publisher) or search.prepare(site)
-            publisher.add_all(search.client_index(site, searchable))
+        snapshot_dir = os.path.join(out_dir, incremental.SNAPSHOT)
+        indexed = None
+        if options.search:
+            indexed = search.index(site, publisher, whoosh_dir(site_dir, options.out_dir), snapshot_dir,
+                                   search_since(changes), str(changes.new.scanned))
         check_nav(site, publisher)
         changes.new.others = tuple(list(publisher.new)[pages:])
     except TemplateError as exc:
@@ -164,10 +164,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         publisher.abort()
         raise
     report = publisher.commit()
-    if searchable is not None:  # the search state, then whoosh, then the snapshot that names them
-        since, token = changes.old.search if changes.old else "", str(changes.new.scanned)
-        search.save(site, searchable, os.path.join(out_dir, incremental.SNAPSHOT), index_dir, since, token)
-        changes.new.search = token
+    if indexed is not None:  # the search state, then the snapshot that names it
+        changes.new.search = search.remember(indexed, snapshot_dir)
     changes.new.save(out_dir, changes.old)
     compiled.save()
     return report
@@ -176,41 +174,19 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 PAGE_TEMPLATES = ("code.html", "hierarchy.html")
 
 
-def search_unchanged(changes: incremental.Changes, index_dir: str) -> bool:
-    """No content file changed since the last build (other inputs are in the snapshot's env
-    digest, synonyms.yaml included): its search indexes still hold."""
-    return (
-        changes.old is not None
-        and not changes.before
-        and not changes.after
-        and not changes.keys_changed
-        and os.path.isdir(index_dir)
-    )
-
-
-def search_edit(
-    site: Site, changes: incremental.Changes, out_dir: str, kept: list[str], publisher: Publisher
-) -> search.Prepared | None:
-    """After an editor's edit (see ``incremental``), the client index files it changes, the
-    others carried over; None when the index must be made whole."""
-    if not (changes.lazy and changes.old and changes.old.search):
-        return None
-    folder = os.path.join(out_dir, incremental.SNAPSHOT)
-    prepared = search.prepare_edit(site, changes.before, changes.after, folder, changes.old.search)
-    if prepared is None or prepared.outputs is None:
-        return None
-    redo = {f"{o.area}/{o.path}" for o in prepared.outputs}
-    return prepared if publisher.keep([k for k in kept if k not in redo]) else None
+def search_since(changes: incremental.Changes) -> search.Last:
+    """What the search stage needs of the last build."""
+    old = changes.old
+    if old is None:
+        return search.Last()
+    unchanged = not changes.before and not changes.after and not changes.keys_changed
+    edit = (changes.before, changes.after) if changes.lazy else None
+    return search.Last(old.search, old.others, unchanged, edit)
 
 
 def last_outputs(changes: incremental.Changes, prefix: str) -> list[str]:
     """The last build's files under ``prefix`` that are not code pages'."""
     return [k for k in (changes.old.others if changes.old else ()) if k.startswith(prefix)]
-
-
-def search_keys(changes: incremental.Changes) -> list[str]:
-    """The last build's client index files, carried over when nothing searchable changed."""
-    return last_outputs(changes, f"site/{search.INDEX_DIR}/")
 
 
 def template_error(exc: TemplateError) -> BuildError:

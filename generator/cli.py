@@ -132,7 +132,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     import json
 
-    from .search import query_whoosh, whoosh_dir
+    from .search.engine import query_whoosh, whoosh_dir
 
     results = query_whoosh(args.index or whoosh_dir(args.site), args.query, args.limit,
                            system=args.system, billable=args.billable)

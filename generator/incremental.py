@@ -47,8 +47,9 @@ from .check import check_changed, check_site
 from .config import SiteConfig
 from .content import Code, FileErrors, Related, Section, parse_code, read_text
 from .errors import CheckFailed, ContentError
+from .mentions import mentioned_codes
 from .publish import Publisher
-from .render import CODE_TOKEN, Renderer
+from .render import Renderer
 from .scanning import Prescan, Stat, scan
 from .site import Site, sort_key
 
@@ -453,7 +454,7 @@ def template_digests(env: Environment, names: Iterable[str]) -> dict[str, str]:
 
 
 def note_targets(c: Code) -> set[str]:
-    return {m.group(1) for notes in c.notes.values() for n in notes for m in CODE_TOKEN.finditer(n)}
+    return {code for notes in c.notes.values() for n in notes for code in mentioned_codes(n)}
 
 
 def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Site | None = None) -> set[Key]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -14,12 +13,12 @@ from markupsafe import Markup, escape
 
 from .content import Code
 from .markup import MarkdownRenderer
+from .mentions import mentions
 from .schema import NOTE_KINDS, RELATIONS
 from .site import Site
 from .templating import PageEnvironment
 from .urls import code_url, relative
 
-CODE_TOKEN = re.compile(r"\b([A-Z][0-9A-Z][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?(?![\w.])")
 GATE_OPEN = "<!--gated:{id}-->"
 GATE_CLOSE = "<!--/gated:{id}-->"
 BANNER = "<!--meter-banner-->"
@@ -167,7 +166,7 @@ class Renderer:
         """Escape a note and link the codes in it that have a page."""
         out: list[str] = []
         pos = 0
-        for m in CODE_TOKEN.finditer(text):
+        for m in mentions(text):
             target = self.site.get(code.system, m.group(1))
             if target is None or target is code:
                 continue

@@ -1,0 +1,83 @@
+"""The search stage: documents and synonyms in, outputs for the publisher out.
+
+The build calls ``index`` once the pages are staged, with what it knows of the last build
+(``Last``), and ``remember`` once the publisher has committed. ``index`` hands the publisher
+the client index files (or keeps the last build's) and makes the next whoosh index in a
+folder the publisher swaps in at its commit (``Publisher.stage_folder``): site, fragments and
+both indexes change together or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..content import Code
+from ..publish import Publisher
+from ..site import Site
+from .client import INDEX_DIR, Prepared, client_index, prepare, prepare_edit
+from .documents import documents
+from .engine import build_whoosh, update_whoosh
+
+
+@dataclass(frozen=True)
+class Last:
+    """What the search stage needs of the last build."""
+
+    token: str = ""  # names the search state and the whoosh index it left ("": none current)
+    files: Sequence[str] = ()  # its client index files, as publisher keys ("site/search-index/...")
+    unchanged: bool = False  # no content file changed since (other inputs: the build's env digest)
+    # An editor's edit (see ``incremental``): the changed files' codes before and after, every
+    # file keeping its code; None when the build is not one.
+    edit: tuple[Mapping[str, Code], Mapping[str, Code]] | None = None
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What ``index`` did, for ``remember``: the token that now names both indexes."""
+
+    token: str
+    prepared: Prepared | None = None  # None: the last build's indexes were kept
+
+
+def client_files(files: Sequence[str]) -> list[str]:
+    """The publisher keys among ``files`` that belong to the client index."""
+    return [k for k in files if k.startswith(f"site/{INDEX_DIR}/")]
+
+
+def index(site: Site, publisher: Publisher, whoosh_dir: str, state_dir: str, last: Last, token: str) -> Indexed:
+    """Both search indexes for ``site``, staged with ``publisher``; ``state_dir`` holds the
+    scores' state of the last build, ``token`` names this build."""
+    kept = client_files(last.files)
+    if kept and last.unchanged and os.path.isdir(whoosh_dir) and publisher.keep(kept):
+        return Indexed(last.token)
+    prepared = _edit(site, publisher, state_dir, last, kept) or prepare(site)
+    publisher.add_all(client_index(site, prepared))
+    staged = publisher.stage_folder(whoosh_dir)
+    if prepared.outputs is None:
+        build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, token)
+    elif not update_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, last.token, token):
+        build_whoosh(documents(site), prepared.synonyms, whoosh_dir, staged, token)
+    return Indexed(token, prepared)
+
+
+def remember(indexed: Indexed, state_dir: str) -> str:
+    """Once the publisher committed: the scores' state into ``state_dir``, named by the token
+    it returns (the snapshot keeps it, see ``Last.token``)."""
+    if indexed.prepared is not None and indexed.prepared.state is not None:
+        indexed.prepared.state.save(state_dir, indexed.token)
+    return indexed.token
+
+
+def _edit(site: Site, publisher: Publisher, state_dir: str, last: Last, kept: list[str]) -> Prepared | None:
+    """After an editor's edit, the client index files it changes, the others carried over;
+    None when the index must be made whole."""
+    if last.edit is None or not last.token:
+        return None
+    before, after = last.edit
+    prepared = prepare_edit(site, before, after, state_dir, last.token)
+    if prepared is None or prepared.outputs is None:
+        return None
+    redo = {f"{o.area}/{o.path}" for o in prepared.outputs}
+    return prepared if publisher.keep([k for k in kept if k not in redo]) else None
