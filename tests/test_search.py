@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from generator.build import BuildOptions, build
 from generator.cli import main
-from generator.errors import ConfigError
+from generator.errors import CheckFailed, ConfigError
 from generator.search import client, engine, stage, synonyms
 from generator.search import text as analysis
 from tests.test_incremental import clean_build, tree
@@ -379,3 +379,39 @@ def test_edits_across_a_build_without_search_or_a_lost_state(sample_site: Path, 
     assert tree(out) == clean_build(sample_site, tmp_path)
     assert codes(out / "site", "qqstep0") == ["S73.01"]
     assert [r["code"] for r in engine.query_whoosh(str(out / engine.WHOOSH_DIR), "qqstep0")] == ["S73.01"]
+
+
+# --- the whoosh index is staged and swapped in with the site ----------------------------------
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_failed_build_leaves_both_indexes_and_the_site_of_the_last_one(sample_site: Path, tmp_path: Path) -> None:
+    """A build that fails once both indexes are staged (a navigation link to no page is found
+    after them) changes nothing: not the site, not the client index, not a byte of whoosh (an
+    edit's staging folder starts as hard links to the live files)."""
+    out = tmp_path / "out"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    index_dir = out / engine.WHOOSH_DIR
+    before, whoosh_before = tree(out), folder_bytes(index_dir)
+    page = sample_site / "content" / "codes" / "icd10cm" / "S73.01.md"
+    page.write_text(page.read_text().replace("title: Posterior", "title: Qqfailedcanary posterior", 1))
+    config = sample_site / "content" / "site.yaml"
+    good = config.read_text()
+    config.write_text(good.replace("nav:\n", "nav:\n  - {title: Gone, url: /no-such-page/}\n", 1))
+    with pytest.raises(CheckFailed) as failed:
+        build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert "'/no-such-page/' is not a page of the site" in str(failed.value.errors[0])
+    assert tree(out) == before
+    assert folder_bytes(index_dir) == whoosh_before
+    assert not (out / ".staging").exists()
+    assert engine.query_whoosh(str(index_dir), "qqfailedcanary") == []
+    assert codes(out / "site", "qqfailedcanary") == []
+
+    config.write_text(good)
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert [r["code"] for r in engine.query_whoosh(str(index_dir), "qqfailedcanary")] == ["S73.01"]
+    assert codes(out / "site", "qqfailedcanary") == ["S73.01"]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(engine.WHOOSH_DIR)) == [engine.WHOOSH_DIR]
