@@ -121,7 +121,7 @@ def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
 
 def index_build_child(site_dir: str, whoosh_dir: str) -> None:
     """Run in a child process so that its peak memory is its own."""
-    from generator.build import load_site
+    from generator.load import load_site
     from generator.search import client, engine
 
     t0 = time.perf_counter()

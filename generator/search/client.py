@@ -33,10 +33,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import marshalfile
-from ..content import Code
-from ..render import Output
-from ..site import Site
+from ..model.code import Code
+from ..model.site import Site
+from ..outputs import DAMAGED, Output, read_marshal, write_marshal
 from .documents import FIELDS, FORMAT, Doc, code_fields, document, documents
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
 from .synonyms import Synonyms, load_synonyms
@@ -124,7 +123,7 @@ class State:
 
     def shard(self, i: int) -> dict[str, Postings]:
         if i not in self.shards:
-            self.shards[i] = marshalfile.read(os.path.join(self.folder, f"{STATE}-t-{i}"))
+            self.shards[i] = read_marshal(os.path.join(self.folder, f"{STATE}-t-{i}"))
         return self.shards[i]
 
     @classmethod
@@ -151,12 +150,12 @@ class State:
     def load(cls, folder: str, token: str) -> State | None:
         """The last build's state when it is the one ``token`` names, else None."""
         try:
-            data = marshalfile.read(os.path.join(folder, STATE))
+            data = read_marshal(os.path.join(folder, STATE))
             if data.get("format") != FORMAT or data.get("token") != token or not token:
                 return None
             return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
                        data["vocab"], {}, folder)
-        except (*marshalfile.DAMAGED, KeyError, AttributeError):
+        except (*DAMAGED, KeyError, AttributeError):
             return None
 
     def save(self, folder: str, token: str) -> None:
@@ -167,10 +166,10 @@ class State:
         if os.path.exists(meta):
             os.remove(meta)
         for i in sorted(self.dirty if self.folder else self.shards):
-            marshalfile.write(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
+            write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
         data = {"format": FORMAT, "token": token, "keys": self.keys, "boosts": self.boosts,
                 "billable": self.billable, "sums": self.sums, "counts": self.counts, "vocab": self.vocab}
-        marshalfile.write(meta, data)
+        write_marshal(meta, data)
         self.folder, self.dirty = folder, set()
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..content import Code
 from ..mentions import without_mentions
-from ..site import Site, sort_key
-from ..urls import code_url
+from ..model.code import Code
+from ..model.site import Site, sort_key
+from ..model.urls import code_url
 from .text import plain_markdown, tokens
 
 FORMAT = 1  # of the documents and both indexes made of them: a change rebuilds them whole

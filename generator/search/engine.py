@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import marshalfile
 from ..errors import CodesiteError
+from ..outputs import DAMAGED, read_marshal, write_marshal
 from .documents import FIELDS, FORMAT, Doc
 from .query import Group, add_typo_alts, plan
 from .synonyms import Synonyms
@@ -157,7 +157,7 @@ def _link_copy(live: str, staged: str) -> None:
 
 
 def _read_meta(path: str) -> dict[str, Any]:
-    data = marshalfile.read(path)
+    data = read_marshal(path)
     if not isinstance(data, dict) or not isinstance(data.get("docs"), dict):
         raise ValueError(f"{path}: not a codesite search index")
     return data
@@ -166,13 +166,13 @@ def _read_meta(path: str) -> dict[str, Any]:
 def _whoosh_meta(index_dir: str) -> dict[str, Any]:
     try:
         return _read_meta(os.path.join(index_dir, META))
-    except marshalfile.DAMAGED:
+    except DAMAGED:
         return {}
 
 
 def _write_whoosh_meta(index_dir: str, synonyms: Synonyms, digests: dict[str, str], token: str) -> None:
     path = os.path.join(index_dir, META)
-    marshalfile.write(path, {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests})
+    write_marshal(path, {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests})
 
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str]) -> None:
@@ -230,7 +230,7 @@ class Searcher:
                 return self._opened
             meta = _read_meta(path)
             ix = whoosh_index().open_dir(self.index_dir)
-        except (*marshalfile.DAMAGED, whoosh_index().EmptyIndexError):
+        except (*DAMAGED, whoosh_index().EmptyIndexError):
             raise CodesiteError(f"no search index in {self.index_dir}: run 'codesite build' first") from None
         self._opened = _Opened(stamp, ix, meta)
         return self._opened

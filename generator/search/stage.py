@@ -1,10 +1,10 @@
 """The search stage: documents and synonyms in, outputs for the publisher out.
 
 The build calls ``index`` once the pages are staged, with what it knows of the last build
-(``Last``), and ``remember`` once the publisher has committed. ``index`` hands the publisher
-the client index files (or keeps the last build's) and makes the next whoosh index in a
-folder the publisher swaps in at its commit (``Publisher.stage_folder``): site, fragments and
-both indexes change together or not at all.
+(``Last``), and the result's ``remember`` once the publisher has committed (the build state
+does, in its order). ``index`` hands the publisher the client index files (or keeps the last
+build's) and makes the next whoosh index in a folder the publisher swaps in at its commit
+(``Publisher.stage_folder``): site, fragments and both indexes change together or not at all.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..content import Code
+from ..model.code import Code
+from ..model.site import Site
 from ..publish import Publisher
-from ..site import Site
 from .client import INDEX_DIR, Prepared, client_index, prepare, prepare_edit
 from .documents import documents
 from .engine import build_whoosh, update_whoosh
@@ -35,10 +35,20 @@ class Last:
 
 @dataclass(frozen=True)
 class Indexed:
-    """What ``index`` did, for ``remember``: the token that now names both indexes."""
+    """What ``index`` did: the client index files that are this build's, and what ``remember``
+    writes once the publisher has committed."""
 
-    token: str
+    keys: list[str]  # the client index files, as publisher keys
+    token: str  # names both indexes and the scores' state
+    state_dir: str = ""
     prepared: Prepared | None = None  # None: the last build's indexes were kept
+
+    def remember(self) -> str:
+        """The scores' state into ``state_dir``, named by the token it returns (the build
+        state keeps it, see ``Last.token``)."""
+        if self.prepared is not None and self.prepared.state is not None:
+            self.prepared.state.save(self.state_dir, self.token)
+        return self.token
 
 
 def client_files(files: Sequence[str]) -> list[str]:
@@ -51,23 +61,17 @@ def index(site: Site, publisher: Publisher, whoosh_dir: str, state_dir: str, las
     scores' state of the last build, ``token`` names this build."""
     kept = client_files(last.files)
     if kept and last.unchanged and os.path.isdir(whoosh_dir) and publisher.keep(kept):
-        return Indexed(last.token)
+        return Indexed(kept, last.token)
     prepared = _edit(site, publisher, state_dir, last, kept) or prepare(site)
-    publisher.add_all(client_index(site, prepared))
+    keys = publisher.add_all(client_index(site, prepared))
+    if prepared.outputs is not None:  # an edit: the files it did not change were kept
+        keys = [k for k in kept if k not in keys] + keys
     staged = publisher.stage_folder(whoosh_dir)
     if prepared.outputs is None:
         build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, token)
     elif not update_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, last.token, token):
         build_whoosh(documents(site), prepared.synonyms, whoosh_dir, staged, token)
-    return Indexed(token, prepared)
-
-
-def remember(indexed: Indexed, state_dir: str) -> str:
-    """Once the publisher committed: the scores' state into ``state_dir``, named by the token
-    it returns (the snapshot keeps it, see ``Last.token``)."""
-    if indexed.prepared is not None and indexed.prepared.state is not None:
-        indexed.prepared.state.save(state_dir, indexed.token)
-    return indexed.token
+    return Indexed(keys, token, state_dir, prepared)
 
 
 def _edit(site: Site, publisher: Publisher, state_dir: str, last: Last, kept: list[str]) -> Prepared | None:
