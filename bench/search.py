@@ -123,12 +123,13 @@ def index_build_child(site_dir: str, whoosh_dir: str) -> None:
     """Run in a child process so that its peak memory is its own."""
     from generator.load import load_site
     from generator.search import client, engine
+    from generator.search.synonyms import load_synonyms
 
     t0 = time.perf_counter()
     site = load_site(site_dir)
     t1 = time.perf_counter()
     rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    prepared = client.prepare(site)
+    prepared = client.prepare(site, load_synonyms(site_dir))
     files = list(client.client_index(site, prepared))
     t2 = time.perf_counter()
     rss_client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -74,7 +74,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         others = render_other_pages(site_dir, renderer, changes, publisher)
         # 4. index
         if options.search:
-            indexed = search.index(site, publisher, whoosh_dir(site_dir, options.out_dir),
+            indexed = search.index(site, loaded.synonyms, publisher, whoosh_dir(site_dir, options.out_dir),
                                    os.path.join(out_dir, SNAPSHOT), search_since(changes), str(changes.new.scanned))
             others += indexed.keys
             state.search = indexed.remember

@@ -38,7 +38,7 @@ from ..model.site import Site
 from ..outputs import DAMAGED, Output, read_marshal, write_marshal
 from .documents import FIELDS, FORMAT, Doc, code_fields, document, documents
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
-from .synonyms import Synonyms, load_synonyms
+from .synonyms import Synonyms
 from .text import STOP_WORDS, fnv1a, normalize_code, vocab_key
 
 INDEX_DIR = "search-index"  # under build/site
@@ -237,16 +237,15 @@ class Prepared:
     outputs: list[Output] | None = None
 
 
-def prepare(site: Site) -> Prepared:
+def prepare(site: Site, synonyms: Synonyms) -> Prepared:
     docs = documents(site)
-    return Prepared(docs, load_synonyms(site.root), State.of(docs))
+    return Prepared(docs, synonyms, State.of(docs))
 
 
 
-def client_index(site: Site, prepared: Prepared | None = None) -> Iterator[Output]:
+def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
     """Every file of the client index, as public outputs under ``search-index/``; after an
     edit, those it changed."""
-    prepared = prepared or prepare(site)
     if prepared.outputs is not None:
         yield from prepared.outputs
         return
@@ -300,8 +299,8 @@ def client_index(site: Site, prepared: Prepared | None = None) -> Iterator[Outpu
     yield Output("site", f"{INDEX_DIR}/manifest.js", script("manifest", manifest))
 
 
-def prepare_edit(site: Site, before: Mapping[str, Code], after: Mapping[str, Code], folder: str,
-                 token: str) -> Prepared | None:
+def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], after: Mapping[str, Code],
+                 folder: str, token: str) -> Prepared | None:
     """The documents an edit changed and the client index files they change, from the last
     build's state (``token`` names it); None when the edit needs a full index: no such state,
     a parent changed (boosts move), or an average field length moved.
@@ -368,5 +367,5 @@ def prepare_edit(site: Site, before: Mapping[str, Code], after: Mapping[str, Cod
     for n in sorted(records):
         chunk = [site.codes[key] for key in state.keys[n * RECORDS_PER_SHARD : (n + 1) * RECORDS_PER_SHARD]]
         outputs.append(records_file(n, ((c.code, c.title or "", c.billable) for c in chunk)))
-    return Prepared(docs, load_synonyms(site.root), state, outputs)
+    return Prepared(docs, synonyms, state, outputs)
 

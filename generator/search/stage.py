@@ -19,6 +19,7 @@ from ..publish import Publisher
 from .client import INDEX_DIR, Prepared, client_index, prepare, prepare_edit
 from .documents import documents
 from .engine import build_whoosh, update_whoosh
+from .synonyms import Synonyms, tokenized_synonyms
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,16 @@ def client_files(files: Sequence[str]) -> list[str]:
     return [k for k in files if k.startswith(f"site/{INDEX_DIR}/")]
 
 
-def index(site: Site, publisher: Publisher, whoosh_dir: str, state_dir: str, last: Last, token: str) -> Indexed:
-    """Both search indexes for ``site``, staged with ``publisher``; ``state_dir`` holds the
-    scores' state of the last build, ``token`` names this build."""
+def index(site: Site, synonyms: Mapping[str, list[str]], publisher: Publisher, whoosh_dir: str, state_dir: str,
+          last: Last, token: str) -> Indexed:
+    """Both search indexes for ``site`` and its lay ``synonyms`` (as ``load`` read them), staged
+    with ``publisher``; ``state_dir`` holds the scores' state of the last build, ``token``
+    names this build."""
     kept = client_files(last.files)
     if kept and last.unchanged and os.path.isdir(whoosh_dir) and publisher.keep(kept):
         return Indexed(kept, last.token)
-    prepared = _edit(site, publisher, state_dir, last, kept) or prepare(site)
+    lay = tokenized_synonyms(synonyms)
+    prepared = _edit(site, lay, publisher, state_dir, last, kept) or prepare(site, lay)
     keys = publisher.add_all(client_index(site, prepared))
     if prepared.outputs is not None:  # an edit: the files it did not change were kept
         keys = [k for k in kept if k not in keys] + keys
@@ -74,13 +78,14 @@ def index(site: Site, publisher: Publisher, whoosh_dir: str, state_dir: str, las
     return Indexed(keys, token, state_dir, prepared)
 
 
-def _edit(site: Site, publisher: Publisher, state_dir: str, last: Last, kept: list[str]) -> Prepared | None:
+def _edit(site: Site, synonyms: Synonyms, publisher: Publisher, state_dir: str, last: Last,
+          kept: list[str]) -> Prepared | None:
     """After an editor's edit, the client index files it changes, the others carried over;
     None when the index must be made whole."""
     if last.edit is None or not last.token:
         return None
     before, after = last.edit
-    prepared = prepare_edit(site, before, after, state_dir, last.token)
+    prepared = prepare_edit(site, synonyms, before, after, state_dir, last.token)
     if prepared is None or prepared.outputs is None:
         return None
     redo = {f"{o.area}/{o.path}" for o in prepared.outputs}

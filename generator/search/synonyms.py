@@ -6,6 +6,8 @@ refuses a bad file as the build does); this module turns its phrases into tokens
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..load import synonyms as source
 from ..model.config import SYNONYMS_PATH
 from .text import tokens
@@ -22,7 +24,7 @@ def parse_synonyms(text: str, path: str = SYNONYMS_PATH) -> Synonyms:
     return tokenized_synonyms(entries)
 
 
-def tokenized_synonyms(entries: dict[str, list[str]]) -> Synonyms:
+def tokenized_synonyms(entries: Mapping[str, list[str]]) -> Synonyms:
     out: Synonyms = {}
     for key, values in entries.items():
         k = " ".join(tokens(key))
