@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from generator.build import BuildOptions, build
 from generator.cli import main
 from generator.errors import CheckFailed, ConfigError
+from generator.publish import Publisher
 from generator.search import client, engine, stage, synonyms
 from generator.search import text as analysis
 from tests.test_incremental import clean_build, tree
@@ -415,3 +416,23 @@ def test_a_failed_build_leaves_both_indexes_and_the_site_of_the_last_one(sample_
     assert [r["code"] for r in engine.query_whoosh(str(index_dir), "qqfailedcanary")] == ["S73.01"]
     assert codes(out / "site", "qqfailedcanary") == ["S73.01"]
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(engine.WHOOSH_DIR)) == [engine.WHOOSH_DIR]
+
+
+def test_the_publisher_swaps_a_staged_folder_in_at_commit_only(tmp_path: Path) -> None:
+    live = tmp_path / "index"
+    live.mkdir()
+    (live / "a").write_text("old")
+    for commit in (False, True):
+        publisher = Publisher(str(tmp_path / "out"))
+        publisher.begin()
+        staged = Path(publisher.stage_folder(str(live)))
+        staged.mkdir()
+        (staged / "a").write_text("new")
+        unmade = publisher.stage_folder(str(tmp_path / "other"))  # never made: nothing happens
+        if commit:
+            publisher.commit()
+        else:
+            publisher.abort()
+        assert (live / "a").read_text() == ("new" if commit else "old")
+        assert not Path(unmade).exists() and not (tmp_path / "other").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "out"]
