@@ -29,7 +29,7 @@ class Last:
     token: str = ""  # names the search state and the whoosh index it left ("": none current)
     files: Sequence[str] = ()  # its client index files, as publisher keys ("site/search-index/...")
     unchanged: bool = False  # no content file changed since (other inputs: the build's env digest)
-    # An editor's edit (see ``incremental``): the changed files' codes before and after, every
+    # An editor's edit (see ``load.loader``): the changed files' codes before and after, every
     # file keeping its code; None when the build is not one.
     edit: tuple[Mapping[str, Code], Mapping[str, Code]] | None = None
 
