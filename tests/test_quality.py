@@ -1,0 +1,177 @@
+"""The quality gate on the sample site, served like a real site by ``codesite serve`` (the edge):
+axe-core and the Nu HTML Checker at zero, a usable 375 px layout, screenshots for a person to
+look at, the first view's weight, and assets served fingerprinted, compressed and cached.
+
+The npm tools live in ``tools/node_modules`` (``make test`` runs ``npm ci`` in ``tools/``); the
+Nu HTML Checker needs Java (``default-jre-headless``)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, copy_site
+from tests.servers import port_of, running, serve_command
+
+TOOLS = ROOT / "tools" / "node_modules"
+AXE = TOOLS / "axe-core" / "axe.min.js"
+VNU = TOOLS / "vnu-jar" / "build" / "dist" / "vnu.jar"
+SHOTS = ROOT / "build" / "screenshots"
+WIDTHS = (375, 1280)
+
+# (name, path): visited in this order in one browser context per width, so the first code page
+# is the guest's free view and the second is locked.
+PAGES = (
+    ("home", "/"),
+    ("code-full", "/cpt/27253/"),
+    ("code-locked", "/icd-10-cm/S72.001A/"),
+    ("hierarchy", "/icd-10-cm/S72/"),
+    ("search", "/search/?q=hip"),
+    ("register", "/account/register/"),
+    ("404", "/no/such/page/"),
+)
+# Each visible search box: [id, width, the room its placeholder needs, the room it has] in px.
+MEASURE_INPUTS = """es => es.filter(e => e.offsetParent).map(e => {
+  const st = getComputedStyle(e, '::placeholder'), ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${st.fontStyle} ${st.fontWeight} ${st.fontSize} ${st.fontFamily}`;
+  const room = e.clientWidth - parseFloat(getComputedStyle(e).paddingLeft) - parseFloat(getComputedStyle(e).paddingRight);
+  return [e.id, e.getBoundingClientRect().width, ctx.measureText(e.placeholder).width, room];
+})"""
+FIRST_VIEW_LIMIT = 15 * 1024  # gzip bytes of a code page's HTML + CSS + JS
+
+
+def need(path: Path, what: str) -> None:
+    if not path.exists():
+        pytest.fail(f"{path} is missing: {what}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The sample site built and served by ``codesite serve``; yields (base URL, output folder)."""
+    site = copy_site(ROOT, tmp_path_factory.mktemp("quality") / "site")
+    out = site / "build"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with running(serve_command(str(site), str(out)), "127.0.0.1:", env, timeout=120) as line:
+        yield f"http://127.0.0.1:{port_of(line)}", out
+
+
+@pytest.fixture(scope="module")
+def visits(served: tuple[str, Path], browser: Any) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every page at every width in real Chromium: axe's violations, the served HTML, layout
+    measurements; screenshots written to build/screenshots/."""
+    need(AXE, "cd tools && npm ci (make test does)")
+    base, _ = served
+    axe = AXE.read_text(encoding="utf-8")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        try:
+            page = context.new_page()
+            for name, path in PAGES:
+                response = page.goto(base + path, wait_until="load")
+                assert response is not None
+                page.wait_for_load_state("networkidle")
+                page.add_script_tag(content=axe)
+                result = page.evaluate(
+                    "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
+                    " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+                    " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})); }"
+                )
+                page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+                found[name, width] = {
+                    "status": response.status,
+                    "html": response.body(),
+                    "violations": result,
+                    "text": page.inner_text("body"),
+                    "header": page.eval_on_selector(".site-header", "e => e.getBoundingClientRect().height"),
+                    "inputs": page.eval_on_selector_all("input[type=search]", MEASURE_INPUTS),
+                    "overflow": page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"),
+                }
+        finally:
+            context.close()
+    return found
+
+
+def test_the_pages_are_what_they_claim(visits: dict[tuple[str, int], dict[str, Any]]) -> None:
+    for width in WIDTHS:
+        assert visits["404", width]["status"] == 404
+        assert all(visits[n, width]["status"] == 200 for n, _ in PAGES if n != "404")
+        assert "Register to view" not in visits["code-full", width]["text"]
+        assert "locked" in visits["code-locked", width]["text"].lower() or "register" in (
+            visits["code-locked", width]["text"].lower()
+        )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", [n for n, _ in PAGES])
+def test_axe_finds_no_violation_of_any_impact(visits: dict[tuple[str, int], dict[str, Any]], name: str, width: int) -> None:
+    violations = visits[name, width]["violations"]
+    assert violations == [], json.dumps(violations, indent=1)
+
+
+@pytest.mark.parametrize("name", [n for n, _ in PAGES])
+def test_375_px_is_usable(visits: dict[tuple[str, int], dict[str, Any]], name: str) -> None:
+    v = visits[name, 375]
+    assert v["overflow"] <= 0, f"{name}: the page scrolls sideways by {v['overflow']} px"
+    assert v["header"] <= 130, f"{name}: the header is {v['header']} px high (more than two lines)"
+    for input_id, width, needs, room in v["inputs"]:
+        assert width >= 200, f"{name}: #{input_id} is {width} px wide"
+        assert needs <= room, f"{name}: #{input_id}'s placeholder needs {needs} px, has {room}"
+
+
+def test_the_search_page_query_box_is_wide_at_375_px(visits: dict[tuple[str, int], dict[str, Any]]) -> None:
+    widths = {i[0]: i[1] for i in visits["search", 375]["inputs"]}
+    assert widths and min(widths.values()) >= 200, widths
+
+
+def test_screenshots_are_written(visits: dict[tuple[str, int], dict[str, Any]]) -> None:
+    for name, _ in PAGES:
+        for width in WIDTHS:
+            shot = SHOTS / f"{name}-{width}.png"
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def vnu_messages(files: list[Path]) -> list[dict[str, Any]]:
+    need(VNU, "cd tools && npm ci (make test does)")
+    java = shutil.which("java")
+    if java is None:
+        pytest.fail("java is missing: apt-get install -y default-jre-headless (make test does)")
+    run = subprocess.run(
+        [java, "-jar", str(VNU), "--format", "json", "--also-check-css", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    messages: list[dict[str, Any]] = json.loads(run.stderr or run.stdout)["messages"]
+    return messages
+
+
+def test_nu_html_checker_passes_the_built_and_the_served_pages(
+    served: tuple[str, Path], visits: dict[tuple[str, int], dict[str, Any]], tmp_path: Path
+) -> None:
+    _, out = served
+    files = []
+    for name, path in PAGES:
+        built = out / "site" / (path.split("?")[0].strip("/") or ".") / "index.html"
+        if name == "404":
+            built = out / "site" / "404.html"
+        elif name == "code-locked" or not built.exists():
+            built = out / "site" / path.split("?")[0].strip("/") / "index.html"
+        files.append(built)
+        for width in WIDTHS:
+            as_served = tmp_path / f"{name}-{width}.html"
+            as_served.write_bytes(visits[name, width]["html"])
+            files.append(as_served)
+    messages = vnu_messages(files)
+    assert messages == [], json.dumps(messages, indent=1)
