@@ -349,7 +349,7 @@
   if (typeof document === 'undefined') return;
 
   var me = document.currentScript;
-  var base = me ? me.src.replace(/assets\/search\.js(?:[?#].*)?$/, '') : '';
+  var base = me ? me.src.replace(/assets\/search(?:\.[0-9a-f]+)?\.js(?:[?#].*)?$/, '') : '';  // the name may carry a fingerprint
   var onFile = location.protocol === 'file:';
   var pending = {};
   global.__csIdx = { push: function (entry) {

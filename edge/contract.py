@@ -11,6 +11,7 @@ the edge, also with a template whose attributes are in another order.
   the fragment ``private/<page folder>/<id>.html``.
 - ``code_attributes``: the ``data-code``/``data-system`` attributes of the code page's
   ``<article class="code-page">``, the page's meter key; read in any attribute order.
+- ``FINGERPRINTED``: the names of assets published under their digest, immutable once served.
 - The meter defaults (views for a guest, more for a registered account, the period) and the
   most codes a meter cookie can carry, which bounds the two view counts' sum.
 """
@@ -29,6 +30,11 @@ SECTION_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # what a gate id may be (the co
 ARTICLE_CLASS = "code-page"
 _ARTICLE = re.compile(r"<article\b([^>]*)>", re.I)
 _ATTR = re.compile(r"""\s([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+
+# An asset published under its content's digest (``assets/site.3f2a1c9b0d.css``): the build
+# names them so, the edge serves them cacheable for a year.
+FINGERPRINT_LEN = 10
+FINGERPRINTED = re.compile(rf"\.[0-9a-f]{{{FINGERPRINT_LEN}}}(?:\.[A-Za-z0-9]+)?$")
 
 GUEST_VIEWS = 1
 REGISTERED_VIEWS = 5

@@ -37,6 +37,7 @@ from .core import (
     read_account_claim,
     settle,
 )
+from .delivery import Compressor, cache_control
 from .files import FileCache
 from .jwt import IdentityVerifier
 from .paths import resolve
@@ -127,6 +128,7 @@ class EdgeApp:
         self.static_files = FileCache(read_static)
         self.located: dict[str, tuple[str, bool]] = {}
         self.fragments = FileCache(read_fragment)
+        self.compress = Compressor()
 
     # --- entry ---------------------------------------------------------------------------
 
@@ -139,6 +141,7 @@ class EdgeApp:
                 [("Content-Type", "text/plain")],
                 b"Server error\n",
             )
+        headers, body = self.compress(environ.get("HTTP_ACCEPT_ENCODING", ""), headers, body)
         headers = headers + list(SECURITY_HEADERS) + [("Content-Length", str(len(body)))]
         start_response(status, headers)
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
@@ -178,7 +181,7 @@ class EdgeApp:
             ctype = mimetypes.guess_type(file)[0] or "application/octet-stream"
             return (
                 "200 OK",
-                [("Content-Type", ctype), ("Cache-Control", "public, max-age=300")],
+                [("Content-Type", ctype), ("Cache-Control", cache_control(file))],
                 data,
             )
         if html is None:

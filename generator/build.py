@@ -22,7 +22,8 @@ from .load.scan import Prescan
 from .load.snapshot import SNAPSHOT
 from .publish import Publisher, Report
 from .render.pages import Renderer
-from .render.stage import PAGE_TEMPLATES, asset_outputs, render_codes, template_error
+from .render.assets import asset_names, asset_outputs
+from .render.stage import PAGE_TEMPLATES, render_codes, template_error
 from .render.templating import TemplateCache
 from .search import stage as search
 from .search.engine import whoosh_dir
@@ -49,10 +50,11 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     options = options or BuildOptions()
     out_dir = options.out_dir or os.path.join(site_dir, "build")
     descriptors: Descriptors = {}
+    assets = asset_names(site_dir)  # pages link the fingerprinted names
 
     def inputs(config: object) -> object:  # every page depends on these (the build state's env digest)
         descriptors.update(read_descriptors(options.descriptor_files, config))  # type: ignore[arg-type]
-        return (sorted(descriptors.items()), options.file_links)
+        return (sorted(descriptors.items()), options.file_links, sorted(assets.items()))
 
     # 1. load and check: every problem, before anything renders
     loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan)
@@ -60,7 +62,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     guard_out_dir(site_dir, out_dir)
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links,
-                        descriptors=descriptors, bytecode_cache=templates)
+                        descriptors=descriptors, bytecode_cache=templates, assets=assets)
     publisher = Publisher(out_dir)
     publisher.begin()
     state = BuildState(out_dir, changes.new, changes.old, publisher, templates)

@@ -133,7 +133,9 @@ def test_nav_sitemap_robots_404(built_sample: Path) -> None:
     assert sitemap.count("<loc>") == pages - 2 + 1  # not the two account pages; the home page
     assert "Sitemap: https://codes.example.org/sitemap.xml" in (root / "robots.txt").read_text()
     not_found = (root / "404.html").read_text()
-    assert "Page not found" in not_found and 'href="/assets/site.css"' in not_found
+    assert "Page not found" in not_found
+    css = re.search(r'<link rel="stylesheet" href="/(assets/site\.[0-9a-f]{10}\.css)">', not_found)
+    assert css and (root / css.group(1)).read_bytes() == (ROOT / "assets" / "site.css").read_bytes()
 
 
 def test_json_ld_marks_gated_parts(built_sample: Path) -> None:

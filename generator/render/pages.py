@@ -51,6 +51,7 @@ class Renderer:
         file_links: bool = False,
         descriptors: Descriptors | None = None,
         bytecode_cache: BytecodeCache | None = None,
+        assets: Mapping[str, str] | None = None,
     ) -> None:
         """``bytecode_cache``: compiled templates kept between builds. With one, the renderer
         belongs to one build: templates are not re-checked on disk for every page."""
@@ -58,6 +59,7 @@ class Renderer:
         self.config = site.config
         self.file_links = file_links
         self.descriptors = descriptors or {}
+        self.assets = assets or {}  # asset URL -> its fingerprinted URL (render.assets)
         self.md = MarkdownRenderer()
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
@@ -76,6 +78,7 @@ class Renderer:
             site=self.config,
             systems=list(self.config.systems.values()),
             url=self._url,
+            asset=self._asset,
             note_kinds=NOTE_KINDS,
             relations=RELATIONS,
             label=entry_label,
@@ -90,6 +93,12 @@ class Renderer:
         """``url(target)`` for template authors; our own templates use ``links[target]``."""
         links: Links = ctx.parent["links"]  # the render call's variables: a plain dict
         return links[target]
+
+    @pass_context
+    def _asset(self, ctx: Context, target: str) -> str:
+        """``asset('/assets/site.css')``: the link to the asset's fingerprinted copy."""
+        links: Links = ctx.parent["links"]
+        return links[self.assets.get(target, target)]
 
     def links(self, page_url: str) -> Links:
         own = page_url[: page_url.rfind("/") + 1]  # the page's folder: /a/b/ or /a/ of /a/x.html

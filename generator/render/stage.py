@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 
 from .. import parallel
 from ..console import progress
 from ..errors import BuildError
-from ..outputs import Output
 from ..publish import Publisher
 from .pages import Renderer
 
@@ -75,15 +74,3 @@ def render_codes(
                     advance(len(part))
     finally:
         _RENDER = None
-
-
-def asset_outputs(site_dir: str) -> Iterator[Output]:
-    """The files of assets/, published as they are."""
-    root = os.path.join(site_dir, "assets")
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            with open(full, "rb") as f:
-                yield Output("site", f"assets/{rel}", f.read())

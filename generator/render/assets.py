@@ -1,0 +1,50 @@
+"""Fingerprinted assets: every file of ``assets/`` is published twice, as it is
+(``assets/site.css``, for layouts and links that name it) and under a name that carries its
+content's digest (``assets/site.3f2a1c9b0d.css``), which a server may cache for ever.
+
+The names are known before any page renders (``asset_names``); templates link them with
+``asset('/assets/site.css')``. A changed asset is a new name, so every page that links it
+renders again (the names are part of the build's inputs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from edge.contract import FINGERPRINT_LEN
+
+from ..outputs import Output, digest
+
+
+def fingerprinted(rel: str, data: bytes) -> str:
+    """``css/site.css`` -> ``css/site.<digest>.css`` (``LICENSE`` -> ``LICENSE.<digest>``)."""
+    folder, name = rel.rpartition("/")[0], rel.rpartition("/")[2]
+    stem, dot, ext = name.rpartition(".")
+    if not stem:  # no extension, or a dot file
+        stem, dot, ext = name, "", ""
+    new = f"{stem}.{digest(data)[:FINGERPRINT_LEN]}{dot}{ext}"
+    return f"{folder}/{new}" if folder else new
+
+
+def read_assets(site_dir: str) -> Iterator[tuple[str, bytes]]:
+    """(path under assets/, bytes) of every file of the site's assets/, in a stable order."""
+    root = os.path.join(site_dir, "assets")
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            with open(full, "rb") as f:
+                yield os.path.relpath(full, root).replace(os.sep, "/"), f.read()
+
+
+def asset_names(site_dir: str) -> dict[str, str]:
+    """URL of each asset -> URL of its fingerprinted copy: ``/assets/site.css`` -> ``/assets/site.<digest>.css``."""
+    return {f"/assets/{rel}": f"/assets/{fingerprinted(rel, data)}" for rel, data in read_assets(site_dir)}
+
+
+def asset_outputs(site_dir: str) -> Iterator[Output]:
+    """The files of assets/, each as it is and under its fingerprinted name."""
+    for rel, data in read_assets(site_dir):
+        yield Output("site", f"assets/{rel}", data)
+        yield Output("site", f"assets/{fingerprinted(rel, data)}", data)
