@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: build serve test bench lint clean
+.PHONY: build serve test test-setup bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ build: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/codesite serve --site .
 
-test: $(STAMP)
+# Chromium, Node, Java and the npm test tools: installed on Debian as root, else named in one line
+test-setup:
+	@sh tools/test-setup.sh
+
+test: $(STAMP) test-setup
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
