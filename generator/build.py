@@ -21,8 +21,8 @@ from .load.plan import plan
 from .load.scan import Prescan
 from .load.snapshot import SNAPSHOT
 from .publish import Publisher, Report
-from .render.pages import Renderer
 from .render.assets import asset_names, asset_outputs
+from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, render_codes, template_error
 from .render.templating import TemplateCache
 from .search import stage as search
