@@ -64,6 +64,7 @@ JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 MD_LINK_TARGET = re.compile(r"\]\([^)]*\)")
 MD_LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s", re.M)
 CHUNK = 8  # words: a gated "sentence" is any run of this many words of a gated body
+CANARY = re.compile(r"\bgatecanary\w+")  # a word of one section's body only (see mark_sections)
 
 
 def words(text: str) -> str:
@@ -135,6 +136,15 @@ class Gate:
         if any(run in every for _, run in runs):
             leaks = [(k, run) for k, text in public_words.items() for _, run in runs if run in text]
             pytest.fail(f"{context}: gated text is public: {leaks[:5]}")
+        # the search index holds words, not runs of them: a gated section's own word is in
+        # no public file, and a public section's own word is in the index
+        secret = {w for body in gated.values() for w in CANARY.findall(body.lower())}
+        leaked = sorted(w for w in secret if f" {w} " in every)
+        assert not leaked, f"{context}: words of gated sections are public: {leaked}"
+        index = "\n".join(t for k, t in public_words.items() if k.startswith("site/search-index/"))
+        told = {w for bodies in public.values() for b in bodies for w in CANARY.findall(b.lower())}
+        unindexed = sorted(w for w in told if f" {w} " not in index)
+        assert not unindexed, f"{context}: words of public sections not in the search index: {unindexed}"
 
 
 # --- random edits ----------------------------------------------------------------------
@@ -309,11 +319,23 @@ class Editor:
                 "id": f"s{self.n}",
                 "title": f"Section {self.n}",
                 "gated": gated,
-                "body": f"Canary words of section {self.n} for the gate check.",
+                "body": f"Canary words of section {self.n} for the gate check: gatecanary{self.n}.",
             },
         ]
         self.write(path, front, body)
         return f"section {path.stem}#s{self.n} added ({'gated' if gated else 'public'})"
+
+    def mark_sections(self) -> None:
+        """Give each section a word of its own (gatecanary...), which the gate check looks
+        for in every public file and the search index."""
+        marks = iter(range(900, 10**6))  # the sections added later are numbered 0, 1, ...
+        for c in self.codes():
+            if c.sections:
+                path = self.site / c.path
+                front, body = self.read(path)
+                for s in front["sections"]:
+                    s["body"] = f"{s['body'].rstrip()}\n\nOwn word: gatecanary{next(marks)}.\n"
+                self.write(path, front, body)
 
     def flip(self, gated: bool) -> str | None:
         found = self.sections(gated)
@@ -479,6 +501,7 @@ def test_incremental_equals_clean_after_random_edits(
     public file."""
     out = tmp_path / "inc"
     editor = Editor(sample_site, seed)
+    editor.mark_sections()
     editor.add_section(sample_site / "content" / "codes" / "icd10cm" / "S72.0.md", gated=False)
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     gate = Gate()
@@ -536,10 +559,13 @@ def test_pages_that_link_a_code_follow_its_title(sample_site: Path, tmp_path: Pa
     assert isinstance(expected, dict)
     for key in sorted(named):
         assert b"Open reduction of hip dislocation" in expected[key], key
-    assert sorted(k for k in linking if got[k] != expected[k]) == []
+    stale = sorted(k for k in linking if got[k] != expected[k])
+    assert not stale, f"pages linking 27253 differ from a clean build: {stale}"
     assert linking <= set(report.files)
     assert sorted(got) == sorted(expected)
-    assert sorted(k for k in expected if got[k] != expected[k]) == []
+    differ = sorted(k for k in expected if got[k] != expected[k])
+    assert not differ, differ
+    Gate().check(sample_site, got)
 
 
 def test_noop_rebuild_writes_nothing(sample_site: Path, tmp_path: Path) -> None:
