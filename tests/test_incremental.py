@@ -1,4 +1,5 @@
-"""Incremental builds: after random edits, the output equals a clean build's, byte for byte."""
+"""Incremental builds: after random edits of every kind, the output equals a clean build's,
+byte for byte, and gated text stays private."""
 
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def chunks(markdown: str) -> list[str]:
 
 def sections(site: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Read from the content files (not from the build): the private file each gated
-    section must make, with its body; and each public section's body, by its page."""
+    section must make, with its body; and each public section's body, by the page that
+    shows it."""
     config = yamlutil.load((site / "content" / "site.yaml").read_text())
     prefix = {s["id"]: s["url_prefix"] for s in config["systems"]}
     gated: dict[str, str] = {}
@@ -100,15 +102,16 @@ def sections(site: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
         for s in front.get("sections") or []:
             if s.get("gated"):
                 gated[f"private/{base}/{s['id']}.html"] = s["body"]
-            else:
+            elif front.get("kind") not in ("chapter", "block"):  # hierarchy.html shows no sections
                 public.setdefault(f"site/{base}/index.html", []).append(s["body"])
     return gated, public
 
 
 class Gate:
     """Checks a build's files against the content: every gated section has its private
-    fragment and no other fragment is there (none stale), and no run of words of a gated
-    body is in any public file (pages, sitemaps, search index shards)."""
+    fragment and no other fragment is there (none stale); no run of words of a gated body
+    is in any public file (pages, sitemaps, search index shards), nor the word of its own
+    that the random-edit runs give each section."""
 
     def __init__(self) -> None:
         self._words: dict[bytes, str] = {}  # public file bytes -> words (most stay the same)
@@ -149,8 +152,9 @@ class Gate:
 
 # --- random edits ----------------------------------------------------------------------
 
-# Every kind of edit the editor makes; each random-edit run with several edits a round
-# applies every one of them at least once (the run fails if one stops happening).
+# Every kind of edit the editor makes. The random-edit runs with several edits a round share
+# them out (``share``) and each fails if a kind of its share never applied: together they
+# make every kind at least once.
 KINDS = (
     "body",  # a code's Markdown body
     "title",  # a code's title: every page that shows it (children, links) changes
