@@ -21,6 +21,7 @@ from .publish import Publisher, Report
 from .render import Descriptors, Output, Renderer
 from .scanning import Prescan
 from .site import Site
+from .symlinks import refuse_symlinks
 from .urls import output_path
 
 
@@ -37,6 +38,7 @@ class BuildOptions:
 
 def load_site(site_dir: str) -> Site:
     """Load and check everything; raise CheckFailed with every problem before any rendering."""
+    refuse_symlinks(site_dir)  # before anything is read through one
     config = load_config(site_dir)
     codes, errors = read_codes(site_dir)
     errors += check_site(config, codes, lambda rel: read_text(site_dir, rel))
@@ -81,13 +83,23 @@ def progress(total: int, label: str, quiet: bool) -> Iterator[object]:
 
 
 def copy_assets(site_dir: str) -> Iterator[Output]:
+    """Every file under assets/, never through a symbolic link (``check`` refuses them; this
+    holds even if one appears after the check: linked folders are not entered, and a file is
+    opened with O_NOFOLLOW, which fails on a link)."""
     root = os.path.join(site_dir, "assets")
-    for dirpath, dirnames, filenames in os.walk(root):
+    if os.path.islink(root):
+        raise BuildError("assets: symlink: the assets folder is a symbolic link; it is not followed")
+    for dirpath, dirnames, filenames in os.walk(root):  # os.walk does not enter linked folders
         dirnames.sort()
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, root).replace(os.sep, "/")
-            with open(full, "rb") as f:
+            try:
+                fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError as exc:
+                message = f"assets/{rel}: cannot read ({exc.strerror}; symbolic links are not followed)"
+                raise BuildError(message) from None
+            with os.fdopen(fd, "rb") as f:
                 yield Output("site", f"assets/{rel}", f.read())
 
 
@@ -115,6 +127,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     """
     options = options or BuildOptions()
     out_dir = options.out_dir or os.path.join(site_dir, "build")
+    refuse_symlinks(site_dir)  # before anything is read through one
     config = load_config(site_dir)
     descriptors: Descriptors = read_descriptors(options.descriptor_files, config)
     inputs = (sorted(descriptors.items()), options.file_links, search.synonyms_digest(site_dir))

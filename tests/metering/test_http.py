@@ -14,7 +14,6 @@ from edge.cookies import Keys
 from edge.jwt import JWTVerifier, sign_hs256
 
 
-
 def spent_guest(edge: Edge) -> Client:
     """A guest who has used their one view on D101."""
     c = edge.client()
