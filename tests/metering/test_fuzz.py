@@ -37,7 +37,7 @@ ISSUER = "https://id.example.org"
 SPENT = {f"demo:D10{i}" for i in range(1, 7)}
 KEYS = Keys.of(KEY)
 FUZZ = settings(
-    max_examples=500,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,
@@ -266,7 +266,7 @@ def test_core_decision_under_fuzz(
         assert issued is not None and issued.opened == d.state.opened and issued.tier == "guest"
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.binary(min_size=1, max_size=12).filter(lambda b: b" " not in b and b"\r" not in b and b"\n" not in b),
