@@ -147,12 +147,16 @@ def test_duplicate_cookies_are_a_new_guest_not_an_error(edge: Edge) -> None:
     ((name, value),) = c.jar.items()
     r = c.get("/demo/D102/", [("Cookie", f"{name}={value}; {name}={value}")], cookies=False)
     assert r.status == 200 and "codesite-meter" in r.set_cookies
+    # a new guest: exactly the guest allowance, no more
+    assert r.full and "0 code page views remaining" in r.body
+    fresh = Client(edge.host, edge.port, {name: r.set_cookies[name]})
+    assert not fresh.get("/demo/D103/").full
 
 
 @pytest.mark.parametrize("value", ["", ".", "A" * 5000, "!!!.@@@.###", "x" * 1025, "%00%ff"])
 def test_garbage_cookie_never_500(edge: Edge, value: str) -> None:
     r = edge.client().get("/demo/D101/", [("Cookie", f"codesite-meter={value}")], cookies=False)
-    assert r.status == 200
+    assert r.status == 200 and r.full and "0 code page views remaining" in r.body  # a new guest
 
 
 def test_parallel_requests_on_one_cookie_open_one_code(edge: Edge) -> None:
