@@ -259,6 +259,9 @@ def _identify(
     origin = state.subject if state is not None else None
     if state is None:
         state = MeterState(new_id(), GUEST, None, frozenset(), now)
+    elif now - state.period_start >= policy.period:  # the period ended (as the store says): a new one
+        state = replace(state, opened=frozenset(), period_start=now)
+        resign = True
     if account is not None and (state.tier != REGISTERED or state.account != account):
         state = replace(state, tier=REGISTERED, account=account)
         resign = True

@@ -176,9 +176,12 @@ def test_plain_itsdangerous_default_salt_rejected() -> None:
 @pytest.mark.parametrize("age, valid", [(POLICY.period, True), (POLICY.period + 1, False)])
 def test_expiry_boundary(age: int, valid: bool) -> None:
     value = meter_value({"demo:D101"}, at=NOW - age)
-    if valid:
+    if valid:  # signed exactly a period ago: the same visitor, in a new period (as the store has it)
         d = decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY)
-        assert d.state.visitor == GUEST_ID and d.action == "teaser" and d.remaining == 0
+        assert d.state.visitor == GUEST_ID and d.state.period_start == NOW
+        assert d.action == "full" and d.state.opened == {"demo:D102"} and d.remaining == 0
+        last = decide(get("demo:D102"), cookies(meter_value({"demo:D101"}, at=NOW - age + 1)), NOW, KEYS, POLICY)
+        assert last.state.visitor == GUEST_ID and last.action == "teaser"  # its last second: spent
     else:
         assert_new_guest("demo:D102", cookies(value))
 

@@ -160,7 +160,8 @@ def requests(draw: st.DrawFn, tokens: dict[str, str]) -> dict[str, Any]:
         name = draw(names)
         pairs.append(f"{name}={mutate(tokens[which], draw(edits))}")
     body = draw(st.binary(max_size=200)) if method == "POST" else b""
-    return {"method": method, "path": path, "query": query, "headers": headers, "cookie": "; ".join(pairs), "body": body}
+    cookie = "; ".join(pairs)
+    return {"method": method, "path": path, "query": query, "headers": headers, "cookie": cookie, "body": body}
 
 
 def environ(r: dict[str, Any]) -> dict[str, Any]:
