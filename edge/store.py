@@ -189,7 +189,7 @@ class SQLiteStore:
         return known
 
     def _purge(self, before: int) -> None:
-        """Forget meters whose period ended: clients that drop cookies leave one a request."""
+        """Forget meters whose period ended (each new guest that opened a code left one)."""
         old = "SELECT subject FROM meters WHERE period_start < ?"
         self._db.execute(f"DELETE FROM opened WHERE subject IN ({old})", (before,))
         self._db.execute("DELETE FROM meters WHERE period_start < ?", (before,))
