@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.markup import EXTENSION_CONFIGS, EXTENSIONS, MarkdownRenderer
-from generator.markup_rules import unsafe_markup
+from generator.model.markup_rules import unsafe_markup
+from generator.render.markup import EXTENSION_CONFIGS, EXTENSIONS, MarkdownRenderer
 from tests.conftest import ROOT, SITES, codesite
 
 CANARY = "CANARY-7QX4-GATED-PHRASE"
@@ -102,8 +102,8 @@ def test_a_linked_site_folder_is_refused(tmp_path: Path) -> None:
 
 def test_copy_assets_never_follows_a_link(tmp_path: Path) -> None:
     """Even past the check (a link made after it ran), copying assets reads no link."""
-    from generator.build import copy_assets
     from generator.errors import BuildError
+    from generator.render.stage import asset_outputs as copy_assets
 
     site = tmp_path / "site"
     (site / "assets" / "css").mkdir(parents=True)

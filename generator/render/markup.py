@@ -5,7 +5,7 @@ from __future__ import annotations
 import markdown
 import nh3
 
-from .markup_rules import ALLOWED_ATTRS, ALLOWED_TAGS, URL_SCHEMES
+from ..model.markup_rules import ALLOWED_ATTRS, ALLOWED_TAGS, URL_SCHEMES
 
 EXTENSIONS = ["tables", "sane_lists", "attr_list", "def_list"]
 # column alignment as ``align`` (allowed on td and th), not a ``style`` the sanitiser removes

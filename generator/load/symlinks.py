@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import CheckFailed, PathError
+from ..errors import CheckFailed, PathError
 
 SOURCE_FOLDERS = ("content", "layouts", "assets")
 MESSAGE = "symbolic links are not followed (this one points to '{}'); put the file itself here"
