@@ -1,13 +1,16 @@
 """Search benchmark on the full ICD-10-CM set (98,505 pages): size, bytes, speed, quality.
 
     PYTHONPATH=. .venv/bin/python bench/search.py [--work DIR] [--fresh] [--no-pagefind]
+                                                  [--half dev|test|all]
 
 Builds the full content folder from the CMS tabular (simple-icd-10-cm), builds it with our
 generator into WORK (default /tmp/codesite-search-bench, reused by later runs; --fresh starts
 over), then prints: index build time and peak memory, index sizes, bytes a query downloads
 (gzip, measured with the real client in Node), query times in headless Chromium over HTTP and
-from file://, and recall on the query set in bench/queries.yaml, per kind; then the same for
-Pagefind over the same pages when pagefind-bin is installed. The machine is shared: timings are
+from file://, and recall on the query set per kind; then the same for Pagefind over the same
+pages when pagefind-bin is installed. The query set has two halves: bench/queries-dev.yaml, to
+look at while tuning, and bench/queries-test.yaml, scored only at the end (--half; both by
+default). The machine is shared: timings are
 noisy, sizes and recall are not.
 """
 
@@ -176,12 +179,24 @@ def node_batch(public: Path, queries: list[str], cold: bool = False) -> list[dic
     return [json.loads(x) for x in out.stdout.splitlines()]
 
 
-def load_queries() -> Queries:
-    with open(ROOT / "bench" / "queries.yaml", encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    return {
-        kind: {str(q): [str(c) for c in exp] for q, exp in qs.items()} for kind, qs in data.items()
-    }
+HALVES = ("dev", "test")
+
+
+def queries_path(half: str) -> Path:
+    return ROOT / "bench" / f"queries-{half}.yaml"
+
+
+def load_queries(half: str = "all") -> Queries:
+    """One half of the query set (``dev`` or ``test``), or both (``all``), by kind."""
+    out: Queries = {}
+    for h in HALVES if half == "all" else (half,):
+        with open(queries_path(h), encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+        for kind, qs in data.items():
+            out.setdefault(kind, {}).update(
+                {str(q): [str(c) for c in exp] for q, exp in qs.items()}
+            )
+    return out
 
 
 def norm(code: str) -> str:
@@ -373,6 +388,12 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="use WORK/build as it is, no rebuild")
     ap.add_argument("--no-pagefind", action="store_true")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument(
+        "--half",
+        choices=(*HALVES, "all"),
+        default="all",
+        help="the query set's half to score: dev (tune on it), test (score at the end), all",
+    )
     ap.add_argument("--index-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.index_child:
@@ -381,7 +402,7 @@ def main() -> int:
 
     site, out = prepare(args.work, args.fresh, args.reuse)
     public = out / "site"
-    queries = load_queries()
+    queries = load_queries(args.half)
     flat = [q for qs in queries.values() for q in qs]
 
     child = subprocess.run(
@@ -457,7 +478,8 @@ def main() -> int:
             f"cold from file:// (navigation start to first result, {br['file_cold_n']:.0f} "
             f"queries): median {br['file_cold_p50']:.0f} ms, max {br['file_cold_max']:.0f} ms"
         )
-    print(f"quality on {len(flat)} queries (bench/queries.yaml):")
+    half = "both halves" if args.half == "all" else f"the {args.half} half"
+    print(f"quality on {len(flat)} queries ({half} of the query set):")
     print_quality("client (assets/search.js)", ours)
     print_quality("whoosh (codesite search)", theirs)
     print(f"  whoosh vs client top-10 overlap: {overlap:.0%}")
