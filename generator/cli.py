@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
-        tail = "; nothing was written" if args.command == "build" else ""
+        tail = "; nothing was written" if args.command in ("build", "import") else ""
         print(f"{len(exc.errors)} error(s){tail}", file=sys.stderr)
         return 1
     except CodesiteError as exc:
