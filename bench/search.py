@@ -3,7 +3,8 @@
     PYTHONPATH=. .venv/bin/python bench/search.py [--work DIR] [--fresh] [--no-pagefind]
                                                   [--half dev|test|all]
 
-Builds the full content folder from the CMS tabular (simple-icd-10-cm), builds it with our
+Builds the full content folder from the CMS tabular (simple-icd-10-cm), with the terms of
+vocabulary/icd10cm.yaml in the codes' synonyms as the importer puts them, builds it with our
 generator into WORK (default /tmp/codesite-search-bench, reused by later runs; --fresh starts
 over), then prints: index build time and peak memory, index sizes, bytes a query downloads
 (gzip, measured with the real client in Node), query times in headless Chromium over HTTP and
@@ -61,6 +62,11 @@ def write_full_site(dst: Path) -> int:
     for name in ("site.yaml", "synonyms.yaml"):
         if (ROOT / "content" / name).exists():
             shutil.copy(ROOT / "content" / name, dst / "content" / name)
+    # the lay vocabulary goes into the codes' synonyms, as `codesite import icd10cm` puts it
+    from generator import vocabulary
+
+    terms = vocabulary.synonyms_by_code(vocabulary.load(str(ROOT), "icd10cm", None))
+    (dst / VOCABULARY_STAMP).write_text(vocabulary_digest())
     # The 2026 tabular has codes with a letter second (QA0.0): widen the sample's pattern.
     config = dst / "content" / "site.yaml"
     config.write_text(config.read_text().replace("[A-Z][0-9][0-9A-Z]", "[A-Z][0-9A-Z][0-9A-Z]"))
@@ -77,10 +83,20 @@ def write_full_site(dst: Path) -> int:
             "billable": e.billable,
             "notes": e.notes,
             "seventh_characters": e.seventh_characters,
+            "synonyms": terms.get(e.code, []),
         }
         (folder / f"{e.code}.md").write_text(render_file(front), encoding="utf-8")
         n += 1
     return n
+
+
+VOCABULARY_STAMP = "vocabulary.digest"  # in WORK/site: which vocabulary its content holds
+
+
+def vocabulary_digest() -> str:
+    import hashlib
+
+    return hashlib.blake2b((ROOT / "vocabulary" / "icd10cm.yaml").read_bytes(), digest_size=16).hexdigest()
 
 
 def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
@@ -88,6 +104,11 @@ def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
     site, out = work / "site", work / "build"
     if fresh:
         shutil.rmtree(work, ignore_errors=True)
+    if (site / "content" / "codes").exists() and (
+        not (site / VOCABULARY_STAMP).exists() or (site / VOCABULARY_STAMP).read_text() != vocabulary_digest()
+    ):
+        print("the vocabulary changed since WORK/site was written: writing its content again")
+        shutil.rmtree(site / "content" / "codes")
     if not (site / "content" / "codes").exists():
         t = time.perf_counter()
         n = write_full_site(site)

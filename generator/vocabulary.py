@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 
 import yaml
@@ -108,10 +108,10 @@ def check(terms: Iterable[Term], codes: Container[str], path: str) -> list[Conte
     ]
 
 
-def load(site_dir: str, system: str, codes: Container[str]) -> list[Term]:
-    """The site's vocabulary for ``system`` checked against ``codes``; none if it has no file.
-
-    Raises CheckFailed with every problem, so that an import writes nothing on a bad file."""
+def load(site_dir: str, system: str, codes: Container[str] | None) -> list[Term]:
+    """The site's vocabulary for ``system`` checked against ``codes`` (None: the format only);
+    none if it has no file. Raises CheckFailed with every problem, so that an import writes
+    nothing on a bad file."""
     rel = path_for(system)
     try:
         with open(os.path.join(site_dir, rel), encoding="utf-8") as f:
@@ -121,7 +121,8 @@ def load(site_dir: str, system: str, codes: Container[str]) -> list[Term]:
     except UnicodeDecodeError as exc:
         raise CheckFailed([ContentError(rel, 1, "vocabulary", f"not valid UTF-8 ({exc.reason})")]) from None
     terms, errors = parse(text, rel)
-    errors += check(terms, codes, rel)
+    if codes is not None:
+        errors += check(terms, codes, rel)
     if errors:
         raise CheckFailed(errors)
     return terms
@@ -147,6 +148,33 @@ def merge_synonyms(own: Iterable[str] | None, vocabulary: Iterable[str]) -> list
     return out
 
 
+def check_site(site_dir: str) -> int:
+    """``codesite check``: every vocabulary file of the site, its codes checked against the
+    official set when that set is installed (else the format only). The number of terms;
+    CheckFailed with every problem."""
+    folder = os.path.join(site_dir, FOLDER)
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".yaml")) if os.path.isdir(folder) else []
+    errors: list[ContentError] = []
+    count = 0
+    for name in names:
+        system = name[: -len(".yaml")]
+        if system not in OFFICIAL_SETS:
+            known = ", ".join(sorted(OFFICIAL_SETS))
+            errors.append(ContentError(path_for(system), 1, "vocabulary", f"no code set {system!r} (known: {known})"))
+            continue
+        try:
+            codes: Container[str] | None = OFFICIAL_SETS[system]()
+        except FileNotFoundError:  # the set's package is not installed: check the format only
+            codes = None
+        try:
+            count += len(load(site_dir, system, codes))
+        except CheckFailed as exc:
+            errors += exc.errors
+    if errors:
+        raise CheckFailed(errors)
+    return count
+
+
 # --- the official set -----------------------------------------------------------------------
 
 
@@ -167,3 +195,7 @@ def chapter_of(code: str, entries: Mapping[str, tuple[str, str, str | None]]) ->
         if kind == "chapter" or parent is None:
             return code
         code = parent
+
+
+# system -> its official set of codes, for ``check_site``
+OFFICIAL_SETS: dict[str, Callable[[], Container[str]]] = {"icd10cm": official_icd10cm}

@@ -13,7 +13,7 @@ from generator import vocabulary
 from generator.build import load_site
 from generator.errors import CheckFailed
 from generator.importers.run import import_icd10cm
-from tests.conftest import ROOT, codesite
+from tests.conftest import ROOT, codesite, copy_site
 from tests.test_import import V1, V2, front
 from tests.test_import import site as plain_site  # noqa: F401  (a fixture)
 
@@ -181,6 +181,27 @@ def test_a_bad_vocabulary_stops_the_import_before_any_write(site: Path) -> None:
         "2 error(s); nothing was written",
     ]
     assert not (site / "content" / "codes").exists()
+
+
+def test_codesite_check_checks_the_vocabulary_against_the_cms_set(tmp_path: Path) -> None:
+    site = copy_site(ROOT / "tests" / "sites" / "valid-basic", tmp_path / "site")
+    (site / "vocabulary").mkdir()
+    voc = site / "vocabulary" / "icd10cm.yaml"
+    voc.write_text("# lay words\nheart attack: [I21, I22]\nbroke my hip: [S72.0]\n")
+    done = codesite("check", "--site", str(site))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok: 4 codes checked, 2 vocabulary terms"
+
+    voc.write_text(voc.read_text() + "pulled hip: [S73.9]\nHeart Attack: [I25.2]\n")
+    (site / "vocabulary" / "icd9.yaml").write_text("heart attack: [410]\n")
+    done = codesite("check", "--site", str(site))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"{PATH}:4: pulled hip: S73.9 is not a code of the set",
+        f"{PATH}:5: Heart Attack: duplicate term (first on line 2)",
+        "vocabulary/icd9.yaml:1: vocabulary: no code set 'icd9' (known: icd10cm)",
+        "3 error(s)",
+    ]
 
 
 # --- the project's vocabulary ---------------------------------------------------------------
