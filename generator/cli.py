@@ -101,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .scanning import Prescan
+    from .load.scan import Prescan
 
     start = time.perf_counter()
     prescan = Prescan(args.site)  # stat the content files on the other core while we import
@@ -125,7 +125,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from . import vocabulary
-    from .build import load_site
+    from .load import load_site
 
     errors = []
     try:
@@ -170,7 +170,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .schema import CODE, SITE, document
+    from .model.schema import CODE, SITE, document
 
     print(document(CODE, "Content file front matter"))
     print()

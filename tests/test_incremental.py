@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from generator import yamlutil
-from generator.build import BuildOptions, build, load_site
-from generator.content import split_front_matter
+from generator.build import BuildOptions, build
 from generator.errors import CheckFailed
 from generator.importers.files import render_file
-from generator.scanning import Prescan, scan
+from generator.load import load_site
+from generator.load.parse import split_front_matter
+from generator.load.scan import Prescan, scan
 from tests.conftest import codesite
 
 

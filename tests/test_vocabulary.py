@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from generator import vocabulary
-from generator.build import load_site
 from generator.errors import CheckFailed
 from generator.importers.run import import_icd10cm
+from generator.load import load_site
 from tests.conftest import ROOT, codesite, copy_site
 from tests.test_import import V1, V2, front
 from tests.test_import import site as plain_site  # noqa: F401  (a fixture)

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from .. import yamlutil
-from ..content import split_front_matter
 from ..errors import CheckFailed, ContentError
+from ..load.parse import split_front_matter
 from ..vocabulary import merge_synonyms
 from .files import render_file, write_if_changed
 

@@ -25,7 +25,7 @@ def import_icd10cm(
     ``vocabulary/icd10cm.yaml`` go to the synonyms of the codes they name; if the file has an
     error, or names a code the release does not have, nothing is written (CheckFailed).
     """
-    from ..build import progress
+    from ..console import progress
 
     try:
         if source is None:
