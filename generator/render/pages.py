@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
-from ..mentions import CODE_TOKEN
+from ..mentions import mentions
 from ..model.code import Code
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
@@ -131,7 +131,7 @@ class Renderer:
         """Escape a note and link the codes in it that have a page."""
         out: list[str] = []
         pos = 0
-        for m in CODE_TOKEN.finditer(text):
+        for m in mentions(text):
             target = self.site.get(code.system, m.group(1))
             if target is None or target is code:
                 continue
