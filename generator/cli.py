@@ -47,8 +47,17 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="check every content file and print each problem as path:line: field: message",
                        description="Validate content/site.yaml and every file in content/codes/ against the "
-                       "schema and each other. Exit status 1 if there is any problem.")
+                       "schema and each other. Exit status 1 if there is any error (or, with --strict, "
+                       "any warning). Warnings (no description, a synonym shared by unrelated codes, a "
+                       "note naming a missing code, text too long, a gated section without a public "
+                       "teaser) are listed once the errors are fixed, or always with --strict.")
     _site_arg(c)
+    c.add_argument("--format", choices=("text", "github", "json"), default="text",
+                   help="text: path:line: field: message (default); github: workflow commands that "
+                   "annotate a pull request; json: one object per problem a line")
+    c.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    c.add_argument("paths", nargs="*", metavar="PATH",
+                   help="report only on these files (the whole site is still checked against them)")
 
     s = sub.add_parser("search", help="search the codes (the whoosh index of the last build)",
                        description="Answer a query from search_index/ (made by 'codesite build'): "
@@ -93,6 +102,18 @@ def parser() -> argparse.ArgumentParser:
                    help="release name for history entries (default: the XML's <version>)")
     i.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
+    n = sub.add_parser(
+        "new", help="start a new code's file, with every field explained",
+        description="Write content/codes/SYSTEM/CODE.md with every field of the schema as comments, "
+        "the parent found from the hierarchy (the longest existing code that begins CODE, else the "
+        "range that holds it), and kind and billable guessed from the system's rules. Refuses to "
+        "overwrite a code or to create one that does not match the system's pattern.")
+    _site_arg(n)
+    n.add_argument("system", metavar="SYSTEM", help="a system id from content/site.yaml, e.g. icd10cm")
+    n.add_argument("code", metavar="CODE", help="the new code, exactly as published, e.g. S73.01")
+    n.add_argument("--parent", metavar="P", help="the parent code or range (default: found from the hierarchy)")
+    n.add_argument("--title", metavar="T", help="the official descriptor (else fill it in the file)")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
@@ -122,10 +143,16 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .load import load_site
+    from .report import run_check
 
-    site = load_site(args.site)
-    print(f"ok: {len(site.codes)} codes checked")
+    return run_check(args.site, args.format, args.strict, args.paths)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import new_code
+
+    rel = new_code(args.site, args.system, args.code, args.parent, args.title)
+    print(f"wrote {rel}: fill in the title and a plain-language description, then run 'codesite check'")
     return 0
 
 
@@ -179,7 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "check": cmd_check, "import": cmd_import, "schema": cmd_schema,
+    "build": cmd_build, "check": cmd_check, "import": cmd_import, "new": cmd_new, "schema": cmd_schema,
     "search": cmd_search, "serve": cmd_serve,
 }
 
