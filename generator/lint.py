@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from . import load  # noqa: F401 - load imports check (a cycle): load first
 from .check import Checker, Source
 from .errors import ContentWarning
 from .mentions import CODE_TOKEN

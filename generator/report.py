@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from .errors import CheckFailed, ContentError
-from .load import load_and_check, read_config_checked  # first: load imports check
+from .lint import lint
+from .load import load_and_check, read_config_checked
 from .load.parse import read_codes, read_text
-from .lint import lint  # noqa: I001
 from .model.code import Code
 
 FORMATS = ("text", "github", "json")
