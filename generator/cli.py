@@ -114,6 +114,16 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--parent", metavar="P", help="the parent code or range (default: found from the hierarchy)")
     n.add_argument("--title", metavar="T", help="the official descriptor (else fill it in the file)")
 
+    d = sub.add_parser(
+        "diff", help="what this change does to the published site, as Markdown",
+        description="Compare the site's content with its content at a git revision: pages added, "
+        "changed (title, description, notes, sections, links, ...), removed, URLs that stop existing "
+        "and search entries affected. Prints Markdown for a pull request comment; exit status 1 "
+        "when a URL stops existing (mark the code deleted instead of removing its file).")
+    _site_arg(d)
+    d.add_argument("base", nargs="?", metavar="BASE",
+                   help="a git revision (default: the merge base with main)")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
@@ -154,6 +164,19 @@ def cmd_new(args: argparse.Namespace) -> int:
     rel = new_code(args.site, args.system, args.code, args.parent, args.title)
     print(f"wrote {rel}: fill in the title and a plain-language description, then run 'codesite check'")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_site, markdown
+    from .load import load_config
+
+    d = diff_site(args.site, args.base)
+    try:
+        config = load_config(args.site)
+    except CodesiteError:
+        config = None
+    print(markdown(d, config), end="")
+    return 0 if d.ok else 1
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -206,7 +229,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "check": cmd_check, "import": cmd_import, "new": cmd_new, "schema": cmd_schema,
+    "build": cmd_build, "check": cmd_check, "diff": cmd_diff, "import": cmd_import, "new": cmd_new, "schema": cmd_schema,
     "search": cmd_search, "serve": cmd_serve,
 }
 
