@@ -124,6 +124,14 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("base", nargs="?", metavar="BASE",
                    help="a git revision (default: the merge base with main)")
 
+    o = sub.add_parser(
+        "docs", help="write docs/content-schema.md and docs/errors.md",
+        description="Generate the references for editors: every field of a content file (from the "
+        "declared schema) and every error and warning message with its fix (from the checks' list).")
+    o.add_argument("--out", default="docs", metavar="DIR", help="folder to write into (default: docs)")
+    o.add_argument("--check", action="store_true",
+                   help="write nothing; exit status 1 if the files in DIR are not current")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
@@ -179,6 +187,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0 if d.ok else 1
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .docs import write_docs
+
+    stale = write_docs(args.out, check_only=args.check)
+    for name in stale:
+        print(f"{os.path.join(args.out, name)}: {'out of date' if args.check else 'written'}")
+    return 1 if args.check and stale else 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     import json
 
@@ -229,8 +246,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "check": cmd_check, "diff": cmd_diff, "import": cmd_import, "new": cmd_new, "schema": cmd_schema,
-    "search": cmd_search, "serve": cmd_serve,
+    "build": cmd_build, "check": cmd_check, "diff": cmd_diff, "docs": cmd_docs, "import": cmd_import,
+    "new": cmd_new, "schema": cmd_schema, "search": cmd_search, "serve": cmd_serve,
 }
 
 

@@ -77,7 +77,7 @@ class M:
         "Add `]` after the last item, or write one item a line, each starting with `- `.",
     )
     YAML_OPEN_MAPPING = Message(
-        "the '{{...}}' that starts here is not closed: end it with '}}'",
+        "the one-line group of fields that starts here is not closed: end it with '}}'",
         "A group of fields written on one line, `{code: S73, relation: see_also}`, needs its closing brace.",
         "Add `}` after the last field of the group.",
     )
@@ -237,6 +237,43 @@ class M:
         "script or data URLs are not allowed in Markdown",
         "Links must lead to web pages, not run code.",
         "Use an https:// link.",
+    )
+    BAD_REGEX = Message(
+        "invalid regular expression: {detail}",
+        "A system's `pattern` in site.yaml is not a valid regular expression.",
+        "Fix the pattern (Python `re` syntax).",
+        where="config",
+    )
+    DUPLICATE_SYSTEM = Message(
+        "duplicate system '{id}'", "Two systems in site.yaml share an id.", "Rename one.", where="config"
+    )
+    DUPLICATE_PREFIX = Message(
+        "duplicate URL prefix '{prefix}'", "Two systems in site.yaml share a URL prefix.", "Change one.",
+        where="config",
+    )
+    METER_MAX = Message(
+        "guest_views + registered_views must be at most {max} (a meter cookie holds {max2} codes)",
+        "The meter cookie has room for a fixed number of opened codes.",
+        "Lower guest_views or registered_views.",
+        where="config",
+    )
+    CONFIG_MISSING = Message(
+        "not found (is '{site}' a codesite folder?)",
+        "There is no content/site.yaml under the folder given.",
+        "Run the command in the site's folder, or give --site.",
+        where="config",
+    )
+    SYNONYMS_SHAPE = Message(
+        "expected a mapping of lay phrase: clinical phrase(s)",
+        "content/synonyms.yaml maps each lay phrase to the clinical words it means.",
+        "Write `lay phrase: clinical phrase` lines.",
+        where="config",
+    )
+    SYNONYMS_VALUE = Message(
+        "expected a phrase or a list of phrases",
+        "A lay phrase in content/synonyms.yaml maps to text or a list of text.",
+        "Write one phrase, or `[phrase, phrase]`.",
+        where="config",
     )
     NAV_TARGET = Message(
         "'{url}' is not a page of the site",
