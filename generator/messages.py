@@ -175,6 +175,11 @@ class M:
         "`system` names a code system declared in content/site.yaml.",
         "Use one of the known system ids.",
     )
+    UNKNOWN_RELATED_SYSTEM = Message(
+        "unknown system '{system}'",
+        "A related code's `system` is not declared in content/site.yaml.",
+        "Use a system id from site.yaml (icd10cm, cpt, ...).",
+    )
     WRONG_FOLDER = Message(
         "file is in folder '{folder}' but system is '{system}'",
         "A file lives in the folder of its code system.",
@@ -321,9 +326,11 @@ class M:
 ALL: tuple[Message, ...] = tuple(v for v in vars(M).values() if isinstance(v, Message))
 
 
-def find(message: str) -> list[Message]:
-    """The templates a message matches (exactly one, for every message the checks print)."""
-    return [m for m in ALL if m.matches(message)]
+def find(message: str, path: str = "") -> list[Message]:
+    """The templates a message about ``path`` matches (exactly one, for every message printed).
+    A template's error is Jinja2's own text: only looked for in layouts/."""
+    layouts = path.startswith("layouts/")
+    return [m for m in ALL if (m.where == "layouts") == layouts and m.matches(message)]
 
 
 def document() -> str:

@@ -41,25 +41,27 @@ def explain(exc: yaml.YAMLError, front: str) -> tuple[int, int, str, str]:
         name = field_at(lines, pm.line)
         return pm.line, pm.column, name, M.YAML_COLON.format(field=name)
     if context.startswith("while parsing a flow sequence") and cm is not None:
-        return cm.line, cm.column, field_at(lines, cm.line, cm.column), M.YAML_OPEN_LIST.text
+        return cm.line, cm.column, field_at(lines, cm.line, cm.column), M.YAML_OPEN_LIST.format()
     if context.startswith("while parsing a flow mapping") and cm is not None:
-        return cm.line, cm.column, field_at(lines, cm.line, cm.column), M.YAML_OPEN_MAPPING.text
+        return cm.line, cm.column, field_at(lines, cm.line, cm.column), M.YAML_OPEN_MAPPING.format()
     if context.startswith("while scanning a quoted scalar") and cm is not None:
         quote = lines[cm.line][cm.column] if cm.column < len(lines[cm.line]) else '"'
         return cm.line, cm.column, field_at(lines, cm.line, cm.column), M.YAML_OPEN_QUOTE.format(quote=quote)
     if "tab" in problem and pm is not None:
-        return pm.line, pm.column, field_at(lines, pm.line), M.YAML_TAB.text
+        return pm.line, pm.column, field_at(lines, pm.line), M.YAML_TAB.format()
     if problem.startswith("could not find expected ':'") and cm is not None:
-        return cm.line, cm.column, "front matter", M.YAML_NO_COLON.text
+        return cm.line, cm.column, "front matter", M.YAML_NO_COLON.format()
     if problem in ("found character that cannot start any token", "found undefined alias") and pm is not None:
         name = field_at(lines, pm.line)
         char = lines[pm.line][pm.column] if pm.column < len(lines[pm.line]) else "?"
+        if char == "\t":
+            return pm.line, pm.column, name, M.YAML_TAB.format()
         return pm.line, pm.column, name, M.YAML_BAD_START.format(char=char, field=name)
     if problem.startswith("did not find expected key") and pm is not None:
         before = lines[pm.line][: pm.column].rstrip() if pm.line < len(lines) else ""
         if before.endswith(("'", '"')) and KEY.match(before):
             name = field_at(lines, pm.line)
             return pm.line, pm.column, name, M.YAML_AFTER_QUOTE.format(field=name)
-        return pm.line, pm.column, "front matter", M.YAML_INDENT.text
+        return pm.line, pm.column, "front matter", M.YAML_INDENT.format()
     text = f"{context} {problem}" if context and problem else problem or str(exc).splitlines()[0]
     return line, col, "front matter", M.YAML_OTHER.format(detail=text)
