@@ -56,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
                    help="text: path:line: field: message (default); github: workflow commands that "
                    "annotate a pull request; json: one object per problem a line")
     c.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    c.add_argument("--no-warnings", dest="warnings", action="store_false",
+                   help="errors only (e.g. for the whole site in CI, with --strict on the changed files)")
     c.add_argument("paths", nargs="*", metavar="PATH",
                    help="report only on these files (the whole site is still checked against them)")
 
@@ -163,7 +165,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from .report import run_check
 
-    return run_check(args.site, args.format, args.strict, args.paths)
+    return run_check(args.site, args.format, args.strict, args.paths, with_warnings=args.warnings)
 
 
 def cmd_new(args: argparse.Namespace) -> int:

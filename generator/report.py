@@ -50,7 +50,7 @@ def site_relative(site_dir: str, paths: Iterable[str]) -> set[str]:
     return {os.path.relpath(os.path.abspath(p), root).replace(os.sep, "/") for p in paths}
 
 
-def problems(site_dir: str) -> tuple[list[ContentError], list[ContentError], int]:
+def problems(site_dir: str, with_warnings: bool = True) -> tuple[list[ContentError], list[ContentError], int]:
     """(errors, warnings, codes checked) of the whole site."""
     codes: list[Code] = []
     try:
@@ -65,16 +65,18 @@ def problems(site_dir: str) -> tuple[list[ContentError], list[ContentError], int
     else:
         config = read_config_checked(site_dir)[0]
     assert config is not None
+    if not with_warnings:
+        return errors, [], len(codes)
     warnings: list[ContentError] = list(lint(config, codes, lambda rel: read_text(site_dir, rel)))
     return errors, warnings, len(codes)
 
 
 def run_check(
     site_dir: str, fmt: str = "text", strict: bool = False, paths: Sequence[str] = (),
-    out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+    out: TextIO = sys.stdout, err: TextIO = sys.stderr, with_warnings: bool = True,
 ) -> int:
     """Print the problems; exit status 1 on errors (or on warnings, when strict)."""
-    errors, warnings, count = problems(site_dir)
+    errors, warnings, count = problems(site_dir, with_warnings)
     if paths:
         wanted = site_relative(site_dir, paths)
         errors = [e for e in errors if e.path in wanted]
