@@ -22,10 +22,12 @@ from .load.plan import plan
 from .load.scan import Prescan
 from .load.snapshot import SNAPSHOT
 from .model.site import Site
+from .model.urls import split_whatsnew_url
 from .publish import Publisher, Report
 from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, asset_outputs, render_codes, template_error
 from .render.templating import TemplateCache
+from .render.whatsnew import releases, whatsnew_pages
 from .state import BuildState
 
 
@@ -92,7 +94,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher) -> list[str]:
     """System indexes, fixed pages, sitemaps (kept while no code came or went) and assets;
     returns their publisher keys."""
-    keys = publisher.add_all(renderer.system_pages())
+    keys, releases = whatsnew(renderer, changes, publisher)
+    keys += publisher.add_all(renderer.system_pages(releases))
     keys += publisher.add_all(renderer.fixed_pages())
     same_urls = changes.old is not None and not changes.keys_changed
     kept = sitemap_keys(changes)
@@ -102,6 +105,24 @@ def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publ
         keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
     keys += publisher.add_all(asset_outputs(site_dir))
     return keys
+
+
+def whatsnew(renderer: Renderer, changes: Changes, publisher: Publisher) -> tuple[list[str], dict[str, list[str]]]:
+    """The "What's new" pages (their publisher keys) and the releases each system index links.
+    An edit that touches no code with a history keeps the last build's pages (and reads no
+    other code); otherwise they are made from every code's history."""
+    prefixes = {s.url_prefix: sid for sid, s in renderer.config.systems.items()}
+    if changes.lazy and not any(c.history for c in (*changes.before.values(), *changes.after.values())):
+        kept = [k for p in prefixes for k in last_outputs(changes, f"site/{p}/whats-new/")]
+        if publisher.keep(kept):
+            found: dict[str, list[str]] = {}
+            for k in kept:
+                where = split_whatsnew_url("/" + k[len("site/") : -len("index.html")])
+                if where is not None:
+                    found.setdefault(prefixes[where[0]], []).append(where[1])
+            return kept, {sid: sorted(names, reverse=True) for sid, names in found.items()}
+    made = releases(renderer.site.codes.values())
+    return publisher.add_all(whatsnew_pages(renderer, made)), {sid: list(r) for sid, r in made.items()}
 
 
 def index(

@@ -14,7 +14,7 @@ from .load.parse import split_front_matter
 from .model.code import Code
 from .model.config import SiteConfig
 from .model.schema import Path
-from .model.urls import FIXED_PAGES, OTHER_FILES, split_code_url
+from .model.urls import FIXED_PAGES, OTHER_FILES, split_code_url, split_whatsnew_url
 
 RESERVED = {"search", "account", "assets", "search-index", "sitemaps", "404"}
 
@@ -198,6 +198,9 @@ def is_site_page(url: str, config: SiteConfig, codes: Mapping[tuple[str, str], C
     prefixes = {s.url_prefix: sid for sid, s in config.systems.items()}
     if path.startswith("/") and path.endswith("/") and path.strip("/") in prefixes:
         return True
+    news = split_whatsnew_url(path)
+    if news is not None and news[0] in prefixes:
+        return has_release(codes, prefixes[news[0]], news[1])
     code_page = split_code_url(path)
     if code_page is not None and code_page[0] in prefixes:
         return (prefixes[code_page[0]], code_page[1]) in codes
@@ -205,6 +208,11 @@ def is_site_page(url: str, config: SiteConfig, codes: Mapping[tuple[str, str], C
         rel = path[len("/assets/") :]
         return ".." not in rel.split("/") and os.path.isfile(os.path.join(site_dir, "assets", rel))
     return False
+
+
+def has_release(codes: Mapping[tuple[str, str], Code], system: str, release: str) -> bool:
+    """Whether a code of ``system`` has a history entry of ``release`` (its "What's new" page)."""
+    return any(c.system == system and any(str(h.get("release")) == release for h in c.history) for c in codes.values())
 
 
 def check_nav(
