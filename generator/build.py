@@ -22,7 +22,7 @@ from .load.plan import plan
 from .load.scan import Prescan
 from .load.snapshot import SNAPSHOT
 from .model.site import Site
-from .model.urls import split_whatsnew_url
+from .model.urls import split_whatsnew_url, whatsnew_url
 from .publish import Publisher, Report
 from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, asset_outputs, render_codes, template_error
@@ -95,16 +95,22 @@ def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publ
     """System indexes, fixed pages, sitemaps (kept while no code came or went) and assets;
     returns their publisher keys."""
     keys, releases = whatsnew(renderer, changes, publisher)
+    news = [whatsnew_url(renderer.config.systems[sid].url_prefix, r) for sid, rs in releases.items() for r in rs]
+    same_news = set(keys) == {k for p in news_prefixes(renderer) for k in last_outputs(changes, p)}
     keys += publisher.add_all(renderer.system_pages(releases))
     keys += publisher.add_all(renderer.fixed_pages())
-    same_urls = changes.old is not None and not changes.keys_changed
+    same_urls = changes.old is not None and not changes.keys_changed and same_news
     kept = sitemap_keys(changes)
     if same_urls and publisher.keep(kept):
         keys += kept
     else:
-        keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
+        keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls(news)))
     keys += publisher.add_all(asset_outputs(site_dir))
     return keys
+
+
+def news_prefixes(renderer: Renderer) -> list[str]:
+    return [f"site/{s.url_prefix}/whats-new/" for s in renderer.config.systems.values()]
 
 
 def whatsnew(renderer: Renderer, changes: Changes, publisher: Publisher) -> tuple[list[str], dict[str, list[str]]]:
@@ -113,7 +119,7 @@ def whatsnew(renderer: Renderer, changes: Changes, publisher: Publisher) -> tupl
     other code); otherwise they are made from every code's history."""
     prefixes = {s.url_prefix: sid for sid, s in renderer.config.systems.items()}
     if changes.lazy and not any(c.history for c in (*changes.before.values(), *changes.after.values())):
-        kept = [k for p in prefixes for k in last_outputs(changes, f"site/{p}/whats-new/")]
+        kept = [k for p in news_prefixes(renderer) for k in last_outputs(changes, p)]
         if publisher.keep(kept):
             found: dict[str, list[str]] = {}
             for k in kept:

@@ -251,8 +251,9 @@ class Renderer:
     def sitemaps(self, urls: list[str]) -> Iterator[Output]:
         return sitemaps(self.config.base_url, urls)
 
-    def sitemap_urls(self) -> list[str]:
+    def sitemap_urls(self, extra: Iterable[str] = ()) -> list[str]:
         urls = ["/", "/search/"]
         urls += [f"/{s.url_prefix}/" for s in self.config.systems.values()]
+        urls += extra
         urls += sorted(self.url_of(c) for c in self.site.codes.values())
         return urls
