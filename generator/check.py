@@ -111,7 +111,8 @@ class Checker:
                     f"'{c.code}' does not match the {c.system} code pattern {system.pattern.pattern}",
                 )
             if c.title is None and not system.licensed_descriptors:
-                self.errors.append(ContentError(c.path, 1, "title", "required field is missing"))
+                line = c.lines.get("title", 1)  # an empty "title:" line, as codesite new writes it
+                self.errors.append(ContentError(c.path, line, "title", "required field is missing"))
         if stem != c.code:
             self.err(c, ("code",), "code", f"file name '{stem}.md' does not match code '{c.code}'")
         if c.code.lower() in RESERVED:

@@ -43,7 +43,8 @@ def test_new_then_fill_the_title_then_check_passes(tmp_path: Path) -> None:
                      "parent": "S73.0", "billable": True}
     before = codesite("check", "--site", str(site))
     assert before.returncode == 1
-    assert before.stderr.splitlines() == [f"{NEW_FILE}:1: title: required field is missing", "1 error(s)"]
+    assert before.stderr.splitlines() == [f"{NEW_FILE}:9: title: required field is missing", "1 error(s)"]
+    assert text.splitlines()[8] == "title:"
     (site / NEW_FILE).write_text(text.replace("\ntitle:\n", "\ntitle: Posterior dislocation of hip\n"))
     after = codesite("check", "--site", str(site))
     assert after.returncode == 0, after.stderr
