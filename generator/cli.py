@@ -49,8 +49,19 @@ def parser() -> argparse.ArgumentParser:
                        help="check the content files and vocabulary; print each problem as path:line: field: message",
                        description="Validate content/site.yaml and every file in content/codes/ against the "
                        "schema and each other, and the lay vocabulary in vocabulary/SYSTEM.yaml (its codes "
-                       "against the installed official set). Exit status 1 if there is any problem.")
+                       "against the installed official set). Exit status 1 if there is any error (or, with --strict, "
+                       "any warning). Warnings (no description, a synonym shared by unrelated codes, a "
+                       "note naming a missing code, text too long, a gated section without a public "
+                       "teaser) are listed once the errors are fixed, or always with --strict.")
     _site_arg(c)
+    c.add_argument("--format", choices=("text", "github", "json"), default="text",
+                   help="text: path:line: field: message (default); github: workflow commands that "
+                   "annotate a pull request; json: one object per problem a line")
+    c.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    c.add_argument("--no-warnings", dest="warnings", action="store_false",
+                   help="errors only (e.g. for the whole site in CI, with --strict on the changed files)")
+    c.add_argument("paths", nargs="*", metavar="PATH",
+                   help="report only on these files (the whole site is still checked against them)")
 
     s = sub.add_parser("search", help="search the codes (the whoosh index of the last build)",
                        description="Answer a query from search_index/ (made by 'codesite build'): "
@@ -95,6 +106,36 @@ def parser() -> argparse.ArgumentParser:
                    help="release name for history entries (default: the XML's <version>)")
     i.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
+    n = sub.add_parser(
+        "new", help="start a new code's file, with every field explained",
+        description="Write content/codes/SYSTEM/CODE.md with every field of the schema as comments, "
+        "the parent found from the hierarchy (the longest existing code that begins CODE, else the "
+        "range that holds it), and kind and billable guessed from the system's rules. Refuses to "
+        "overwrite a code or to create one that does not match the system's pattern.")
+    _site_arg(n)
+    n.add_argument("system", metavar="SYSTEM", help="a system id from content/site.yaml, e.g. icd10cm")
+    n.add_argument("code", metavar="CODE", help="the new code, exactly as published, e.g. S73.01")
+    n.add_argument("--parent", metavar="P", help="the parent code or range (default: found from the hierarchy)")
+    n.add_argument("--title", metavar="T", help="the official descriptor (else fill it in the file)")
+
+    d = sub.add_parser(
+        "diff", help="what this change does to the published site, as Markdown",
+        description="Compare the site's content with its content at a git revision: pages added, "
+        "changed (title, description, notes, sections, links, ...), removed, URLs that stop existing "
+        "and search entries affected. Prints Markdown for a pull request comment; exit status 1 "
+        "when a URL stops existing (mark the code deleted instead of removing its file).")
+    _site_arg(d)
+    d.add_argument("base", nargs="?", metavar="BASE",
+                   help="a git revision (default: the merge base with main)")
+
+    o = sub.add_parser(
+        "docs", help="write docs/content-schema.md and docs/errors.md",
+        description="Generate the references for editors: every field of a content file (from the "
+        "declared schema) and every error and warning message with its fix (from the checks' list).")
+    o.add_argument("--out", default="docs", metavar="DIR", help="folder to write into (default: docs)")
+    o.add_argument("--check", action="store_true",
+                   help="write nothing; exit status 1 if the files in DIR are not current")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
@@ -124,22 +165,39 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import vocabulary
-    from .load import load_site
+    from .report import run_check
 
-    errors = []
-    try:
-        codes = len(load_site(args.site).codes)
-    except CheckFailed as exc:
-        errors = exc.errors
-    try:
-        terms = vocabulary.check_site(args.site)
-    except CheckFailed as exc:
-        errors += exc.errors
-    if errors:
-        raise CheckFailed(errors)
-    print(f"ok: {codes} codes checked" + (f", {terms} vocabulary terms" if terms else ""))
+    return run_check(args.site, args.format, args.strict, args.paths, with_warnings=args.warnings)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import new_code
+
+    rel = new_code(args.site, args.system, args.code, args.parent, args.title)
+    print(f"wrote {rel}: fill in the title and a plain-language description, then run 'codesite check'")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_site, markdown
+    from .load import load_config
+
+    d = diff_site(args.site, args.base)
+    try:
+        config = load_config(args.site)
+    except CodesiteError:
+        config = None
+    print(markdown(d, config), end="")
+    return 0 if d.ok else 1
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .docs import write_docs
+
+    stale = write_docs(args.out, check_only=args.check)
+    for name in stale:
+        print(f"{os.path.join(args.out, name)}: {'out of date' if args.check else 'written'}")
+    return 1 if args.check and stale else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -192,8 +250,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "check": cmd_check, "import": cmd_import, "schema": cmd_schema,
-    "search": cmd_search, "serve": cmd_serve,
+    "build": cmd_build, "check": cmd_check, "diff": cmd_diff, "docs": cmd_docs, "import": cmd_import,
+    "new": cmd_new, "schema": cmd_schema, "search": cmd_search, "serve": cmd_serve,
 }
 
 
