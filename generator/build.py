@@ -33,6 +33,7 @@ class BuildOptions:
     search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites
     prescan: Prescan | None = None  # the content files' stat, already under way (see ``cli``)
+    offline: bool = False  # pages for the offline archive (see ``archive``)
 
 
 def load_site(site_dir: str) -> Site:
@@ -117,7 +118,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     out_dir = options.out_dir or os.path.join(site_dir, "build")
     config = load_config(site_dir)
     descriptors: Descriptors = read_descriptors(options.descriptor_files, config)
-    inputs = (sorted(descriptors.items()), options.file_links, search.synonyms_digest(site_dir))
+    inputs = (sorted(descriptors.items()), options.file_links, search.synonyms_digest(site_dir), options.offline)
     env = incremental.env_digest(site_dir, config.digest, inputs)
     layouts = os.path.join(site_dir, "layouts")
     with parallel.loading():
@@ -126,7 +127,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
             prescan=options.prescan,
         )
     guard_out_dir(site_dir, out_dir)
-    renderer = Renderer(site, layouts, file_links=options.file_links, descriptors=descriptors)
+    renderer = Renderer(site, layouts, file_links=options.file_links, descriptors=descriptors,
+                        offline=options.offline)
     renderer.env.auto_reload = False  # one renderer per build: no stat of every template per page
     renderer.env.bytecode_cache = compiled = incremental.TemplateCache(out_dir)
     publisher = Publisher(out_dir)

@@ -278,6 +278,13 @@ class Snapshot:
             self._shards[i] = marshalfile.read(os.path.join(self.folder, f"shard-{i}"))
         return self._shards[i]
 
+    def codes(self) -> Iterator[Code]:
+        """Every code the build saw, shard by shard, none kept (for readers of a finished
+        build: the archive)."""
+        for i in range(SHARDS):
+            for rec, _ in marshalfile.read(os.path.join(self.folder, f"shard-{i}")).values():
+                yield from_record(rec)
+
     def entry(self, path: str) -> Entry:
         """A file's entry; every file in ``files`` has one (KeyError, OSError... when a shard
         is gone or damaged: the caller then builds as if there were no snapshot)."""

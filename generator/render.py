@@ -91,7 +91,8 @@ def json_ld(data: Any) -> Markup:
 
 class Renderer:
     def __init__(
-        self, site: Site, layouts: str, *, file_links: bool = False, descriptors: Descriptors | None = None
+        self, site: Site, layouts: str, *, file_links: bool = False, descriptors: Descriptors | None = None,
+        offline: bool = False,
     ) -> None:
         self.site = site
         self.config = site.config
@@ -119,6 +120,7 @@ class Renderer:
             gate_open=GATE_OPEN,
             gate_close=GATE_CLOSE,
             banner=Markup(BANNER),
+            offline=offline,  # for the offline archive: no meter, accounts or crawler metadata
         )
 
     @pass_context
