@@ -23,8 +23,9 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from edge.pages import fill_gates
 from jinja2 import TemplateError
+
+from edge.pages import fill_gates
 
 from .build import BuildOptions, build, template_error
 from .config import SiteConfig, System, load_config
@@ -103,10 +104,10 @@ def build_date(given: str | None = None, environ: Mapping[str, str] = os.environ
     epoch = environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         try:
-            return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).date()
+            return datetime.datetime.fromtimestamp(int(epoch), datetime.UTC).date()
         except (ValueError, OverflowError, OSError):
             raise BuildError(f"SOURCE_DATE_EPOCH: {epoch!r} is not a number of seconds") from None
-    return datetime.datetime.now(datetime.timezone.utc).date()
+    return datetime.datetime.now(datetime.UTC).date()
 
 
 # --- the entries -----------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class About:
 
 def public_files(site_root: str) -> list[str]:
     """The built public files that go into the archive, sorted (paths relative to ``site/``)."""
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(site_root):
         rel_dir = os.path.relpath(dirpath, site_root).replace(os.sep, "/")
         prefix = "" if rel_dir == "." else rel_dir + "/"
