@@ -97,7 +97,8 @@ def parser() -> argparse.ArgumentParser:
         "archive", help="the whole site in one zip that works from file://, search included",
         description="Check and build the site for reading from disk (into --build-dir, kept so the "
         "next archive is incremental), then write OUT/<site>-<systems>-<version>-<edition>.zip: "
-        "every page, relative links to files, search, an About page; no meter, accounts or "
+        "every page, relative links to files for opening from file://, search, an About page; "
+        "no meter, accounts or "
         "network requests. The same content and date give a byte-identical zip.",
         epilog="The full edition carries licensed text (gated sections, licensed descriptors): "
         "give it only to readers your licences cover.",
