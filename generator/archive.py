@@ -44,6 +44,9 @@ TEMPLATE = "archive.html"
 LEFT_OUT = ("account/", "api/", "404.html", "robots.txt", "sitemap.xml", "sitemaps/")
 MODE = 0o100644  # a regular file, rw-r--r--
 LEVEL = 9
+INDENT = re.compile(rb"\n\s+")
+VERBATIM = re.compile(rb"<(?:pre|textarea|script|style)\b(?![^>]*\bsrc=)", re.I)
+KEEP = re.compile(rb"(<(pre|textarea|script|style)\b.*?</\2\s*>)|\n\s+", re.S | re.I)
 
 
 def archive_build_dir(site_dir: str) -> str:
@@ -79,9 +82,22 @@ def newest_releases(codes: Iterable[Code]) -> dict[str, str]:
     return out
 
 
-def content_version(releases: Mapping[str, str]) -> str:
-    """The newest release any code's history names (e.g. "2026"); "unreleased" without one."""
-    return max(releases.values(), key=release_key) if releases else "unreleased"
+def system_releases(
+    config: SiteConfig, counts: Mapping[str, int], codes: Callable[[], Iterable[Code]]
+) -> dict[str, str]:
+    """Each code system's release: its ``release`` in site.yaml, else the newest release its
+    codes' ``history`` names (a first import records none: set ``release``). The codes are
+    read only when a system with pages has no ``release``."""
+    out = {sid: s.release for sid, s in config.systems.items() if s.release}
+    if any(counts.get(sid) and sid not in out for sid in config.systems):
+        out = {**newest_releases(codes()), **out}
+    return out
+
+
+def content_version(releases: Mapping[str, str], counts: Mapping[str, int]) -> str:
+    """The newest release of the code systems with pages (e.g. "2026"); "unreleased" without one."""
+    found = [r for sid, r in releases.items() if r and counts.get(sid)]
+    return max(found, key=release_key) if found else "unreleased"
 
 
 def slug(text: str) -> str:
@@ -154,6 +170,15 @@ def with_gates(html: bytes, private_dir: str, rel: str) -> bytes:
     return fill_gates(html.decode("utf-8"), fragment).encode("utf-8")
 
 
+def squeeze(html: bytes) -> bytes:
+    """A page without the indentation and blank lines of its templates (one newline stays, so
+    it renders the same), but for what is shown or run verbatim: pre, textarea, inline scripts
+    and styles. About 5% off the zip."""
+    if VERBATIM.search(html) is None:
+        return INDENT.sub(b"\n", html)
+    return KEEP.sub(lambda m: m.group(1) or b"\n", html)
+
+
 def entries(build_dir: str, files: list[str], edition: str, about: bytes) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """Each entry's name and a function that makes its bytes, in name order: read (and, in the
     full edition, filled) only when it is written."""
@@ -164,14 +189,14 @@ def entries(build_dir: str, files: list[str], edition: str, about: bytes) -> Ite
         def read() -> bytes:
             with open(os.path.join(site_root, *rel.split("/")), "rb") as f:
                 data = f.read()
-            if edition == "full" and rel.endswith(".html"):
-                data = with_gates(data, private_dir, rel)
+            if rel.endswith(".html"):
+                data = squeeze(with_gates(data, private_dir, rel) if edition == "full" else data)
             return data
 
         return read
 
     named = [(rel, reader(rel)) for rel in files if rel != ABOUT_FILE]
-    named.append((ABOUT_FILE, lambda: about))
+    named.append((ABOUT_FILE, lambda: squeeze(about)))
     yield from sorted(named, key=lambda e: e[0])
 
 
@@ -194,8 +219,9 @@ def write_archive(
 ) -> str:
     """Stream the offline build in ``build_dir`` into DIST/<name>.zip; returns its path.
 
-    The zip holds one folder named after it, with ``index.html`` at its top. Written to a
-    temporary name and renamed: nothing half-written is left under the final name.
+    ``index.html`` is at the top of the zip (no folder around the site: 5% of the zip would be
+    that folder's name, twice per entry). Written to a temporary name and renamed: nothing
+    half-written is left under the final name.
     """
     if edition not in EDITIONS:
         raise BuildError(f"edition must be one of {', '.join(EDITIONS)}, not {edition!r}")
@@ -208,8 +234,8 @@ def write_archive(
     with open(home, "rb") as f:
         if ABOUT_FILE.encode() not in f.read():
             raise BuildError(f"{build_dir}: not an offline build (build it with codesite archive)")
-    releases = newest_releases(snapshot.codes())
-    version = content_version(releases)
+    releases = system_releases(config, snapshot.counts, snapshot.codes)
+    version = content_version(releases, snapshot.counts)
     day = date or build_date()
     files = public_files(site_root)
     about = About(
@@ -229,7 +255,7 @@ def write_archive(
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
             for rel, data in entries(build_dir, files, edition, page):
-                info = zipfile.ZipInfo(f"{name}/{rel}", stamp)
+                info = zipfile.ZipInfo(rel, stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.create_system = 3  # unix: the permissions below are honoured
                 info.external_attr = MODE << 16

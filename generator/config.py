@@ -27,6 +27,7 @@ class System:
     copyright: str
     description: str
     licensed_descriptors: bool
+    release: str = ""  # the official release the content follows (the archive's content version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
                 copyright=str(s.get("copyright")),
                 description=s.get("description") or "",
                 licensed_descriptors=bool(s.get("licensed_descriptors")),
+                release=str(s.get("release") or ""),
             )
     if errors:
         raise CheckFailed(errors)
