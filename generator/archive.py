@@ -43,7 +43,7 @@ ABOUT_FILE = output_path(ABOUT_URL)
 TEMPLATE = "archive.html"
 LEFT_OUT = ("account/", "api/", "404.html", "robots.txt", "sitemap.xml", "sitemaps/")
 MODE = 0o100644  # a regular file, rw-r--r--
-LEVEL = 9
+LEVEL = 6  # zlib's default: on these pages as small as 9 (0.004%), half the time
 INDENT = re.compile(rb"\n\s+")
 VERBATIM = re.compile(rb"<(?:pre|textarea|script|style)\b(?![^>]*\bsrc=)", re.I)
 KEEP = re.compile(rb"(<(pre|textarea|script|style)\b.*?</\2\s*>)|\n\s+", re.S | re.I)

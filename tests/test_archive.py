@@ -393,3 +393,30 @@ def test_help_explains() -> None:
     assert r.returncode == 0
     for s in ("--edition {full,public}", "--out DIR", "--date YYYY-MM-DD", "licensed text", "file://"):
         assert s in " ".join(r.stdout.split()), s
+
+
+# --- naming ----------------------------------------------------------------------------------
+
+
+def test_content_version_from_history_without_releases(tmp_path: Path) -> None:
+    """Without ``release`` in site.yaml, the codes' history names the version (the sample's
+    27253 was added in 2026); without either, "unreleased"."""
+    site = copy_site(ROOT, tmp_path / "site")
+    config = site / "content" / "site.yaml"
+    config.write_text(re.sub(r'\n    release: "2026"', "", config.read_text()))
+    archive_from = archive(site, tmp_path / "dist", "public")
+    assert archive_from.name == f"{NAME}-public.zip"
+    for f in (site / "content" / "codes").rglob("*.md"):
+        f.write_text(re.sub(r"history:.*\n(?: *- .*\n)*", "", f.read_text()))
+    r = codesite("archive", "--site", str(site), "--out", str(tmp_path / "dist2"), "--date", DATE)
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in (tmp_path / "dist2").iterdir()] == ["codesite-icd10cm-cpt-hcpcs-unreleased-full.zip"]
+
+
+def test_release_order_and_names() -> None:
+    from generator.archive import content_version, release_key, slug
+
+    assert sorted(["2026.10", "2025", "2026.2", "2026"], key=release_key) == ["2025", "2026", "2026.2", "2026.10"]
+    assert content_version({"icd10cm": "2026", "cpt": "2027"}, {"icd10cm": 5, "cpt": 0}) == "2026"
+    assert content_version({}, {"icd10cm": 5}) == "unreleased"
+    assert slug("Code Site: ICD/CPT") == "code-site-icd-cpt"
