@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import html.parser
-import os
 import posixpath
 import re
 import zipfile
@@ -353,16 +352,9 @@ def test_same_content_same_bytes(site: Path, zips: dict[str, Path], tmp_path: Pa
         page.write_text(before)
 
 
-def test_source_date_epoch_pins_the_date(site: Path, tmp_path: Path) -> None:
-    env_before = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = "1764547200"  # 2025-12-01T00:00:00Z
-    try:
-        r = codesite("archive", "--site", str(site), "--out", str(tmp_path), "--edition", "public")
-    finally:
-        if env_before is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = env_before
+def test_source_date_epoch_pins_the_date(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")  # 2025-12-01T00:00:00Z
+    r = codesite("archive", "--site", str(site), "--out", str(tmp_path), "--edition", "public")
     assert r.returncode == 0, r.stderr
     with zipfile.ZipFile(tmp_path / f"{NAME}-public.zip") as zf:
         assert {i.date_time for i in zf.infolist()} == {(2025, 12, 1, 0, 0, 0)}
