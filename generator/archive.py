@@ -20,7 +20,9 @@ import os
 import posixpath
 import re
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from jinja2 import TemplateError
@@ -200,6 +202,21 @@ def entries(build_dir: str, files: list[str], edition: str, about: bytes) -> Ite
     yield from sorted(named, key=lambda e: e[0])
 
 
+def ahead(items: Iterable[tuple[str, Callable[[], bytes]]], window: int = 64) -> Iterator[tuple[str, bytes]]:
+    """The entries made one thread ahead of the writer, at most ``window`` waiting: reading a
+    page overlaps with compressing the one before (zlib and file reads let go of the GIL)."""
+    waiting: deque[tuple[str, Future[bytes]]] = deque()
+    with ThreadPoolExecutor(1) as pool:
+        for name, make in items:
+            waiting.append((name, pool.submit(make)))
+            if len(waiting) > window:
+                done, data = waiting.popleft()
+                yield done, data.result()
+        while waiting:
+            done, data = waiting.popleft()
+            yield done, data.result()
+
+
 # --- the zip ---------------------------------------------------------------------------------
 
 
@@ -254,12 +271,12 @@ def write_archive(
     stamp = (max(day.year, 1980), day.month, day.day, 0, 0, 0)  # zip dates start in 1980
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            for rel, data in entries(build_dir, files, edition, page):
+            for rel, data in ahead(entries(build_dir, files, edition, page)):
                 info = zipfile.ZipInfo(rel, stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.create_system = 3  # unix: the permissions below are honoured
                 info.external_attr = MODE << 16
-                zf.writestr(info, data(), compresslevel=LEVEL)
+                zf.writestr(info, data, compresslevel=LEVEL)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
