@@ -8,6 +8,11 @@ ours. Prints one line per figure: wall seconds, pages/s, peak RSS (MiB, of the l
 process of the build), files written; with ``--runs N``, medians of N runs.
 
     python bench/build_full.py [--runs 3] [--work DIR] [--no-hugo]
+    python bench/build_full.py --against OLD_CHECKOUT [--runs 3]   # old code vs this, alternating
+
+With ``--against``, the same builds run with another checkout of codesite (e.g. a git worktree
+of an older commit) alternating with this one, on the same imported site, and the ratios
+new/old of the medians are printed.
 """
 
 from __future__ import annotations
@@ -59,19 +64,19 @@ class Run:
     out: str
 
 
-def env() -> dict[str, str]:
+def env(root: Path = ROOT) -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = str(root) + os.pathsep + e.get("PYTHONPATH", "")
     e.pop("CI", None)
     return e
 
 
-def run(cmd: list[str], cwd: Path | None = None) -> Run:
+def run(cmd: list[str], cwd: Path | None = None, root: Path = ROOT) -> Run:
     """Run a command in a fresh process; wall time, and its peak RSS from wait4 (the largest
     of the process and the workers it waited for)."""
     start = time.perf_counter()
     p = subprocess.Popen(
-        cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd, cwd=cwd or root, env=env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     out = p.stdout.read() if p.stdout else ""
     _, status, usage = os.wait4(p.pid, 0)
@@ -124,16 +129,20 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs of each build (medians are printed)")
     ap.add_argument("--work", help="work folder (kept; default: a temporary one, removed)")
     ap.add_argument("--no-hugo", action="store_true", help="skip the Hugo comparison")
+    ap.add_argument("--against", metavar="CHECKOUT", help="another codesite checkout to compare with, alternating")
     args = ap.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="codesite-bench-"))
     try:
-        bench(work, args.runs, not args.no_hugo and shutil.which("hugo") is not None)
+        if args.against:
+            compare(work, args.runs, Path(args.against).resolve())
+        else:
+            bench(work, args.runs, not args.no_hugo and shutil.which("hugo") is not None)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def bench(work: Path, runs: int, with_hugo: bool) -> None:
+def imported_site(work: Path) -> Path:
     site = work / "site"
     if not (site / "content" / "codes").exists():
         (site / "content").mkdir(parents=True, exist_ok=True)
@@ -142,6 +151,47 @@ def bench(work: Path, runs: int, with_hugo: bool) -> None:
             shutil.copytree(ROOT / part, site / part, dirs_exist_ok=True)
         imp = run(codesite("import", "icd10cm", "--site", str(site)))
         print(line("import (98,505 files)", [imp], 98_505), "|", imp.out.strip().splitlines()[-1])
+    return site
+
+
+STEPS = ("cold build", "no-op rebuild", "one-file edit (body)", "with search: cold build",
+         "with search: no-op rebuild", "with search: one-file edit (body)")
+
+
+def compare(work: Path, runs: int, old_root: Path) -> None:
+    """This checkout and ``old_root`` alternating on one imported site, each with its own output."""
+    site = imported_site(work)
+    pages = sum(1 for _ in (site / "content" / "codes" / "icd10cm").glob("*.md"))
+    results: dict[tuple[str, str], list[Run]] = {}
+    for i in range(runs):
+        for name, root in (("old", old_root), ("new", ROOT)) if i % 2 == 0 else (("new", ROOT), ("old", old_root)):
+            out = work / f"out-{name}"
+            shutil.rmtree(site / "layouts")  # each checkout with its own templates
+            shutil.copytree(root / "layouts", site / "layouts")
+            plain = codesite("build", "--site", str(site), "--out", str(out), "--no-search")
+            full = codesite("build", "--site", str(site), "--out", str(out))
+            todo = []
+            shutil.rmtree(out, ignore_errors=True)
+            todo.append(run(plain, root=root))
+            todo.append(run(plain, root=root))
+            edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
+            todo.append(run(plain, root=root))
+            shutil.rmtree(out, ignore_errors=True)
+            todo.append(run(full, root=root))
+            todo.append(run(full, root=root))
+            edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
+            todo.append(run(full, root=root))
+            for step, r in zip(STEPS, todo, strict=True):
+                results.setdefault((name, step), []).append(r)
+    for step in STEPS:
+        old, new = results[("old", step)], results[("new", step)]
+        ratio = statistics.median(r.wall for r in new) / statistics.median(r.wall for r in old)
+        print(line(f"old: {step}", old, pages))
+        print(line(f"new: {step}", new, pages), f" ratio new/old {ratio:.2f}")
+
+
+def bench(work: Path, runs: int, with_hugo: bool) -> None:
+    site = imported_site(work)
     pages = sum(1 for _ in (site / "content" / "codes" / "icd10cm").glob("*.md"))
     out = work / "out"
     # pages only (the issue's targets), then the whole site with both search indexes

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # run as a script, this file's folder comes first on sys.path and "edge" would name this file
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 KEY = "bench-signing-key-0123456789abcdef"
-from edge.server import port_of, running, serve_command  # noqa: E402
+from tests.servers import port_of, running, serve_command  # noqa: E402
 
 MAX_REQUESTS = 20_000  # per scenario, whatever the duration
 
@@ -89,7 +89,7 @@ def in_process(out: Path, site: Path, cookie: str, rounds: int) -> dict[str, lis
     from edge.core import Policy
     from edge.store import SQLiteStore
     from edge.wsgi import EdgeApp
-    from generator.config import load_config
+    from generator.load import load_config
 
     results: dict[str, list[float]] = {}
     with SQLiteStore(str(out / "bench-inproc.sqlite3")) as store:

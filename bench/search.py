@@ -122,7 +122,7 @@ def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
 def index_build_child(site_dir: str, whoosh_dir: str) -> None:
     """Run in a child process so that its peak memory is its own."""
     from generator import search
-    from generator.build import load_site
+    from generator.load import load_site
 
     t0 = time.perf_counter()
     site = load_site(site_dir)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from .contract import GUEST_VIEWS, MAX_OPENED, PERIOD_DAYS, REGISTERED_VIEWS
 from .cookies import Codec, Cookies, InvalidToken, Keys, cookie_name, only, set_cookie
 
 GUEST, REGISTERED = "guest", "registered"
@@ -27,7 +28,6 @@ CSRF_SALT = "codesite.csrf.v1"
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CODE_KEY = re.compile(r"[a-z0-9]{1,20}:[A-Za-z0-9.-]{1,20}")
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9:._@-]{1,200}")
-MAX_OPENED = 24  # codes a meter cookie carries: 24 long ICD-10-CM codes stay under 1 KB
 DAY = 86400
 
 Action = Literal["full", "teaser"]
@@ -45,9 +45,9 @@ SECURITY_HEADERS = (
 class Policy:
     """Meter limits (from site.yaml) and cookie settings."""
 
-    guest_views: int = 1
-    registered_views: int = 5
-    period_days: int = 30
+    guest_views: int = GUEST_VIEWS
+    registered_views: int = REGISTERED_VIEWS
+    period_days: int = PERIOD_DAYS
     secure: bool = True
     account_days: int = 30
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 from . import pages
+from .contract import GUEST_VIEWS, PERIOD_DAYS, REGISTERED_VIEWS
 from .cookies import Keys, parse_cookies
 from .core import SECURITY_HEADERS, Policy, Request, decide
 from .jwt import IdentityVerifier, JWTVerifier
@@ -209,7 +210,8 @@ def load_handler(path: str = CONFIG, origin: Origin | None = None) -> EdgeHandle
     with open(path, encoding="utf-8") as f:
         cfg = json.load(f)
     m = cfg.get("meter", {})
-    policy = Policy(m.get("guest_views", 1), m.get("registered_views", 5), m.get("period_days", 30))
+    policy = Policy(m.get("guest_views", GUEST_VIEWS), m.get("registered_views", REGISTERED_VIEWS),
+                    m.get("period_days", PERIOD_DAYS))
     verifier = None
     if "jwt" in cfg:
         j = cfg["jwt"]
@@ -231,6 +233,15 @@ def handler(event: Event, context: object = None) -> Event:
     return _HANDLER.viewer_request(event, context)
 
 
+# What the function runs: this module and what it imports, no more (not the WSGI app, the
+# SQLite store or the development server). tests/metering/test_lambda_edge.py imports the
+# handler from the unpacked zip alone.
+LAMBDA_MODULES = (
+    "__init__.py", "contract.py", "cookies.py", "core.py", "jwt.py", "keys.py", "lambda_edge.py", "pages.py",
+    "paths.py",
+)
+
+
 def package(out_zip: str, site_dir: str, bucket: str, keys: Keys, jwt: dict[str, Any] | None = None) -> list[str]:
     """Write the function's zip: ``edge/``, ``itsdangerous/`` and ``edge/edge_config.json`` (meter
     limits and URL prefixes from the site's site.yaml). Returns the names written."""
@@ -238,7 +249,7 @@ def package(out_zip: str, site_dir: str, bucket: str, keys: Keys, jwt: dict[str,
 
     import itsdangerous
 
-    from generator.config import load_config
+    from generator.load import load_config
 
     config = load_config(site_dir)
     cfg: dict[str, Any] = {
@@ -255,12 +266,15 @@ def package(out_zip: str, site_dir: str, bucket: str, keys: Keys, jwt: dict[str,
         cfg["jwt"] = jwt
     names = []
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as z:
-        for package_dir in (os.path.dirname(__file__), os.path.dirname(itsdangerous.__file__)):
-            top = os.path.basename(package_dir)
-            for name in sorted(os.listdir(package_dir)):
-                if name.endswith((".py", ".typed")):
-                    z.write(os.path.join(package_dir, name), f"{top}/{name}")
-                    names.append(f"{top}/{name}")
+        here = os.path.dirname(__file__)
+        for name in LAMBDA_MODULES:
+            z.write(os.path.join(here, name), f"edge/{name}")
+            names.append(f"edge/{name}")
+        package_dir = os.path.dirname(itsdangerous.__file__)
+        for name in sorted(os.listdir(package_dir)):
+            if name.endswith((".py", ".typed")):
+                z.write(os.path.join(package_dir, name), f"itsdangerous/{name}")
+                names.append(f"itsdangerous/{name}")
         z.writestr("edge/edge_config.json", json.dumps(cfg, indent=2))
         names.append("edge/edge_config.json")
     return names

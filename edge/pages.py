@@ -1,36 +1,37 @@
 """Page surgery on built HTML: find a page's metered code, fill its gates, write the banner.
 
-Works on the markers the build writes (``<!--gated:ID-->...<!--/gated:ID-->`` and
-``<!--meter-banner-->``); fragment paths are derived from the page's own path and the marker ids,
-never from the request, so no URL names a file under ``private/``.
+Works on the markers of the page contract (``contract``), which the build writes; fragment
+paths are derived from the page's own path and the marker ids, never from the request, so no
+URL names a file under ``private/``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from html import escape, unescape
+from html import escape
 
+from .contract import BANNER, GATE, GATE_CLOSE, GATE_OPEN, has_gates, page_code
 from .cookies import Keys
 from .core import Decision, Policy, code_key, csrf_token
-
-GATE = re.compile(r"<!--gated:([A-Za-z0-9_-]{1,80})-->(.*?)<!--/gated:\1-->", re.S)
-ARTICLE = re.compile(r'<article class="code-page" data-code="([^"<>]{1,60})" data-system="([^"<>]{1,40})"')
-BANNER = "<!--meter-banner-->"
 
 
 def metered_code(html: str) -> str | None:
     """The meter key ("system:CODE") of a code page with gated sections; None for any other page."""
-    m = ARTICLE.search(html)
-    if m is None or GATE.search(html) is None:
+    found = page_code(html)
+    if found is None or not has_gates(html):
         return None
-    return code_key(unescape(m.group(2)), unescape(m.group(1)))
+    return code_key(*found)
 
 
 def fill_gates(html: str, fragment: Callable[[str], str]) -> str:
     """Replace each gate's placeholder with its fragment (markers kept). ``fragment`` raising
     makes the whole call raise: a page is either whole or the caller serves the teaser."""
-    return GATE.sub(lambda m: f"<!--gated:{m.group(1)}-->{fragment(m.group(1))}<!--/gated:{m.group(1)}-->", html)
+    def fill(m: re.Match[str]) -> str:
+        gid = m.group(1)
+        return GATE_OPEN.format(id=gid) + fragment(gid) + GATE_CLOSE.format(id=gid)
+
+    return GATE.sub(fill, html)
 
 
 def banner_html(remaining: int, registered: bool, extra_views: int, csrf: str) -> str:

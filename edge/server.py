@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
 import socket
 import socketserver
-import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -51,7 +44,7 @@ def build_app(
 ) -> tuple[EdgeApp, SQLiteStore, str]:
     """The app for a built site: meter limits from site.yaml, cookies Secure unless on loopback,
     accounts and meters in ``db`` (default OUT/edge.sqlite3)."""
-    from generator.config import load_config
+    from generator.load import load_config
     from generator.search import query_whoosh, whoosh_dir
 
     meter = load_config(site_dir).meter
@@ -94,66 +87,3 @@ def serve(
             httpd.serve_forever()
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
-
-
-@contextmanager
-def running(cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60) -> Iterator[str]:
-    """Run a server command in a subprocess; yield the first output line containing ``ready``
-    (it names the address), then stop the process. For tests and benchmarks."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for x in proc.stdout or ():
-            lines.put(x)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    seen: list[str] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.2)
-            except queue.Empty:
-                if proc.poll() is not None:
-                    break
-                continue
-            seen.append(line)
-            if ready in line:
-                yield line
-                return
-        raise RuntimeError(f"{' '.join(cmd[:4])} did not start:\n{''.join(seen)}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        reader.join(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
-
-
-def serve_command(site: str, out: str, port: int = 0) -> list[str]:
-    """``codesite serve`` on 127.0.0.1 with this interpreter."""
-    return [
-        sys.executable,
-        "-m",
-        "generator.cli",
-        "serve",
-        "--site",
-        site,
-        "--out",
-        out,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--quiet",
-    ]
-
-
-def port_of(line: str) -> int:
-    """The port in "serving http://127.0.0.1:PORT/" or "... port PORT (http://...)"."""
-    m = re.search(r"127\.0\.0\.1:(\d+)|port (\d+)", line)
-    if m is None:
-        raise ValueError(line)
-    return int(m.group(1) or m.group(2))

@@ -27,17 +27,20 @@ from dataclasses import dataclass
 
 from jinja2 import TemplateError
 
+from edge.contract import GATE_OPEN
 from edge.pages import fill_gates
 
-from .build import BuildOptions, build, template_error
-from .config import SiteConfig, System, load_config
-from .content import Code
+from .build import BuildOptions, build
 from .errors import BuildError
-from .incremental import Snapshot
+from .load import load_config
+from .load.snapshot import Snapshot
+from .model.code import Code
+from .model.config import SiteConfig, System
+from .model.site import Site
+from .model.urls import output_path
 from .publish import Report
-from .render import Renderer
-from .site import Site
-from .urls import output_path
+from .render.pages import Renderer
+from .render.stage import template_error
 
 EDITIONS = ("full", "public")
 ABOUT_URL = "/about-this-archive/"
@@ -46,6 +49,7 @@ TEMPLATE = "archive.html"
 LEFT_OUT = ("account/", "api/", "404.html", "robots.txt", "sitemap.xml", "sitemaps/")
 MODE = 0o100644  # a regular file, rw-r--r--
 LEVEL = 6  # zlib's default: on these pages as small as 9 (0.004%), half the time
+GATE_MARK = GATE_OPEN.split("{", 1)[0].encode()  # a quick test before decoding a page (most have none)
 INDENT = re.compile(rb"\n\s+")
 VERBATIM = re.compile(rb"<(?:pre|textarea|script|style)\b(?![^>]*\bsrc=)", re.I)
 KEEP = re.compile(rb"(<(pre|textarea|script|style)\b.*?</\2\s*>)|\n\s+", re.S | re.I)
@@ -157,7 +161,7 @@ def public_files(site_root: str) -> list[str]:
 def with_gates(html: bytes, private_dir: str, rel: str) -> bytes:
     """A page of the full edition: each gate filled with its fragment (a missing one is an error:
     the full edition is whole or not made)."""
-    if b"<!--gated:" not in html:
+    if GATE_MARK not in html:
         return html
     base = posixpath.dirname(rel)
 
@@ -243,7 +247,7 @@ def write_archive(
     if edition not in EDITIONS:
         raise BuildError(f"edition must be one of {', '.join(EDITIONS)}, not {edition!r}")
     config = load_config(site_dir)
-    snapshot = Snapshot.load(build_dir)
+    snapshot = Snapshot.read(build_dir)
     site_root = os.path.join(build_dir, "site")
     home = os.path.join(site_root, "index.html")
     if snapshot is None or not os.path.isfile(home):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 
+from jinja2 import Environment, FileSystemLoader, TemplateSyntaxError
+
 from . import yamlutil
-from .config import SiteConfig
-from .content import Code, split_front_matter
 from .errors import ContentError
-from .schema import Path
+from .load.parse import split_front_matter
+from .model.code import Code
+from .model.config import SiteConfig
+from .model.schema import Path
+from .model.urls import FIXED_PAGES, OTHER_FILES, split_code_url
 
 RESERVED = {"search", "account", "assets", "search-index", "sitemaps", "404"}
 
@@ -168,3 +173,54 @@ def check_changed(
         checker.check_one(c)
         checker.check_links(c, index)
     return checker.errors
+
+
+LINK_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def is_site_page(url: str, config: SiteConfig, codes: Mapping[tuple[str, str], Code], site_dir: str) -> bool:
+    """Whether the build makes a page (or file) at ``url``, known before anything renders."""
+    path = url.split("#")[0].split("?")[0]
+    if path in FIXED_PAGES or path in OTHER_FILES:
+        return True
+    prefixes = {s.url_prefix: sid for sid, s in config.systems.items()}
+    if path.startswith("/") and path.endswith("/") and path.strip("/") in prefixes:
+        return True
+    code_page = split_code_url(path)
+    if code_page is not None and code_page[0] in prefixes:
+        return (prefixes[code_page[0]], code_page[1]) in codes
+    if path.startswith("/assets/"):
+        rel = path[len("/assets/") :]
+        return ".." not in rel.split("/") and os.path.isfile(os.path.join(site_dir, "assets", rel))
+    return False
+
+
+def check_nav(
+    config: SiteConfig, config_text: str, codes: Mapping[tuple[str, str], Code], site_dir: str, path: str
+) -> list[ContentError]:
+    """Every navigation link in site.yaml leads to a page of the site (or off the site)."""
+    errors: list[ContentError] = []
+    for i, (_, href) in enumerate(config.nav):
+        if href.startswith(LINK_SCHEMES) or is_site_page(href, config, codes, site_dir):
+            continue
+        line = yamlutil.locate(config_text, ("nav", i, "url")) + 1
+        errors.append(ContentError(path, line, f"nav[{i}].url", f"'{href}' is not a page of the site"))
+    return errors
+
+
+def check_templates(site_dir: str) -> list[ContentError]:
+    """Every template in layouts/ compiles (a syntax error found here, not half way through a build)."""
+    root = os.path.join(site_dir, "layouts")
+    if not os.path.isdir(root):
+        return []
+    env = Environment(loader=FileSystemLoader(root), autoescape=True)
+    errors: list[ContentError] = []
+    for name in env.list_templates():
+        try:
+            source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+            env.parse(source, name, name)
+        except TemplateSyntaxError as exc:
+            errors.append(ContentError(f"layouts/{name}", exc.lineno or 1, "template", exc.message or "syntax error"))
+        except UnicodeDecodeError as exc:
+            errors.append(ContentError(f"layouts/{name}", 1, "template", f"not valid UTF-8 ({exc.reason})"))
+    return errors

@@ -139,7 +139,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .scanning import Prescan
+    from .load.scan import Prescan
 
     start = time.perf_counter()
     prescan = Prescan(args.site)  # stat the content files on the other core while we import
@@ -162,7 +162,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .build import load_site
+    from .load import load_site
 
     site = load_site(args.site)
     print(f"ok: {len(site.codes)} codes checked")
@@ -197,7 +197,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .schema import CODE, SITE, document
+    from .model.schema import CODE, SITE, document
 
     print(document(CODE, "Content file front matter"))
     print()

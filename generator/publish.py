@@ -7,24 +7,18 @@ not change: a no-op build writes nothing and every mtime stays as it was.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from . import marshalfile
 from .errors import BuildError
-from .render import Output
-from .urls import safe_join
+from .model.urls import safe_join
+from .outputs import DAMAGED, Output, digest, read_marshal, write_marshal
 
 AREAS = ("site", "private")
 WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 MANIFEST = ".manifest"  # marshal: output file -> hash of its bytes
-
-
-def digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 @dataclass
@@ -48,9 +42,9 @@ class Publisher:
 
     def _read_manifest(self) -> dict[str, str]:
         try:
-            data = marshalfile.read(os.path.join(self.out, MANIFEST))
+            data = read_marshal(os.path.join(self.out, MANIFEST))
             return data if isinstance(data, dict) else {}
-        except marshalfile.DAMAGED:
+        except DAMAGED:
             return {}
 
     def begin(self) -> None:
@@ -106,8 +100,10 @@ class Publisher:
         if changed:
             self.changed.append(key)
 
-    def add(self, out: Output) -> None:
-        self.record(*self.stage(out))
+    def add(self, out: Output) -> str:
+        key, h, changed = self.stage(out)
+        self.record(key, h, changed)
+        return key
 
     def keep(self, keys: Sequence[str]) -> bool:
         """Carry outputs of the last build over unchanged (a page not rendered again).
@@ -130,9 +126,9 @@ class Publisher:
     def has(self, key: str) -> bool:
         return key in self.new or key in self.carried
 
-    def add_all(self, outputs: Iterable[Output]) -> None:
-        for o in outputs:
-            self.add(o)
+    def add_all(self, outputs: Iterable[Output]) -> list[str]:
+        """Stage and record outputs; their keys, in order."""
+        return [self.add(o) for o in outputs]
 
     def commit(self) -> Report:
         if self.carried:
@@ -167,11 +163,17 @@ class Publisher:
                 d = os.path.dirname(d)
         for area in AREAS:
             os.makedirs(os.path.join(self.out, area), exist_ok=True)
-        if self.changed or stale or self.old != self.new:
-            marshalfile.write(os.path.join(self.out, MANIFEST), self.new)
         shutil.rmtree(self.staging, ignore_errors=True)
         report.files = self.changed
         return report
+
+    def manifest_changed(self) -> bool:
+        """Whether the record of live files differs from the last build's (after ``commit``)."""
+        return self.old != self.new
+
+    def write_manifest(self) -> None:
+        """The record of live files and their digests (part of the build state: ``state``)."""
+        write_marshal(os.path.join(self.out, MANIFEST), self.new)
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -53,15 +53,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from . import marshalfile, yamlutil
-from .config import SYNONYMS_PATH
-from .content import Code
-from .errors import CodesiteError, ConfigError
-from .render import Output
-from .site import Site, sort_key
-from .urls import code_url
+from .errors import CodesiteError, ConfigError  # noqa: F401 (ConfigError: what bad synonyms raise)
+from .load import synonyms as synonyms_source
+from .model.code import Code
+from .model.config import SYNONYMS_PATH
+from .model.site import Site, sort_key
+from .model.urls import code_url
+from .outputs import DAMAGED as FILE_DAMAGED
+from .outputs import Output, read_marshal, write_marshal
 
 INDEX_DIR = "search-index"  # under build/site
 WHOOSH_DIR = "search_index"
@@ -278,23 +277,15 @@ Synonyms = dict[str, list[list[str]]]  # "heart attack" (tokens joined) -> alter
 
 def parse_synonyms(text: str, path: str = SYNONYMS_PATH) -> Synonyms:
     """``lay phrase: clinical phrase`` (or a list of them) -> token form used by both engines."""
-    try:
-        data = yamlutil.load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            path,
-            yamlutil.error_line(exc) + 1,
-            "synonyms",
-            f"malformed YAML: {yamlutil.error_text(exc)}",
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(path, 1, "synonyms", "expected a mapping of lay phrase: clinical phrase(s)")
+    entries, errors = synonyms_source.parse_synonyms(text, path)
+    if errors:
+        raise errors[0]
+    return tokenized_synonyms(entries)
+
+
+def tokenized_synonyms(entries: dict[str, list[str]]) -> Synonyms:
     out: Synonyms = {}
-    for key, value in data.items():
-        values = value if isinstance(value, list) else [value]
-        if not isinstance(key, str) or not all(isinstance(v, str) and v.strip() for v in values):
-            line = yamlutil.locate(text, (key,)) + 1 if isinstance(key, str) else 1
-            raise ConfigError(path, line, f"synonyms.{key}", "expected a phrase or a list of phrases")
+    for key, values in entries.items():
         k = " ".join(tokens(key))
         if k:
             alts = out.setdefault(k, [])
@@ -302,21 +293,11 @@ def parse_synonyms(text: str, path: str = SYNONYMS_PATH) -> Synonyms:
     return out
 
 
-def synonyms_digest(site_dir: str) -> str:
-    """Hash of synonyms.yaml: an input of every build (the search indexes depend on it)."""
-    try:
-        with open(os.path.join(site_dir, SYNONYMS_PATH), "rb") as f:
-            return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
-    except FileNotFoundError:
-        return ""
-
-
 def load_synonyms(site_dir: str) -> Synonyms:
-    try:
-        with open(os.path.join(site_dir, SYNONYMS_PATH), encoding="utf-8") as f:
-            return parse_synonyms(f.read())
-    except FileNotFoundError:
-        return {}
+    entries, _, errors = synonyms_source.read_synonyms(site_dir)
+    if errors:
+        raise errors[0]
+    return tokenized_synonyms(entries)
 
 
 # --- the query plan (mirrored in assets/search.js) -----------------------------------------
@@ -463,7 +444,7 @@ class State:
 
     def shard(self, i: int) -> dict[str, Postings]:
         if i not in self.shards:
-            self.shards[i] = marshalfile.read(os.path.join(self.folder, f"{STATE}-t-{i}"))
+            self.shards[i] = read_marshal(os.path.join(self.folder, f"{STATE}-t-{i}"))
         return self.shards[i]
 
     @classmethod
@@ -490,12 +471,12 @@ class State:
     def load(cls, folder: str, token: str) -> State | None:
         """The last build's state when it is the one ``token`` names, else None."""
         try:
-            data = marshalfile.read(os.path.join(folder, STATE))
+            data = read_marshal(os.path.join(folder, STATE))
             if data.get("format") != FORMAT or data.get("token") != token or not token:
                 return None
             return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
                        data["vocab"], {}, folder)
-        except (*marshalfile.DAMAGED, KeyError, AttributeError):
+        except (*FILE_DAMAGED, KeyError, AttributeError):
             return None
 
     def save(self, folder: str, token: str) -> None:
@@ -506,10 +487,10 @@ class State:
         if os.path.exists(meta):
             os.remove(meta)
         for i in sorted(self.dirty if self.folder else self.shards):
-            marshalfile.write(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
+            write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
         data = {"format": FORMAT, "token": token, "keys": self.keys, "boosts": self.boosts,
                 "billable": self.billable, "sums": self.sums, "counts": self.counts, "vocab": self.vocab}
-        marshalfile.write(meta, data)
+        write_marshal(meta, data)
         self.folder, self.dirty = folder, set()
 
 
@@ -811,7 +792,7 @@ def update_whoosh(prepared: Prepared, index_dir: str, since: str, token: str) ->
 
 
 def _read_meta(path: str) -> dict[str, Any]:
-    data = marshalfile.read(path)
+    data = read_marshal(path)
     if not isinstance(data, dict) or not isinstance(data.get("docs"), dict):
         raise ValueError(f"{path}: not a codesite search index")
     return data
@@ -820,13 +801,13 @@ def _read_meta(path: str) -> dict[str, Any]:
 def _whoosh_meta(index_dir: str) -> dict[str, Any]:
     try:
         return _read_meta(os.path.join(index_dir, META))
-    except marshalfile.DAMAGED:
+    except FILE_DAMAGED:
         return {}
 
 
 def _write_whoosh_meta(index_dir: str, synonyms: Synonyms, digests: dict[str, str], token: str) -> None:
     path = os.path.join(index_dir, META)
-    marshalfile.write(path, {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests})
+    write_marshal(path, {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests})
 
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str]) -> None:
@@ -897,7 +878,7 @@ def _open_whoosh(index_dir: str) -> _Opened:
             return cached
         meta = _read_meta(path)
         ix = whoosh_index().open_dir(index_dir)
-    except (*marshalfile.DAMAGED, whoosh_index().EmptyIndexError):
+    except (*FILE_DAMAGED, whoosh_index().EmptyIndexError):
         raise CodesiteError(f"no search index in {index_dir}: run 'codesite build' first") from None
     opened = _OPENED[index_dir] = _Opened((st.st_mtime, st.st_size), ix, meta)
     return opened

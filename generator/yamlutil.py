@@ -15,7 +15,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     Loader = yaml.SafeLoader
     Dumper = yaml.SafeDumper
 
-from .schema import Path
+from .model.schema import Path
 
 
 def load(text: str) -> Any:

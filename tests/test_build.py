@@ -10,9 +10,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from generator.build import BuildOptions, build, load_site
-from generator.content import read_text
+from generator.build import BuildOptions, build
 from generator.errors import BuildError, CheckFailed
+from generator.load import load_site
+from generator.load.parse import read_text
 from tests.conftest import ROOT, SITES, codesite, copy_site
 
 DESCRIPTOR_27253 = "Open treatment of hip dislocation, traumatic, without internal fixation"
@@ -240,8 +241,8 @@ def test_file_links_end_in_index_html(tmp_path: Path) -> None:
 
 
 def test_sitemap_splits_above_50000_urls(tmp_path: Path) -> None:
-    from generator.render import Renderer
-    from generator.site import Site
+    from generator.model.site import Site
+    from generator.render.pages import Renderer
 
     site = load_site(str(SITES / "valid-basic"))
     renderer = Renderer(Site.assemble(site.root, site.config, list(site.codes.values())), str(ROOT / "layouts"))

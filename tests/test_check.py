@@ -110,7 +110,7 @@ def test_help_explains_commands() -> None:
 
 
 def test_schema_documents_every_field() -> None:
-    from generator.schema import CODE_FIELDS
+    from generator.model.schema import CODE_FIELDS
 
     out = codesite("schema").stdout
     for name in CODE_FIELDS:

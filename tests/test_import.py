@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from generator import yamlutil
-from generator.build import BuildOptions, build, load_site
-from generator.content import split_front_matter
+from generator.build import BuildOptions, build
 from generator.errors import CheckFailed
 from generator.importers.run import import_icd10cm
+from generator.load import load_site
+from generator.load.parse import split_front_matter
 from tests.conftest import ROOT, codesite
 
 V1 = """<?xml version="1.0" encoding="utf-8"?>

@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import yamlutil
-from generator.content import Code, parse_code
 from generator.errors import ContentError
-from generator.schema import CODE_FIELDS
+from generator.load.parse import parse_code
+from generator.model.code import Code
+from generator.model.schema import CODE_FIELDS
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20),

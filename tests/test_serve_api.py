@@ -7,7 +7,7 @@ import os
 import urllib.request
 from pathlib import Path
 
-from edge.server import running, serve_command
+from tests.servers import running, serve_command
 from tests.conftest import ROOT
 
 

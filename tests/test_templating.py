@@ -8,7 +8,7 @@ import pytest
 from jinja2 import DictLoader, Environment, StrictUndefined, UndefinedError
 from markupsafe import Markup
 
-from generator.templating import PageEnvironment, escape_output
+from generator.render.templating import PageEnvironment, escape_output
 
 TEMPLATES = {
     "macros.html": "{% macro item(x) %}<li>{{ x }}</li>{% endmacro %}",

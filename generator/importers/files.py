@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from .. import yamlutil
-from ..content import FENCE
-from ..schema import CODE_FIELDS
+from ..load.parse import FENCE
+from ..model.schema import CODE_FIELDS
 
 
 def render_file(front: dict[str, Any], body: str = "") -> str:

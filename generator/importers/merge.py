@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from .. import yamlutil
-from ..content import split_front_matter
 from ..errors import CheckFailed, ContentError
+from ..load.parse import split_front_matter
 from .files import render_file, write_if_changed
 
 # The fields a release owns. Anything else in a file is the editors'.

@@ -22,7 +22,7 @@ def import_icd10cm(
     Without ``source`` the package's XML and its list of valid codes are used; with it, the
     7th-character expansions are filtered only when ``code_list`` is given.
     """
-    from ..build import progress
+    from ..console import progress
 
     try:
         if source is None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from edge_support import CANARY, GATE_TEXT, KEY, ROOT, metered_source
 
-from edge.server import running, serve_command
+from tests.servers import running, serve_command
 
 
 @pytest.fixture

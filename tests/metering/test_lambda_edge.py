@@ -212,3 +212,35 @@ def test_package_and_entry_point(metered_out: Path, tmp_path: Path, monkeypatch:
     assert "x-frame-options" in resp["headers"]
     token = sign_hs256({"iss": "https://id.example.org", "aud": "codesite", "sub": "u", "exp": 4_000_000_000}, SECRET)
     assert h.verifier is not None and h.verifier.account(f"Bearer {token}", {}, NOW) is not None
+
+
+def test_package_holds_only_what_the_function_runs(tmp_path: Path) -> None:
+    """The zip: the handler's modules and itsdangerous, no WSGI app, store, server or test
+    harness; the handler imports and answers from the unpacked zip alone (isolated Python)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from edge_support import METERED
+
+    from edge import lambda_edge
+
+    out = tmp_path / "edge.zip"
+    lambda_edge.package(str(out), str(METERED), "my-bucket", Keys.of(KEY))
+    with zipfile.ZipFile(out) as z:
+        edge_files = sorted(n for n in z.namelist() if n.startswith("edge/"))
+        z.extractall(tmp_path / "fn")
+    assert edge_files == sorted(
+        [f"edge/{m}" for m in lambda_edge.LAMBDA_MODULES] + ["edge/edge_config.json"]
+    )
+    for unwanted in ("server.py", "wsgi.py", "store.py", "files.py"):
+        assert f"edge/{unwanted}" not in edge_files
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import edge.lambda_edge as l; "
+        "assert callable(l.handler); "
+        "print(sorted(m for m in sys.modules if m.startswith(('edge', 'generator'))))"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", probe, str(tmp_path / "fn")],
+                            capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "generator" not in result.stdout and "edge.server" not in result.stdout

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 
 import yaml
 
-from . import yamlutil
-from .content import field_name
-from .errors import CheckFailed, ConfigError, ContentError
-from .schema import SITE
+from edge.contract import MAX_OPENED
+
+from .. import yamlutil
+from ..errors import CheckFailed, ConfigError, ContentError
+from .schema import SITE, field_name
 
 CONFIG_PATH = "content/site.yaml"
 SYNONYMS_PATH = "content/synonyms.yaml"
@@ -53,19 +53,22 @@ class SiteConfig:
 
 def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
     """Parse and validate site.yaml; raises CheckFailed listing every problem."""
+    config, problems = parse_config_checked(text, path)
+    if problems:
+        raise CheckFailed(problems)
+    assert config is not None
+    return config
+
+
+def parse_config_checked(text: str, path: str = CONFIG_PATH) -> tuple[SiteConfig | None, list[ContentError]]:
+    """The config and its problems. The config is None when it cannot be used to check the
+    content (a field of the wrong type); with a problem of values only (meter limits) it is
+    given, so the content is checked in the same run."""
     try:
         data = yamlutil.load(text)
     except yaml.YAMLError as exc:
-        raise CheckFailed(
-            [
-                ConfigError(
-                    path,
-                    yamlutil.error_line(exc) + 1,
-                    "site",
-                    f"malformed YAML: {yamlutil.error_text(exc)}",
-                )
-            ]
-        ) from None
+        line = yamlutil.error_line(exc) + 1
+        return None, [ConfigError(path, line, "site", f"malformed YAML: {yamlutil.error_text(exc)}")]
     errors: list[ContentError] = [
         ConfigError(path, yamlutil.locate(text, p) + 1, field_name(p), msg)
         for p, msg in SITE.validate(data, ())
@@ -112,10 +115,17 @@ def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
                 licensed_descriptors=bool(s.get("licensed_descriptors")),
                 release=str(s.get("release") or ""),
             )
-    if errors:
-        raise CheckFailed(errors)
-    d = SITE.with_defaults(data)
-    m = SITE.keys["meter"].spec.with_defaults(d["meter"])  # type: ignore[attr-defined]
+    d = SITE.with_defaults(data) if not errors else {}
+    m = SITE.keys["meter"].spec.with_defaults(d["meter"]) if d else {}  # type: ignore[attr-defined]
+    if m and m["guest_views"] + m["registered_views"] > MAX_OPENED:
+        line = yamlutil.locate(text, ("meter", "registered_views")) + 1
+        message = (
+            f"guest_views + registered_views must be at most {MAX_OPENED}"
+            f" (a meter cookie holds {MAX_OPENED} codes)"
+        )
+        errors.append(ConfigError(path, line, "meter", message))
+    if not d:
+        return None, errors
     return SiteConfig(
         name=d["name"],
         base_url=d["base_url"].rstrip("/"),
@@ -126,16 +136,4 @@ def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
         systems=systems,
         meter=Meter(m["guest_views"], m["registered_views"], m["period_days"]),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16],
-    )
-
-
-def load_config(site_dir: str) -> SiteConfig:
-    full = os.path.join(site_dir, CONFIG_PATH)
-    try:
-        with open(full, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise CheckFailed(
-            [ConfigError(CONFIG_PATH, 1, "site", f"not found (is '{site_dir}' a codesite folder?)")]
-        ) from None
-    return parse_config(text)
+    ), errors

@@ -17,13 +17,18 @@ all Jinja2 promises anyway ("avoid modifying any globals after a template is loa
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import MutableMapping
 from typing import Any
 
 from jinja2 import Environment
+from jinja2.bccache import Bucket, BytecodeCache
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import Expr
 from markupsafe import Markup, escape
+
+from ..outputs import atomic_write
 
 try:
     from markupsafe import _escape_inner  # the C function inside markupsafe.escape
@@ -59,3 +64,30 @@ class PageEnvironment(Environment):
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         return {**self.globals, **(d or {})}
+
+
+class TemplateCache(BytecodeCache):
+    """Compiled templates kept between builds in the snapshot folder. Templates compiled
+    during a build are written by ``save``, after the build succeeded."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            with open(os.path.join(self.folder, bucket.key), "rb") as f:
+                bucket.load_bytecode(f)
+        except OSError:
+            pass
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        out = io.BytesIO()
+        bucket.write_bytecode(out)
+        self.compiled[bucket.key] = out.getvalue()
+
+    def save(self) -> None:
+        if self.compiled:
+            os.makedirs(self.folder, exist_ok=True)
+        for key, data in self.compiled.items():
+            atomic_write(os.path.join(self.folder, key), data)

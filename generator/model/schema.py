@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.contract import GUEST_VIEWS, PERIOD_DAYS, REGISTERED_VIEWS
+
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
 
@@ -284,9 +286,11 @@ NAV = Record(
 METER = Record(
     name="meter",
     keys={
-        "guest_views": Key(Int(), default=1, doc="Full code pages a guest may open."),
-        "registered_views": Key(Int(), default=5, doc="Further pages for a registered account."),
-        "period_days": Key(Int(minimum=1), default=30, doc="How long a meter cookie lives."),
+        "guest_views": Key(Int(minimum=0), default=GUEST_VIEWS, doc="Full code pages a guest may open."),
+        "registered_views": Key(
+            Int(minimum=0), default=REGISTERED_VIEWS, doc="Further pages for a registered account."
+        ),
+        "period_days": Key(Int(minimum=1), default=PERIOD_DAYS, doc="How long a meter cookie lives."),
     },
 )
 
@@ -314,3 +318,10 @@ def document(record: Record, heading: str) -> str:
             doc = f"{doc} Default: `{key.default}`.".strip()
         rows.append(f"| `{name}` | {key.spec.describe()} | {'yes' if key.required else ''} | {doc} |")
     return "\n".join(rows)
+
+
+def field_name(path: Path) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out or "front matter"

@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .code import Code
 from .config import SiteConfig
-from .content import Code
 
 
 def sort_key(code: str) -> tuple[int, str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from .errors import BuildError
+from ..errors import BuildError
 
 
 def code_url(prefix: str, code: str) -> str:
@@ -54,3 +54,23 @@ def relative(from_url: str, to_url: str, file_links: bool = False) -> str:
         target += "index.html"
     out = "../" * (len(from_parts) - common) + target
     return (out or "./") + frag
+
+
+# The pages every site has besides its codes and systems: URL -> template. The renderer writes
+# them; the check knows them, so a nav link to one is found before anything renders.
+FIXED_PAGES = {
+    "/": "home.html",
+    "/search/": "search.html",
+    "/account/login/": "login.html",
+    "/account/register/": "register.html",
+    "/404.html": "404.html",
+}
+OTHER_FILES = ("/sitemap.xml", "/robots.txt")
+
+
+def split_code_url(url: str) -> tuple[str, str] | None:
+    """(url prefix, code) of a code page's URL "/<prefix>/<CODE>/"; None for any other."""
+    parts = url.split("/")
+    if len(parts) == 4 and parts[0] == "" and parts[3] == "" and parts[1] and parts[2]:
+        return parts[1], unquote(parts[2])
+    return None

@@ -1,43 +1,32 @@
-"""Render: one Jinja2 environment; each code page as a public teaser plus its gated fragments."""
+"""Pages: each code page as a public teaser plus its gated fragments, and the site's other pages."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from .content import Code
-from .markup import MarkdownRenderer
-from .schema import NOTE_KINDS, RELATIONS
-from .site import Site
-from .templating import PageEnvironment
-from .urls import code_url, relative
+from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
-CODE_TOKEN = re.compile(r"\b([A-Z][0-9A-Z][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?(?![\w.])")
-GATE_OPEN = "<!--gated:{id}-->"
-GATE_CLOSE = "<!--/gated:{id}-->"
-BANNER = "<!--meter-banner-->"
-SITEMAP_LIMIT = 50_000
+from ..mentions import CODE_TOKEN
+from ..model.code import Code
+from ..model.schema import NOTE_KINDS, RELATIONS
+from ..model.site import Site
+from ..model.urls import code_url
+from ..outputs import Output
+from .links import AbsoluteLinks, Links
+from .markup import MarkdownRenderer
+from .sitemap import sitemaps
+from .templating import PageEnvironment
 
 Descriptors = Mapping[tuple[str, str], str]
 
 
-@dataclass(frozen=True)
-class Output:
-    """One file of the build: ``area`` is "site" (public) or "private" (gated fragments)."""
-
-    area: str
-    path: str
-    data: bytes
-
-
-class Entry(NamedTuple):
+class ListItem(NamedTuple):
     code: Code
     href: str  # relative to the page that lists it
     label: str
@@ -48,42 +37,6 @@ def entry_label(code: Code) -> str:
     return f"Chapter {code.code}" if code.kind == "chapter" else code.code
 
 
-class Links:
-    """Relative hrefs from one page, by target URL: ``links['/search/']`` in templates.
-
-    An href depends on the page only through its folder (``own``, e.g. /icd-10-cm/S73.0/):
-    to a target outside that folder, on the folder's parent alone. Pages of one parent (all
-    code pages of a system) share one memo; targets inside the page's own folder are worked
-    out each time.
-    """
-
-    __slots__ = ("page", "own", "memo", "file_links")
-
-    def __init__(self, page: str, own: str, memo: dict[str, str], file_links: bool) -> None:
-        self.page = page
-        self.own = own
-        self.memo = memo
-        self.file_links = file_links
-
-    def __getitem__(self, target: str) -> str:
-        if target.startswith(self.own):
-            return relative(self.page, target, self.file_links)
-        href = self.memo.get(target)
-        if href is None:
-            href = self.memo[target] = relative(self.page, target, self.file_links)
-        return href
-
-
-class AbsoluteLinks(Links):
-    """Links as given: for pages served at any address (the 404 page)."""
-
-    def __init__(self) -> None:
-        super().__init__("/", "/", {}, False)
-
-    def __getitem__(self, target: str) -> str:
-        return target
-
-
 def json_ld(data: Any) -> Markup:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
@@ -91,9 +44,17 @@ def json_ld(data: Any) -> Markup:
 
 class Renderer:
     def __init__(
-        self, site: Site, layouts: str, *, file_links: bool = False, descriptors: Descriptors | None = None,
+        self,
+        site: Site,
+        layouts: str,
+        *,
+        file_links: bool = False,
+        descriptors: Descriptors | None = None,
+        bytecode_cache: BytecodeCache | None = None,
         offline: bool = False,
     ) -> None:
+        """``bytecode_cache``: compiled templates kept between builds. With one, the renderer
+        belongs to one build: templates are not re-checked on disk for every page."""
         self.site = site
         self.config = site.config
         self.file_links = file_links
@@ -101,7 +62,7 @@ class Renderer:
         self.md = MarkdownRenderer()
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
-        self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[Entry]] | None = None
+        self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[ListItem]] | None = None
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -109,6 +70,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=bytecode_cache is None,
+            bytecode_cache=bytecode_cache,
         )
         self.env.globals.update(
             site=self.config,
@@ -120,6 +83,7 @@ class Renderer:
             gate_open=GATE_OPEN,
             gate_close=GATE_CLOSE,
             banner=Markup(BANNER),
+            code_attributes=lambda c: Markup(code_attributes(c.system, c.code)),  # the page contract's
             offline=offline,  # for the offline archive: no meter, accounts or crawler metadata
         )
 
@@ -137,11 +101,11 @@ class Renderer:
             memo = self._links[parent] = {}
         return Links(page_url, own, memo, self.file_links)
 
-    def entries(self, codes: Iterable[Code], links: Links) -> list[Entry]:
+    def entries(self, codes: Iterable[Code], links: Links) -> list[ListItem]:
         """Codes as lists show them: the code, its href from the page, its label and title."""
-        return [Entry(c, links[self.url_of(c)], entry_label(c), self.title_of(c)) for c in codes]
+        return [ListItem(c, links[self.url_of(c)], entry_label(c), self.title_of(c)) for c in codes]
 
-    def ancestor_entries(self, code: Code, links: Links) -> list[Entry]:
+    def ancestor_entries(self, code: Code, links: Links) -> list[ListItem]:
         """The breadcrumb's entries. Siblings share them, and pages render in file order, so
         siblings mostly come one after another: the last ones are kept."""
         parent = (code.system, code.parent)
@@ -284,37 +248,7 @@ class Renderer:
         yield self.page("404.html", "/404.html", f"Page not found - {self.config.name}", absolute_links=True)
 
     def sitemaps(self, urls: list[str]) -> Iterator[Output]:
-        base = self.config.base_url
-        chunks = [urls[i : i + SITEMAP_LIMIT] for i in range(0, len(urls), SITEMAP_LIMIT)] or [[]]
-
-        def urlset(chunk: list[str]) -> bytes:
-            body = "".join(f"<url><loc>{escape(base + u)}</loc></url>\n" for u in chunk)
-            return (
-                '<?xml version="1.0" encoding="UTF-8"?>\n'
-                '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n"
-            ).encode()
-
-        if len(chunks) == 1:
-            yield Output("site", "sitemap.xml", urlset(chunks[0]))
-        else:
-            index = "".join(
-                f"<sitemap><loc>{escape(base)}/sitemaps/sitemap-{i + 1}.xml</loc></sitemap>\n"
-                for i in range(len(chunks))
-            )
-            yield Output(
-                "site",
-                "sitemap.xml",
-                (
-                    '<?xml version="1.0" encoding="UTF-8"?>\n'
-                    '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-                    + index
-                    + "</sitemapindex>\n"
-                ).encode(),
-            )
-            for i, chunk in enumerate(chunks):
-                yield Output("site", f"sitemaps/sitemap-{i + 1}.xml", urlset(chunk))
-        robots = f"User-agent: *\nDisallow: /account/\nSitemap: {base}/sitemap.xml\n"
-        yield Output("site", "robots.txt", robots.encode())
+        return sitemaps(self.config.base_url, urls)
 
     def sitemap_urls(self) -> list[str]:
         urls = ["/", "/search/"]

@@ -1,6 +1,8 @@
-"""Load: content files into frozen ``Code`` objects.
+"""Parse: the text of a content file into a ``Code``, and the content folder into codes.
 
-``parse_code`` is pure (text in, Code out); reading the folder is ``read_codes``.
+``parse_code`` is pure (text in, Code out, or ContentError with the file's line); ``parse_files``
+reads files and parses those whose bytes changed since the last build. ``check`` and ``build``
+both read content through here: there is no second parser.
 """
 
 from __future__ import annotations
@@ -12,62 +14,15 @@ from typing import Any
 
 import yaml
 
-from . import yamlutil
-from .errors import ContentError
-from .schema import CODE, Path
+from .. import yamlutil
+from ..errors import ContentError
+from ..model.code import Code, Related, Section
+from ..model.schema import CODE, field_name
+from ..outputs import digest
+from .records import Record, to_record
+from .scan import Stat
 
 FENCE = "---"
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    id: str
-    title: str
-    gated: bool
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class Related:
-    code: str
-    relation: str
-    system: str | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Code:
-    code: str
-    system: str
-    title: str | None
-    kind: str
-    parent: str | None
-    billable: bool
-    status: str
-    replaced_by: tuple[str, ...]
-    history: tuple[dict[str, str], ...]
-    synonyms: tuple[str, ...]
-    notes: dict[str, tuple[str, ...]]
-    seventh_characters: dict[str, str]
-    related: tuple[Related, ...]
-    sections: tuple[Section, ...]
-    body: str
-    path: str
-    body_line: int = 1
-    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.system, self.code)
-
-    @property
-    def is_range(self) -> bool:
-        return self.kind in ("chapter", "block")
-
-    @property
-    def gated_sections(self) -> tuple[Section, ...]:
-        return tuple(s for s in self.sections if s.gated)
-
 
 
 class FileErrors(ContentError):
@@ -94,13 +49,6 @@ def split_front_matter(text: str, path: str) -> tuple[str, str, int]:
         if lines[i].rstrip() == FENCE:
             return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 2
     raise ContentError(path, 1, "front matter", "no closing '---' line after the front matter")
-
-
-def field_name(path: Path) -> str:
-    out = ""
-    for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out or "front matter"
 
 
 def top_level_lines(front: str) -> dict[str, int]:
@@ -198,3 +146,44 @@ def read_codes(site_dir: str, files: Iterable[str] | None = None) -> tuple[list[
         except ContentError as exc:
             errors.append(exc)
     return codes, errors
+
+
+@dataclass
+class Parsed:
+    """The outcome of reading some content files: new records, and errors."""
+
+    records: dict[str, tuple[Stat, str, Record]] = field(default_factory=dict)
+    errors: list[ContentError] = field(default_factory=list)
+
+
+def parse_files(site_dir: str, todo: Iterable[tuple[str, Stat, str | None]]) -> Parsed:
+    """Read files; parse those whose bytes differ from ``old_digest``. Pure but for reading.
+
+    Each item is (path, stat, old digest or None). A file whose bytes hash to its old digest
+    is reported with record ``()``: reuse the old one.
+    """
+    out = Parsed()
+    for rel, stat, old in todo:
+        try:
+            with open(os.path.join(site_dir, rel), "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            out.errors.append(ContentError(rel, 1, "file", f"cannot read ({exc.strerror})"))
+            continue
+        h = digest(data)
+        if h == old:
+            out.records[rel] = (stat, h, ())
+            continue
+        try:
+            code = parse_code(data.decode("utf-8"), rel)
+        except UnicodeDecodeError as exc:
+            out.errors.append(ContentError(rel, 1, "file", f"not valid UTF-8 ({exc.reason})"))
+            continue
+        except FileErrors as exc:
+            out.errors.extend(exc.errors)
+            continue
+        except ContentError as exc:
+            out.errors.append(exc)
+            continue
+        out.records[rel] = (stat, h, to_record(code))
+    return out

@@ -1,0 +1,58 @@
+"""Codes read from the last build's state only when a page to render shows them (an editor's
+edit renders a few pages of 98k: loading every code would cost more than rendering them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..model.code import Code
+from .records import Key, from_record, key_of, path_of
+from .snapshot import Snapshot
+
+
+class LazyCodes(Mapping[Key, Code]):
+    """Every code of the site by key, each read from the snapshot when first asked for."""
+
+    def __init__(self, snapshot: Snapshot, fresh: dict[str, Code]) -> None:
+        self.snapshot = snapshot
+        self.files = snapshot.files
+        self.loaded = {c.key: c for c in fresh.values()}
+
+    def __getitem__(self, key: Key) -> Code:
+        c = self.loaded.get(key)
+        if c is None:
+            c = self.loaded[key] = from_record(self.snapshot.entry(path_of(key))[0])
+        return c
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        return self[key] if path_of(key) in self.files else default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and path_of(key) in self.files
+
+    def __iter__(self) -> Iterator[Key]:
+        return map(key_of, self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
+class LazyLists(Mapping[Any, list[Code]]):
+    """``Site.children`` or ``Site.tops`` from the graph's keys and lazily loaded codes."""
+
+    def __init__(self, codes: LazyCodes, keys: dict[Any, tuple[Key, ...]]) -> None:
+        self.codes = codes
+        self.lists = keys
+
+    def __getitem__(self, at: Any) -> list[Code]:
+        return [self.codes[k] for k in self.lists[at]]
+
+    def __contains__(self, at: object) -> bool:
+        return at in self.lists
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.lists)
+
+    def __len__(self) -> int:
+        return len(self.lists)

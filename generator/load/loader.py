@@ -1,0 +1,173 @@
+"""Load: every content file into a ``Site``, reading and parsing only what changed.
+
+The build state (``snapshot``) keeps, for every content file, its stat (mtime, size) and a
+hash of its bytes, and the parsed ``Code``. A rebuild stats every file, reads only those
+whose stat changed and parses only those whose bytes changed. When a few files changed, no
+code came or went and the layouts are the same (an editor's edit), nothing else is loaded
+whole: the other codes are read from their shard when a page to render shows them (``lazy``).
+Otherwise every code is loaded (from the build state, or parsed), as for a first build.
+
+Whatever the path, the result is checked: on any problem, ``CheckFailed`` carries exactly
+the problems a full check of the same files reports (``check.check_site``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .. import parallel
+from ..check import Source, check_changed, check_site
+from ..errors import CheckFailed, ContentError
+from ..model.code import Code
+from ..model.config import SiteConfig
+from ..model.site import Site
+from .graph import Graph
+from .lazy import LazyCodes, LazyLists
+from .parse import Parsed, parse_files, read_text
+from .records import from_record, key_of
+from .scan import Prescan, scan
+from .snapshot import DAMAGED, FileEntry, Snapshot
+
+RACY_NS = 1_000_000_000
+FAST_MAX = 200  # changed files past which loading every code is as quick
+
+
+class ContentCheckFailed(CheckFailed):
+    """The content has problems; ``site``: every file parsed, so later checks can still use
+    the codes (None when a file did not parse: their problems would be knock-on errors)."""
+
+    def __init__(self, errors: list[ContentError], site: Site | None) -> None:
+        super().__init__(errors)
+        self.site = site
+
+
+@dataclass
+class Changes:
+    """What changed since the last good build into the same output folder."""
+
+    old: Snapshot | None  # None: no usable snapshot, render everything
+    new: Snapshot
+    before: dict[str, Code]  # changed files' codes by path, at the last build
+    after: dict[str, Code]  # and now
+    keys_changed: bool  # a code appeared or went
+    lazy: bool = False  # codes are read from the snapshot as needed (few files changed)
+
+
+def load_codes(
+    site_dir: str,
+    out_dir: str | None,
+    config: SiteConfig,
+    env: str,
+    layouts: str,
+    jobs: int | None,
+    use_snapshot: bool = True,
+    prescan: Prescan | None = None,
+) -> tuple[Site, Changes]:
+    """Load and check the site, parsing only the files whose bytes changed since the snapshot.
+
+    ``layouts``: the digest of the layouts folder. When a few files changed, no code came
+    or went and the layouts are the same, the other codes are read from the snapshot only when a page to render shows
+    them. Raises CheckFailed with every problem, exactly as a full load would.
+    """
+    # stat the content files (in a thread, unless the caller already started a Prescan) while
+    # the snapshot loads: stat releases the GIL
+    with ThreadPoolExecutor(1) as pool:
+        scanned = time.time_ns()
+        scanning = pool.submit(scan, site_dir) if prescan is None else None
+        old = None
+        if use_snapshot and out_dir and all(os.path.isdir(os.path.join(out_dir, a)) for a in ("site", "private")):
+            old = Snapshot.read(out_dir)
+            if old is not None and old.env != env:
+                old = None
+        if prescan is not None:
+            stats, scanned = prescan.result(), prescan.started
+        else:
+            assert scanning is not None
+            stats = scanning.result()
+    prev = old.files if old else {}
+    # A file written in the same clock tick as the last scan, after it, can have the stat the
+    # scan saw: read every file not safely older than that scan (git's "racily clean" files).
+    racy = old.scanned - RACY_NS if old else 0
+    todo = []
+    for rel, st in stats.items():
+        was = prev.get(rel)
+        if was is None or was[0] != st[0] or was[1] != st[1] or st[0] >= racy:
+            todo.append((rel, st, was[2] if was else None))
+    parsed = Parsed()
+    task = functools.partial(parse_files, site_dir)
+    for part in parallel.run_chunks(task, todo, parallel.workers(jobs, len(todo)), 1000):
+        parsed.records.update(part.records)
+        parsed.errors.extend(part.errors)
+    fresh = {rel: rec for rel, (_, _, rec) in parsed.records.items() if rec}
+    same_layouts = old is not None and old.layouts == layouts
+    # the templates' digests are the last build's, or made by the caller once the content passed
+    new = Snapshot(env, layouts, old.templates if old and same_layouts else {}, scanned=scanned, records=fresh)
+    new.files = prev.copy() if stats.keys() == prev.keys() else {rel: prev[rel] for rel in stats if rel in prev}
+    for rel, (stat, h, _) in parsed.records.items():
+        new.files[rel] = (*stat, h)
+    after = {rel: from_record(rec) for rel, rec in fresh.items()}
+
+    def source(rel: str) -> str:
+        return read_text(site_dir, rel)
+
+    if (
+        old is not None
+        and not parsed.errors
+        and len(fresh) <= FAST_MAX
+        and stats.keys() == prev.keys()
+        and same_layouts
+        and all(c.key == key_of(rel) for rel, c in after.items())
+    ):
+        try:
+            before = {rel: from_record(old.entry(rel)[0]) for rel in fresh}
+            new.graph = old.graph.edited(before.values(), after.values())
+            codes = LazyCodes(old, after)  # the same keys, and the old entries but for ``after``
+            new.counts = old.counts
+            site = Site(site_dir, config, codes, LazyLists(codes, new.graph.children),
+                        LazyLists(codes, new.graph.tops), new.counts)
+            if not check_changed(config, site.codes, list(after.values()), source):
+                return site, Changes(old, new, before, after, False, lazy=True)
+        except DAMAGED:
+            return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
+    if old is None:
+        return _full(site_dir, config, new, parsed, {}, {}, after, source)
+    try:
+        entries = {rel: old.entry(rel) for rel in prev}
+    except DAMAGED:
+        return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
+    before = {rel: from_record(entries[rel][0]) for rel in prev if rel in fresh or rel not in stats}
+    return _full(site_dir, config, new, parsed, entries, before, after, source, old)
+
+
+def _full(
+    site_dir: str,
+    config: SiteConfig,
+    new: Snapshot,
+    parsed: Parsed,
+    entries: dict[str, FileEntry],
+    before: dict[str, Code],
+    after: dict[str, Code],
+    source: Source,
+    old: Snapshot | None = None,
+) -> tuple[Site, Changes]:
+    """Load with every code in memory: the codes of the files that did not change come from
+    the snapshot's entries, the others were just parsed."""
+    codes = [after[rel] if rel in after else from_record(entries[rel][0]) for rel in sorted(new.files)]
+    keys_changed = {c.key for c in before.values()} != {c.key for c in after.values()}
+    site = Site.assemble(site_dir, config, codes)
+    if (
+        old is None
+        or parsed.errors
+        or keys_changed
+        or check_changed(config, site.codes, list(after.values()), source)
+    ):
+        errors = parsed.errors + check_site(config, codes, source)
+        if errors:
+            raise ContentCheckFailed(errors, None if parsed.errors else site)
+    new.graph = Graph.of(site)
+    new.counts = dict(site.counts)
+    return site, Changes(old, new, before, after, keys_changed)

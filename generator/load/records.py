@@ -1,0 +1,51 @@
+"""A parsed ``Code`` as plain tuples (what the build state stores), and the key of a file.
+
+marshal stores and loads tuples of str/int/bool fast; classes it cannot store. A content file's
+key is (system, code), and its path follows from the key: content/codes/<system>/<code>.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from ..model.code import Code, Related, Section
+
+FIELDS = tuple(f.name for f in fields(Code))
+RELATED_AT = FIELDS.index("related")
+SECTIONS_AT = FIELDS.index("sections")
+
+Key = tuple[str, str]
+Record = tuple[Any, ...]
+
+
+def to_record(c: Code) -> Record:
+    """A Code as plain tuples marshal can store (and load fast: no classes to look up)."""
+    rec: list[Any] = [getattr(c, f) for f in FIELDS]
+    rec[RELATED_AT] = tuple((r.code, r.relation, r.system, r.note) for r in c.related)
+    rec[SECTIONS_AT] = tuple((s.id, s.title, s.gated, s.body) for s in c.sections)
+    return tuple(rec)
+
+
+def from_record(rec: Record) -> Code:
+    if not rec[RELATED_AT] and not rec[SECTIONS_AT]:  # most codes: no objects to rebuild
+        return Code(*rec)
+    args = list(rec)
+    args[RELATED_AT] = tuple(Related(*r) for r in rec[RELATED_AT])
+    args[SECTIONS_AT] = tuple(Section(*s) for s in rec[SECTIONS_AT])
+    return Code(*args)
+
+
+def face(c: Code) -> tuple[Any, ...]:
+    """What other pages show of a code: change it and they must be rendered again."""
+    return (c.system, c.code, c.kind, c.title, c.status, c.billable, c.parent)
+
+
+def key_of(path: str) -> Key:
+    """The key of a content file that passed the checks: content/codes/<system>/<code>.md."""
+    d = path.rindex("/")
+    return path[path.rindex("/", 0, d) + 1 : d], path[d + 1 : -3]
+
+
+def path_of(key: Key) -> str:
+    return f"content/codes/{key[0]}/{key[1]}.md"

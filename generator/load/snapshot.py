@@ -1,0 +1,149 @@
+"""The build state: what the last good build saw and wrote, kept in ``OUT/.cache/``.
+
+One object, read at the start of a build and written once, at the end of a successful one
+(``BuildState.save``): the content files' stats and digests, the parsed codes and the files
+each page wrote (in shards), the hierarchy and link graph, the digests of every other input,
+the output manifest, and the search state's token.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model.code import Code
+from ..outputs import DAMAGED as FILE_DAMAGED
+from ..outputs import read_marshal, write_marshal
+from .graph import Graph
+from .records import Key, Record, from_record, key_of
+
+SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
+SHARDS = 256
+STATE_FORMAT = 4  # the build state's layout: another one is ignored (a full build)
+DAMAGED = (*FILE_DAMAGED, KeyError)  # a snapshot file gone or damaged
+
+FileEntry = tuple[Record, tuple[str, ...]]  # a file's parsed Code, and the output files of its page
+FileStat = tuple[int, int, str]  # a content file's mtime_ns, size and digest of its bytes
+
+
+@dataclass
+class Snapshot:
+    """What the last good build saw, in files written only when their part changed: ``meta``
+    (small), ``files`` (stat and digest of every content file), ``graph``, and the entries
+    (parsed codes, page outputs) in shards read when asked for: codes that show each other
+    (a category and its codes) share one."""
+
+    env: str = ""
+    layouts: str = ""  # digest of every file in layouts/
+    templates: dict[str, str] = field(default_factory=dict)
+    others: tuple[str, ...] = ()  # output files that are not a code page's
+    counts: dict[str, int] = field(default_factory=dict)  # codes per system
+    scanned: int = 0  # time.time_ns() when the files were stat'ed
+    files: dict[str, FileStat] = field(default_factory=dict)
+    folder: str = ""
+    records: dict[str, Record] = field(default_factory=dict)  # new: the files parsed this time
+    pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # new: the pages rendered or kept
+    search: str = ""  # the build that left the search state and indexes ("": none is current)
+    _graph: Graph | None = None
+    _shards: dict[int, dict[str, FileEntry]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, out_dir: str) -> Snapshot | None:
+        """The last good build's snapshot (meta and files), or None (none, unreadable, other format)."""
+        folder = os.path.join(out_dir, SNAPSHOT)
+        try:
+            meta = read_marshal(os.path.join(folder, "meta"))
+            if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
+                return None
+            files = read_marshal(os.path.join(folder, "files"))
+            return cls(
+                meta["env"], meta["layouts"], meta["templates"], meta["others"], meta["counts"], meta["scanned"],
+                files, folder, search=meta.get("search", ""),
+            )
+        except DAMAGED:
+            return None
+
+    @property
+    def graph(self) -> Graph:
+        if self._graph is None:
+            self._graph = Graph(*read_marshal(os.path.join(self.folder, "graph")))
+        return self._graph
+
+    @graph.setter
+    def graph(self, graph: Graph) -> None:
+        self._graph = graph
+
+    def meta(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
+                "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search}
+
+    def shard(self, i: int) -> dict[str, FileEntry]:
+        if i not in self._shards:
+            self._shards[i] = read_marshal(os.path.join(self.folder, f"shard-{i}"))
+        return self._shards[i]
+
+    def codes(self) -> Iterator[Code]:
+        """Every code the build saw, shard by shard, none kept (for readers of a finished
+        build: the archive)."""
+        for i in range(SHARDS):
+            for rec, _ in read_marshal(os.path.join(self.folder, f"shard-{i}")).values():
+                yield from_record(rec)
+
+    def entry(self, path: str) -> FileEntry:
+        """A file's entry; every file in ``files`` has one (KeyError, OSError... when a shard
+        is gone or damaged: the caller then builds as if there were no snapshot)."""
+        return self.shard(shard_of(key_of(path)))[path]
+
+    def changed_entries(self, old: Snapshot | None) -> dict[str, FileEntry]:
+        out: dict[str, FileEntry] = {}
+        for path in self.records.keys() | self.pages.keys():
+            was = old.entry(path) if old is not None and path in old.files else None
+            rec = self.records.get(path) or (was[0] if was else ())
+            keys = self.pages.get(path, was[1] if was else ())
+            if was is None or rec is not was[0] or keys != was[1]:
+                out[path] = (rec, keys)
+        return out
+
+    def save(self, out_dir: str, old: Snapshot | None) -> None:
+        """Write the parts that differ from ``old`` (all without it), the meta file last;
+        nothing when nothing changed (a no-op build writes no file, this one included).
+
+        An edit rewrites a shard or two and the file stats. Should a build stop half way,
+        the old meta file names entries of an older state of some files: their stat or
+        digest then differs, and they are read and parsed again.
+        """
+        folder = os.path.join(out_dir, SNAPSHOT)
+        changed = self.changed_entries(old)
+        shards: dict[int, dict[str, FileEntry]] = {}
+        if old is None:
+            shards = {i: {} for i in range(SHARDS)}
+        else:
+            for path in old.files.keys() - self.files.keys():
+                i = shard_of(key_of(path))
+                shards.setdefault(i, dict(old.shard(i))).pop(path, None)
+        for path, entry in changed.items():
+            i = shard_of(key_of(path))
+            if i not in shards:
+                shards[i] = dict(old.shard(i)) if old is not None else {}
+            shards[i][path] = entry
+        parts: dict[str, Any] = {f"shard-{i}": shard for i, shard in shards.items()}
+        if old is None or self.files != old.files:
+            parts["files"] = self.files
+        if old is None or self.graph != old.graph:
+            parts["graph"] = self.graph.dump()
+        meta = self.meta()
+        if not parts and old is not None and {**meta, "scanned": 0} == {**old.meta(), "scanned": 0}:
+            return
+        os.makedirs(folder, exist_ok=True)
+        for name, data in parts.items():
+            write_marshal(os.path.join(folder, name), data)
+        write_marshal(os.path.join(folder, "meta"), meta)
+
+
+def shard_of(key: Key) -> int:
+    """Codes of one category share a shard (the first three characters), and so do chapters."""
+    system, code = key
+    return zlib.crc32(f"{system}\0{'#' if code.isdigit() else code[:3]}".encode()) % SHARDS

@@ -1,0 +1,55 @@
+"""The content model: a code page's data as frozen objects, made only by ``load.parse``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    id: str
+    title: str
+    gated: bool
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    code: str
+    relation: str
+    system: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    code: str
+    system: str
+    title: str | None
+    kind: str
+    parent: str | None
+    billable: bool
+    status: str
+    replaced_by: tuple[str, ...]
+    history: tuple[dict[str, str], ...]
+    synonyms: tuple[str, ...]
+    notes: dict[str, tuple[str, ...]]
+    seventh_characters: dict[str, str]
+    related: tuple[Related, ...]
+    sections: tuple[Section, ...]
+    body: str
+    path: str
+    body_line: int = 1
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.system, self.code)
+
+    @property
+    def is_range(self) -> bool:
+        return self.kind in ("chapter", "block")
+
+    @property
+    def gated_sections(self) -> tuple[Section, ...]:
+        return tuple(s for s in self.sections if s.gated)
