@@ -40,6 +40,7 @@ class BuildOptions:
     search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites
     prescan: Prescan | None = None  # the content files' stat, already under way (see ``cli``)
+    offline: bool = False  # pages for the offline archive (see ``archive``)
 
 
 def build(site_dir: str, options: BuildOptions | None = None) -> Report:
@@ -54,7 +55,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 
     def inputs(config: object) -> object:  # every page depends on these (the build state's env digest)
         descriptors.update(read_descriptors(options.descriptor_files, config))  # type: ignore[arg-type]
-        return (sorted(descriptors.items()), options.file_links)
+        return (sorted(descriptors.items()), options.file_links, options.offline)
 
     # 1. load and check: every problem, before anything renders
     loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan)
@@ -62,7 +63,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     guard_out_dir(site_dir, out_dir)
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links,
-                        descriptors=descriptors, bytecode_cache=templates)
+                        descriptors=descriptors, bytecode_cache=templates, offline=options.offline)
     publisher = Publisher(out_dir)
     publisher.begin()
     state = BuildState(out_dir, changes.new, changes.old, publisher, templates)

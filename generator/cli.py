@@ -136,9 +136,49 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--check", action="store_true",
                    help="write nothing; exit status 1 if the files in DIR are not current")
 
+    a = sub.add_parser(
+        "archive", help="the whole site in one zip that works from file://, search included",
+        description="Check and build the site for reading from disk (into --build-dir, kept so the "
+        "next archive is incremental), then write OUT/<site>-<systems>-<version>-<edition>.zip: "
+        "every page, relative links to files for opening from file://, search, an About page; "
+        "no meter, accounts or "
+        "network requests. The same content and date give a byte-identical zip.",
+        epilog="The full edition carries licensed text (gated sections, licensed descriptors): "
+        "give it only to readers your licences cover.",
+    )
+    _site_arg(a)
+    a.add_argument("--out", default="dist", metavar="DIR", help="where the zip goes (default: dist/)")
+    a.add_argument("--edition", choices=("full", "public"), default="full",
+                   help="full: gated sections in place; public: their teasers only (default: full)")
+    a.add_argument("--build-dir", metavar="DIR",
+                   help="the archive's own build folder (default: SITE/build/archive)")
+    a.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="the build date on the About page and every entry (default: "
+                   "$SOURCE_DATE_EPOCH, else today, UTC)")
+    a.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
+                   help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
+    a.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to parse and render with")
+    a.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from .archive import archive_build_dir, build_date, build_for_archive, write_archive
+
+    start = time.perf_counter()
+    date = build_date(args.date)
+    build_dir = args.build_dir or archive_build_dir(args.site)
+    build_for_archive(args.site, build_dir, quiet=args.quiet, jobs=args.jobs, descriptor_files=args.descriptors)
+    built = time.perf_counter()
+    path = write_archive(args.site, build_dir, args.out, args.edition, date)
+    if not args.quiet:
+        size = os.path.getsize(path) / 1e6
+        print(f"built in {built - start:.2f}s, archived in {time.perf_counter() - built:.2f}s: "
+              f"{path} ({size:.1f} MB)")
+    return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -250,8 +290,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "check": cmd_check, "diff": cmd_diff, "docs": cmd_docs, "import": cmd_import,
-    "new": cmd_new, "schema": cmd_schema, "search": cmd_search, "serve": cmd_serve,
+    "archive": cmd_archive, "build": cmd_build, "check": cmd_check, "diff": cmd_diff, "docs": cmd_docs,
+    "import": cmd_import, "new": cmd_new, "schema": cmd_schema, "search": cmd_search, "serve": cmd_serve,
 }
 
 
@@ -266,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
-        tail = "; nothing was written" if args.command in ("build", "import") else ""
+        tail = "; nothing was written" if args.command in ("build", "import", "archive") else ""
         print(f"{len(exc.errors)} error(s){tail}", file=sys.stderr)
         return 1
     except CodesiteError as exc:

@@ -316,6 +316,8 @@ SYSTEM = Record(
         "licensed_descriptors": Key(
             Bool(), default=False, doc="Official text comes from a data file given at build time."
         ),
+        "release": Key(Str(), default="", doc="The official release the content follows, e.g. 2026 "
+                       "(names the offline archive)."),
     },
 )
 

@@ -51,6 +51,7 @@ class Renderer:
         file_links: bool = False,
         descriptors: Descriptors | None = None,
         bytecode_cache: BytecodeCache | None = None,
+        offline: bool = False,
     ) -> None:
         """``bytecode_cache``: compiled templates kept between builds. With one, the renderer
         belongs to one build: templates are not re-checked on disk for every page."""
@@ -83,6 +84,7 @@ class Renderer:
             gate_close=GATE_CLOSE,
             banner=Markup(BANNER),
             code_attributes=lambda c: Markup(code_attributes(c.system, c.code)),  # the page contract's
+            offline=offline,  # for the offline archive: no meter, accounts or crawler metadata
         )
 
     @pass_context
