@@ -15,7 +15,7 @@ from .store import SQLiteStore
 from .wsgi import EdgeApp
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-NEW_GUESTS_PER_ADDRESS = 20  # codes a day opened without a meter cookie, per client address
+NEW_GUESTS_PER_ADDRESS = 20  # codes a day opened by guests (cookie or not), per client address
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):

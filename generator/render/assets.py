@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from edge.contract import FINGERPRINT_LEN
 
+from ..errors import BuildError
 from ..outputs import Output, digest
 
 
@@ -28,14 +29,24 @@ def fingerprinted(rel: str, data: bytes) -> str:
 
 
 def read_assets(site_dir: str) -> Iterator[tuple[str, bytes]]:
-    """(path under assets/, bytes) of every file of the site's assets/, in a stable order."""
+    """(path under assets/, bytes) of every file of the site's assets/, in a stable order, never
+    through a symbolic link (the check refuses them; this holds even for one made after it ran:
+    linked folders are not entered, and a file is opened with O_NOFOLLOW, which fails on a link)."""
     root = os.path.join(site_dir, "assets")
-    for dirpath, dirnames, filenames in os.walk(root):
+    if os.path.islink(root):
+        raise BuildError("assets: symlink: the assets folder is a symbolic link; it is not followed")
+    for dirpath, dirnames, filenames in os.walk(root):  # os.walk does not enter linked folders
         dirnames.sort()
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                yield os.path.relpath(full, root).replace(os.sep, "/"), f.read()
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            try:
+                fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError as exc:
+                message = f"assets/{rel}: cannot read ({exc.strerror}; symbolic links are not followed)"
+                raise BuildError(message) from None
+            with os.fdopen(fd, "rb") as f:
+                yield rel, f.read()
 
 
 def asset_names(site_dir: str) -> dict[str, str]:
