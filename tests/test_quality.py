@@ -179,6 +179,7 @@ def test_nu_html_checker_passes_the_built_and_the_served_pages(
             as_served = tmp_path / f"{name}-{width}.html"
             as_served.write_bytes(visits[name, width]["html"])
             files.append(as_served)
+    files += sorted((out / "site" / "assets").glob("*.css"))  # the stylesheets, as published
     messages = vnu_messages(files)
     assert messages == [], json.dumps(messages, indent=1)
 
@@ -287,3 +288,14 @@ def test_fingerprinted_assets_load_from_file_urls(sample_site: Path, browser: An
 )
 def test_accept_encoding_is_read_as_http_says(header: str, ok: bool) -> None:
     assert accepts_gzip(header) is ok
+
+
+def test_the_checker_reports_what_is_wrong(tmp_path: Path) -> None:
+    """The gate can fail: a stray end tag, a page without a language and a misspelt CSS
+    property are each reported."""
+    page = tmp_path / "bad.html"
+    page.write_text("<!doctype html><html><head><title>x</title></head><body><p>x</span></body></html>")
+    css = tmp_path / "bad.css"
+    css.write_text("a { colr: red; }\n")
+    found = {(m["type"], m.get("subType"), m["url"].rsplit("/", 1)[1]) for m in vnu_messages([page, css])}
+    assert found == {("error", None, "bad.html"), ("info", "warning", "bad.html"), ("error", None, "bad.css")}
