@@ -45,9 +45,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
                    help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
 
-    c = sub.add_parser("check", help="check every content file and print each problem as path:line: field: message",
+    c = sub.add_parser("check",
+                       help="check the content files and vocabulary; print each problem as path:line: field: message",
                        description="Validate content/site.yaml and every file in content/codes/ against the "
-                       "schema and each other. Exit status 1 if there is any problem.")
+                       "schema and each other, and the lay vocabulary in vocabulary/SYSTEM.yaml (its codes "
+                       "against the installed official set). Exit status 1 if there is any problem.")
     _site_arg(c)
 
     s = sub.add_parser("search", help="search the codes (the whoosh index of the last build)",
@@ -122,10 +124,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from . import vocabulary
     from .load import load_site
 
-    site = load_site(args.site)
-    print(f"ok: {len(site.codes)} codes checked")
+    errors = []
+    try:
+        codes = len(load_site(args.site).codes)
+    except CheckFailed as exc:
+        errors = exc.errors
+    try:
+        terms = vocabulary.check_site(args.site)
+    except CheckFailed as exc:
+        errors += exc.errors
+    if errors:
+        raise CheckFailed(errors)
+    print(f"ok: {codes} codes checked" + (f", {terms} vocabulary terms" if terms else ""))
     return 0
 
 
@@ -195,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
-        tail = "; nothing was written" if args.command == "build" else ""
+        tail = "; nothing was written" if args.command in ("build", "import") else ""
         print(f"{len(exc.errors)} error(s){tail}", file=sys.stderr)
         return 1
     except CodesiteError as exc:
