@@ -90,22 +90,37 @@
       for (i = 0; i < raw.length; i++) if (enc[raw[i]]) drop[i] = true;
       if (seventh === rules.seventh.initial && raw.indexOf(rules.seventhOpen[0]) >= 0) seventh = rules.seventhOpen[1];
     }
+    var healing = raw.filter(function (w) { return Object.prototype.hasOwnProperty.call(rules.seventhHealing, w); });
+    if (healing.length) seventh = rules.seventhHealing[healing[0]];
     var side = raw.filter(function (w) { return rules.sides.indexOf(w) >= 0; })[0] || '';
+    var context = raw.some(function (w) { return rules.contextWords.indexOf(w) >= 0; });
     var kept = raw.filter(function (w, j) { return !drop[j]; });
-    return { words: kept.length ? kept : raw, axis: { seventh: seventh, side: side } };
+    if (!kept.length) kept = raw;
+    return { words: kept, axis: { seventh: seventh, side: side, context: context, terms: kept.map(stem) } };
+  }
+
+  function titleWords(title) {
+    var ws = {};
+    (fold(title).match(WORD) || []).forEach(function (w) { ws[stem(w)] = true; });
+    return ws;
+  }
+
+  /* overlap(): how many of the query's words the title holds. */
+  function overlap(title, terms) {
+    var ws = titleWords(title);
+    return terms.filter(function (t) { return ws[t]; }).length;
   }
 
   /* side_rank(): 0 the title states the wanted side, 1 no side, 2 another side only. */
   function sideRank(title, side, rules) {
     if (!side) return 1;
-    var ws = {};
-    (fold(title).match(WORD) || []).forEach(function (w) { ws[stem(w)] = true; });
+    var ws = titleWords(title);
     if (ws[side]) return 0;
     return rules.sides.some(function (s) { return ws[s]; }) ? 2 : 1;
   }
 
-  /* reorder() in understand.py: candidates {id, code, title}; below(c) the first rules.scan
-   * descendants of c in code order. */
+  /* reorder() in understand.py: candidates {id, code, title, system}; below(c) the first
+   * rules.scan descendants of c in code order. */
   function reorder(head, below, axis, rules) {
     var out = [], seen = {};
     function add(c) { if (!seen[c.id]) { seen[c.id] = true; out.push(c); } }
@@ -117,18 +132,21 @@
           var kn = normCode(k.code);
           return kn.length === rules.seventhLen && kn.charAt(kn.length - 1) === axis.seventh;
         });
-        kids.map(function (k, i) { return [side(k), i, k]; })
-          .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; })
-          .slice(0, rules.kids).forEach(function (x) { add(x[2]); });
+        kids.map(function (k, i) { return [side(k), -overlap(k.title, axis.terms), i, k]; })
+          .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2]; })
+          .slice(0, rules.kids).forEach(function (x) { add(x[3]); });
       }
       add(c);
     });
     return out.map(function (c, i) {
-      var norm = normCode(c.code);
-      var wrong = axis.seventh && norm.length === rules.seventhLen && norm.charAt(norm.length - 1) !== axis.seventh ? 1 : 0;
-      return [wrong, side(c), i, c];
-    }).sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2]; })
-      .map(function (x) { return x[3]; });
+      var norm = normCode(c.code), full = !!axis.seventh && norm.length === rules.seventhLen;
+      var fits = full && norm.charAt(norm.length - 1) === axis.seventh;
+      var context = !axis.context && c.system === rules.contextSystem && rules.contextChapters.indexOf(norm.charAt(0)) >= 0;
+      return [full && !fits ? 1 : 0, context ? 1 : 0, side(c), fits ? 0 : 1, i, c];
+    }).sort(function (a, b) {
+      for (var k = 0; k < 5; k++) if (a[k] !== b[k]) return a[k] - b[k];
+      return 0;
+    }).map(function (x) { return x[5]; });
   }
 
   function fnv1a(s) {
@@ -327,9 +345,9 @@
   /* The first rules.head results re-ranked by the query's axis words (see _by_axis() in engine.py). */
   Engine.prototype.byAxis = function (ids, axis, m, opts) {
     var self = this, rules = m.rules, head = ids.slice(0, rules.head);
-    if (!axis.seventh && !axis.side) return Promise.resolve(ids);
+    function cand(d, r) { return { id: d, code: r ? r.code : '', title: r ? r.title : '', system: r ? r.system : '' }; }
     return this.records(head, m).then(function (recs) {
-      var cands = head.map(function (d, i) { return { id: d, code: recs[i] ? recs[i].code : '', title: recs[i] ? recs[i].title : '' }; });
+      var cands = head.map(function (d, i) { return cand(d, recs[i]); });
       var scans = cands.map(function (c) {
         var n = normCode(c.code).length;
         if (!axis.seventh || n < rules.minParent || n >= rules.seventhLen) return Promise.resolve([]);
@@ -339,7 +357,7 @@
           var kids = [], parent = normCode(c.code);
           for (var i = 0; i < rs.length && rs[i] && normCode(rs[i].code).lastIndexOf(parent, 0) === 0; i++) {
             if (inSystem(m, after[i], opts.system) && !(opts.billable && !rs[i].billable)) {
-              kids.push({ id: after[i], code: rs[i].code, title: rs[i].title });
+              kids.push(cand(after[i], rs[i]));
             }
           }
           return kids;

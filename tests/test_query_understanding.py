@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.search import engine, understand
-from generator.search.understand import Axis
+from generator.search import text as analysis
 from tests.test_search import node_batch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,22 +39,29 @@ def both(public: Path, built_sample: Path):  # type: ignore[no-untyped-def]
 # --- the rules (pure) -----------------------------------------------------------------------
 
 
+def axis_of(words: str) -> tuple[list[str], str, str, bool]:
+    kept, axis = understand.understand(words.split())
+    assert axis.terms == tuple(analysis.stem(w) for w in kept)
+    return kept, axis.seventh, axis.side, axis.context
+
+
 def test_noise_words_go_when_other_words_remain() -> None:
-    assert understand.understand("which icd 10 code is hip dislocation".split()) == (
-        ["is", "hip", "dislocation"], Axis())
-    assert understand.understand(["icd", "10", "code", "10", "weeks"]) == (["10", "weeks"], Axis())
-    assert understand.understand(["diagnosis", "codes"]) == (["diagnosis", "codes"], Axis())  # nothing else
+    assert axis_of("which icd 10 code is hip dislocation") == (["is", "hip", "dislocation"], "", "", False)
+    assert axis_of("icd 10 code 10 weeks") == (["10", "weeks"], "", "", False)
+    assert axis_of("diagnosis codes") == (["diagnosis", "codes"], "", "", False)  # nothing else
 
 
 def test_axis_words() -> None:
-    words, axis = understand.understand("closed fracture left femur initial encounter".split())
-    assert words == ["closed", "fracture", "left", "femur"]  # the side word is scored too
-    assert axis == Axis("A", "left")
-    assert understand.understand("open fracture initial encounter".split())[1].seventh == "B"
-    assert understand.understand("sprain subsequent encounter".split()) == (["sprain"], Axis("D"))
-    assert understand.understand(["sequela", "burn", "bilateral"])[1] == Axis("S", "bilateral")
-    assert understand.understand(["encounter", "immunization"]) == (["encounter", "immunization"], Axis())
-    assert understand.understand(["sequela"]) == (["sequela"], Axis("S"))  # kept: nothing else
+    # the side word is scored too
+    assert axis_of("closed fracture left femur initial encounter") == (
+        ["closed", "fracture", "left", "femur"], "A", "left", False)
+    assert axis_of("open fracture initial encounter")[1] == "B"
+    assert axis_of("sprain subsequent encounter") == (["sprain"], "D", "", False)
+    assert axis_of("sequela burn bilateral")[1:3] == ("S", "bilateral")
+    assert axis_of("encounter immunization") == (["encounter", "immunization"], "", "", False)
+    assert axis_of("sequela") == (["sequela"], "S", "", False)  # kept: nothing else
+    assert axis_of("malunion fracture subsequent encounter") == (["malunion", "fracture"], "P", "", False)
+    assert axis_of("hypertension in pregnancy")[3] is True
 
 
 def test_side_rank_reads_the_title() -> None:
@@ -72,7 +79,8 @@ process.stdout.write(JSON.stringify(lists.map((ws) => { const u = cs.understand(
 """
 
 WORDS = st.sampled_from([*understand.NOISE_WORDS, *understand.SEVENTH, *understand.ENCOUNTER, *understand.SIDES,
-                         "open", "10", "9", "hip", "fracture", "burn", "closed"])
+                         *understand.SEVENTH_HEALING, "pregnancy", "newborn", "open", "10", "9", "hip", "fractures",
+                         "burns", "closed"])
 
 
 @settings(max_examples=20, deadline=None)
@@ -83,7 +91,9 @@ def test_python_and_javascript_understand_alike(lists: list[list[str]]) -> None:
         input=json.dumps(lists), capture_output=True, text=True, check=True,
     )
     for ws, (kept, axis) in zip(lists, json.loads(out.stdout), strict=True):
-        assert (kept, Axis(axis["seventh"], axis["side"])) == understand.understand(ws), ws
+        expected = understand.understand(ws)
+        assert (kept, axis["seventh"], axis["side"], axis["context"], tuple(axis["terms"])) == (
+            expected[0], expected[1].seventh, expected[1].side, expected[1].context, expected[1].terms), ws
 
 
 # --- both engines on the sample -------------------------------------------------------------
@@ -125,3 +135,25 @@ def test_sequela_and_laterality(both) -> None:  # type: ignore[no-untyped-def]
     assert mine[0] == theirs[0] == "S73.032S"
     (mine, theirs), = both("central dislocation hip right")
     assert mine[0] == theirs[0] == "S73.044"  # Central dislocation of right hip
+
+
+def test_pregnancy_and_newborn_codes_follow_unless_asked() -> None:
+    head = [understand.Cand(1, "O10.01", "Pre-existing essential hypertension complicating pregnancy", "icd10cm"),
+            understand.Cand(2, "I10", "Essential (primary) hypertension", "icd10cm"),
+            understand.Cand(3, "P23", "Congenital pneumonia", "icd10cm"),
+            understand.Cand(4, "P2028", "A pathology code of another system", "hcpcs")]
+    plain = understand.understand(["essential", "hypertension"])[1]
+    assert [c.code for c in understand.reorder(head, lambda c: [], plain)] == ["I10", "P2028", "O10.01", "P23"]
+    asked = understand.understand(["hypertension", "pregnancy"])[1]
+    assert [c.code for c in understand.reorder(head, lambda c: [], asked)] == ["O10.01", "I10", "P23", "P2028"]
+
+
+def test_the_7_character_codes_brought_in_hold_the_query_words() -> None:
+    parent = understand.Cand(1, "T38.3X", "Poisoning by, adverse effect of and underdosing of insulin", "icd10cm")
+    kids = [understand.Cand(i, f"T38.3X{n}{c}", f"{what} insulin, {enc}", "icd10cm")
+            for i, (n, what) in enumerate([(1, "Poisoning by"), (2, "Intentional poisoning by"),
+                                           (5, "Adverse effect of"), (6, "Underdosing of")], start=2)
+            for c, enc in (("A", "initial encounter"), ("D", "subsequent encounter"))]
+    axis = understand.understand("adverse effect of insulin initial encounter".split())[1]
+    found = understand.reorder([parent], lambda c: kids, axis)
+    assert [c.code for c in found] == ["T38.3X5A", "T38.3X1A", "T38.3X"]

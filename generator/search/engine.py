@@ -279,8 +279,7 @@ class Searcher:
             add_typo_alts(groups, raw, known, vocab_for)
             if groups and len(results) < limit:
                 text = ranges_last(_text_search(s, groups, keep, limit), lambda h: bool(h.get("range")))
-                if axis:
-                    text = _by_axis(s, text, axis, keep)
+                text = _by_axis(s, text, axis, keep)
                 results += [h for h in text if h["key"] not in seen]
         return [_result(h) for h in results[:limit]]
 
@@ -312,7 +311,7 @@ def _by_axis(s: Any, hits: list[Hit], axis: Axis, keep: Callable[[Hit], bool]) -
     by_key = {h["key"]: h for h in hits}
 
     def cand(h: dict[str, Any]) -> Cand:
-        return Cand(h["key"], h["code"], h["display"])
+        return Cand(h["key"], h["code"], h["display"], h["system"])
 
     def below(c: Cand) -> list[Cand]:
         norm = normalize_code(c.code)

@@ -9,6 +9,10 @@ written by ``client.py``; ``assets/search.js`` implements the same steps).
   "bilateral" the laterality a title states. They re-rank the best candidates (``reorder``): a
   boost, never a filter. The encounter words are not scored as terms (they are in most of the
   70,000 injury titles, so their postings keep only the shortest titles); the side words are.
+  "malunion" and "nonunion" name the 7th characters P and K of a fracture's later encounters.
+- Pregnancy and the newborn are a context, not a condition: codes of ICD-10-CM chapters 15
+  and 16 (O, P: "essential hypertension complicating pregnancy", "congenital pneumonia") follow
+  the others among the best candidates unless the query names that context.
 - Range pages (chapters, blocks) follow the codes: ``ranges_last``.
 """
 
@@ -18,15 +22,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .text import normalize_code, tokens
+from .text import normalize_code, stem, tokens
 
 NOISE_WORDS = ("icd", "icd9", "icd10", "icd10cm", "cm", "code", "codes", "diagnosis", "diagnoses", "dx",
                "which", "what", "whats", "lookup")
 NOISE_BEFORE_NUMBER = "icd"  # "icd 10", "icd-10": the number right after it is noise too
 SEVENTH = {"initial": "A", "subsequent": "D", "sequela": "S", "sequelae": "S"}
 SEVENTH_OPEN = ("open", "B")  # "initial encounter" of an open fracture is B
+SEVENTH_HEALING = {"malunion": "P", "nonunion": "K"}  # scored as terms too, and before SEVENTH
 ENCOUNTER = ("encounter", "encounters")  # dropped with an encounter word
 SIDES = ("left", "right", "bilateral")
+CONTEXT_SYSTEM = "icd10cm"
+CONTEXT_CHAPTERS = ("O", "P")  # first letters: pregnancy, childbirth, the puerperium; perinatal
+CONTEXT_WORDS = ("pregnancy", "pregnant", "obstetric", "antepartum", "postpartum", "puerperal", "puerperium",
+                 "gestation", "gestational", "trimester", "labor", "labour", "delivery", "childbirth", "maternal",
+                 "newborn", "neonatal", "neonate", "perinatal", "fetal", "fetus", "baby", "infant", "preterm")
 SEVENTH_LEN = 7  # a code with a 7th character, normalized (S72001A)
 HEAD = 10  # candidates re-ranked by the axis words
 SCAN = 48  # descendants of a candidate looked at for its 7-character codes
@@ -38,8 +48,12 @@ RULES = {
     "noiseBeforeNumber": NOISE_BEFORE_NUMBER,
     "seventh": SEVENTH,
     "seventhOpen": list(SEVENTH_OPEN),
+    "seventhHealing": SEVENTH_HEALING,
     "encounter": list(ENCOUNTER),
     "sides": list(SIDES),
+    "contextSystem": CONTEXT_SYSTEM,
+    "contextChapters": list(CONTEXT_CHAPTERS),
+    "contextWords": list(CONTEXT_WORDS),
     "seventhLen": SEVENTH_LEN,
     "head": HEAD,
     "scan": SCAN,
@@ -52,9 +66,8 @@ RULES = {
 class Axis:
     seventh: str = ""  # the wanted 7th character, or ""
     side: str = ""  # left, right, bilateral, or ""
-
-    def __bool__(self) -> bool:
-        return bool(self.seventh or self.side)
+    context: bool = False  # the query names pregnancy or the newborn
+    terms: tuple[str, ...] = ()  # the scored words, stemmed: to choose among 7-character codes
 
 
 def understand(raw: Sequence[str]) -> tuple[list[str], Axis]:
@@ -77,9 +90,13 @@ def understand(raw: Sequence[str]) -> tuple[list[str], Axis]:
                 drop[i] = True
         if seventh == SEVENTH["initial"] and SEVENTH_OPEN[0] in raw:
             seventh = SEVENTH_OPEN[1]
+    healing = [SEVENTH_HEALING[w] for w in raw if w in SEVENTH_HEALING]
+    if healing:
+        seventh = healing[0]
     side = next((w for w in raw if w in SIDES), "")
-    kept = [w for w, d in zip(raw, drop, strict=True) if not d]
-    return (kept or list(raw)), Axis(seventh, side)
+    context = any(w in CONTEXT_WORDS for w in raw)
+    kept = [w for w, d in zip(raw, drop, strict=True) if not d] or list(raw)
+    return kept, Axis(seventh, side, context, tuple(stem(w) for w in kept))
 
 
 def side_rank(title: str, side: str) -> int:
@@ -106,14 +123,23 @@ class Cand:
     key: object  # what the engine knows the result by
     code: str
     title: str
+    system: str
+
+
+def overlap(title: str, terms: Sequence[str]) -> int:
+    """How many of the query's words the title holds."""
+    words = set(tokens(title))
+    return sum(1 for t in terms if t in words)
 
 
 def reorder(head: Sequence[Cand], below: Callable[[Cand], Sequence[Cand]], axis: Axis) -> list[Cand]:
     """The best candidates re-ranked by the axis words. With a 7th character, each candidate of
     ``MIN_PARENT`` or more characters brings in (just above it) up to ``KIDS`` of its
-    7-character codes with that character, the wanted side first; ``below(c)``: the first
-    ``SCAN`` descendants of ``c`` in code order. Then, stable: codes with another 7th character
-    after, and with a side, titles stating it first and those stating another side last."""
+    7-character codes with that character (the wanted side first, then those whose titles hold
+    more of the query's words); ``below(c)``: the first ``SCAN`` descendants of ``c`` in code
+    order. Then, stable: codes with another 7th character last; pregnancy and newborn codes
+    after the others unless the query names that context; titles stating the wanted side
+    first and those stating another side after; codes with the wanted 7th character first."""
     out: list[Cand] = []
     seen: set[object] = set()
 
@@ -127,14 +153,16 @@ def reorder(head: Sequence[Cand], below: Callable[[Cand], Sequence[Cand]], axis:
         if axis.seventh and MIN_PARENT <= n < SEVENTH_LEN:
             kids = [k for k in below(c)
                     if len(normalize_code(k.code)) == SEVENTH_LEN and normalize_code(k.code).endswith(axis.seventh)]
-            kids.sort(key=lambda k: side_rank(k.title, axis.side))  # stable: code order within a rank
+            kids.sort(key=lambda k: (side_rank(k.title, axis.side), -overlap(k.title, axis.terms)))  # stable
             for k in kids[:KIDS]:
                 add(k)
         add(c)
 
-    def rank(c: Cand) -> tuple[int, int]:
+    def rank(c: Cand) -> tuple[bool, bool, int, bool]:
         norm = normalize_code(c.code)
-        wrong = bool(axis.seventh) and len(norm) == SEVENTH_LEN and not norm.endswith(axis.seventh)
-        return (1 if wrong else 0, side_rank(c.title, axis.side))
+        full = bool(axis.seventh) and len(norm) == SEVENTH_LEN
+        context = not axis.context and c.system == CONTEXT_SYSTEM and norm.startswith(CONTEXT_CHAPTERS)
+        return (full and not norm.endswith(axis.seventh), context, side_rank(c.title, axis.side),
+                not (full and norm.endswith(axis.seventh)))
 
     return sorted(out, key=rank)
