@@ -268,7 +268,7 @@ def print_quality(label: str, q: dict[str, Any]) -> None:
     for kind, v in q.items():
         if kind != "_misses":
             print(
-                f"    {kind:<9} n={v['n']:<4} recall@10 {v['recall10']:6.1%}"
+                f"    {kind:<12} n={v['n']:<4} recall@10 {v['recall10']:6.1%}"
                 f"   found@1 {v['at1']:6.1%}"
             )
     if q["_misses"]:

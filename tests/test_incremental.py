@@ -1,4 +1,5 @@
-"""Incremental builds: after random edits, the output equals a clean build's, byte for byte."""
+"""Incremental builds: after random edits of every kind, the output equals a clean build's,
+byte for byte, and gated text stays private."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 MD_LINK_TARGET = re.compile(r"\]\([^)]*\)")
 MD_LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s", re.M)
 CHUNK = 8  # words: a gated "sentence" is any run of this many words of a gated body
+CANARY = re.compile(r"\bgatecanary\w+")  # a word of one section's body only (see mark_sections)
 
 
 def words(text: str) -> str:
@@ -87,7 +89,8 @@ def chunks(markdown: str) -> list[str]:
 
 def sections(site: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Read from the content files (not from the build): the private file each gated
-    section must make, with its body; and each public section's body, by its page."""
+    section must make, with its body; and each public section's body, by the page that
+    shows it."""
     config = yamlutil.load((site / "content" / "site.yaml").read_text())
     prefix = {s["id"]: s["url_prefix"] for s in config["systems"]}
     gated: dict[str, str] = {}
@@ -101,15 +104,16 @@ def sections(site: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
         for s in front.get("sections") or []:
             if s.get("gated"):
                 gated[f"private/{base}/{s['id']}.html"] = s["body"]
-            else:
+            elif front.get("kind") not in ("chapter", "block"):  # hierarchy.html shows no sections
                 public.setdefault(f"site/{base}/index.html", []).append(s["body"])
     return gated, public
 
 
 class Gate:
     """Checks a build's files against the content: every gated section has its private
-    fragment and no other fragment is there (none stale), and no run of words of a gated
-    body is in any public file (pages, sitemaps, search index shards)."""
+    fragment and no other fragment is there (none stale); no run of words of a gated body
+    is in any public file (pages, sitemaps, search index shards), nor the word of its own
+    that the random-edit runs give each section."""
 
     def __init__(self) -> None:
         self._words: dict[bytes, str] = {}  # public file bytes -> words (most stay the same)
@@ -137,12 +141,22 @@ class Gate:
         if any(run in every for _, run in runs):
             leaks = [(k, run) for k, text in public_words.items() for _, run in runs if run in text]
             pytest.fail(f"{context}: gated text is public: {leaks[:5]}")
+        # the search index holds words, not runs of them: a gated section's own word is in
+        # no public file, and a public section's own word is in the index
+        secret = {w for body in gated.values() for w in CANARY.findall(body.lower())}
+        leaked = sorted(w for w in secret if f" {w} " in every)
+        assert not leaked, f"{context}: words of gated sections are public: {leaked}"
+        index = "\n".join(t for k, t in public_words.items() if k.startswith("site/search-index/"))
+        told = {w for bodies in public.values() for b in bodies for w in CANARY.findall(b.lower())}
+        unindexed = sorted(w for w in told if f" {w} " not in index)
+        assert not unindexed, f"{context}: words of public sections not in the search index: {unindexed}"
 
 
 # --- random edits ----------------------------------------------------------------------
 
-# Every kind of edit the editor makes; each random-edit run with several edits a round
-# applies every one of them at least once (the run fails if one stops happening).
+# Every kind of edit the editor makes. The random-edit runs with several edits a round share
+# them out (``share``) and each fails if a kind of its share never applied: together they
+# make every kind at least once.
 KINDS = (
     "body",  # a code's Markdown body
     "title",  # a code's title: every page that shows it (children, links) changes
@@ -311,11 +325,23 @@ class Editor:
                 "id": f"s{self.n}",
                 "title": f"Section {self.n}",
                 "gated": gated,
-                "body": f"Canary words of section {self.n} for the gate check.",
+                "body": f"Canary words of section {self.n} for the gate check: gatecanary{self.n}.",
             },
         ]
         self.write(path, front, body)
         return f"section {path.stem}#s{self.n} added ({'gated' if gated else 'public'})"
+
+    def mark_sections(self) -> None:
+        """Give each section a word of its own (gatecanary...), which the gate check looks
+        for in every public file and the search index."""
+        marks = iter(range(900, 10**6))  # the sections added later are numbered 0, 1, ...
+        for c in self.codes():
+            if c.sections:
+                path = self.site / c.path
+                front, body = self.read(path)
+                for s in front["sections"]:
+                    s["body"] = f"{s['body'].rstrip()}\n\nOwn word: gatecanary{next(marks)}.\n"
+                self.write(path, front, body)
 
     def flip(self, gated: bool) -> str | None:
         found = self.sections(gated)
@@ -481,6 +507,7 @@ def test_incremental_equals_clean_after_random_edits(
     public file."""
     out = tmp_path / "inc"
     editor = Editor(sample_site, seed)
+    editor.mark_sections()
     editor.add_section(sample_site / "content" / "codes" / "icd10cm" / "S72.0.md", gated=False)
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     gate = Gate()
@@ -538,10 +565,13 @@ def test_pages_that_link_a_code_follow_its_title(sample_site: Path, tmp_path: Pa
     assert isinstance(expected, dict)
     for key in sorted(named):
         assert b"Open reduction of hip dislocation" in expected[key], key
-    assert sorted(k for k in linking if got[k] != expected[k]) == []
+    stale = sorted(k for k in linking if got[k] != expected[k])
+    assert not stale, f"pages linking 27253 differ from a clean build: {stale}"
     assert linking <= set(report.files)
     assert sorted(got) == sorted(expected)
-    assert sorted(k for k in expected if got[k] != expected[k]) == []
+    differ = sorted(k for k in expected if got[k] != expected[k])
+    assert not differ, differ
+    Gate().check(sample_site, got)
 
 
 def test_noop_rebuild_writes_nothing(sample_site: Path, tmp_path: Path) -> None:
