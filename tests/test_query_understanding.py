@@ -75,7 +75,8 @@ UNDERSTAND_JS = r"""
 const cs = require(process.argv[1]);
 const rules = JSON.parse(process.argv[2]);
 const lists = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-process.stdout.write(JSON.stringify(lists.map((ws) => { const u = cs.understand(ws, rules); return [u.words, u.axis]; })));
+const out = lists.map((ws) => { const u = cs.understand(ws, rules); return [u.words, u.axis]; });
+process.stdout.write(JSON.stringify(out));
 """
 
 WORDS = st.sampled_from([*understand.NOISE_WORDS, *understand.SEVENTH, *understand.ENCOUNTER, *understand.SIDES,
