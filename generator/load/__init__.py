@@ -82,7 +82,7 @@ def load_and_check(
     if config is None:  # the content cannot be checked against it: its problems alone
         raise CheckFailed(config_errors)
     synonyms, synonyms_digest, synonym_errors = read_synonyms(site_dir)
-    errors: list[ContentError] = [*config_errors, *synonym_errors, *check_templates(site_dir)]
+    errors: list[ContentError] = [*config_errors, *synonym_errors]
     layouts = layouts_digest(os.path.join(site_dir, "layouts"))
     extra = (inputs(config) if inputs else None, synonyms_digest)
     env = env_digest(site_dir, config.digest, extra)
@@ -95,6 +95,8 @@ def load_and_check(
             content_errors, checked = exc.errors, exc.site
         else:
             checked = site
+    if changes is None or changes.old is None or changes.old.layouts != layouts:
+        errors += check_templates(site_dir)  # else the last good build checked these very templates
     if checked is not None:  # nav targets need the codes: every file parsed (no knock-on errors)
         errors += check_nav(config, config_text, checked.codes, site_dir, CONFIG_PATH)
     if errors or content_errors:
