@@ -68,6 +68,8 @@ def site_problems(site_dir: str, with_warnings: bool) -> tuple[list[ContentError
         errors: list[ContentError] = []
     except CheckFailed as exc:
         errors = exc.errors
+        if any(e.field == "symlink" for e in errors):  # nothing more is read while a link is there
+            return errors, [], 0
         config = read_config_checked(site_dir)[0] if not any(e.path == "content/site.yaml" for e in errors) else None
         if config is None:
             return errors, [], 0

@@ -31,6 +31,7 @@ from .parse import Parsed, parse_files, read_text
 from .records import from_record, key_of
 from .scan import Prescan, scan
 from .snapshot import DAMAGED, FileEntry, Snapshot
+from .symlinks import refuse_scanned_links
 
 RACY_NS = 1_000_000_000
 FAST_MAX = 200  # changed files past which loading every code is as quick
@@ -88,6 +89,7 @@ def load_codes(
         else:
             assert scanning is not None
             stats = scanning.result()
+    refuse_scanned_links(site_dir, stats)  # before any content file is read
     prev = old.files if old else {}
     # A file written in the same clock tick as the last scan, after it, can have the stat the
     # scan saw: read every file not safely older than that scan (git's "racily clean" files).

@@ -13,11 +13,13 @@ import os
 import time
 
 Stat = tuple[int, int]
+LINK: Stat = (-1, -1)  # a symbolic link's entry: the scan notes it (for free: the folder's entry type)
 
 
 def scan(site_dir: str) -> dict[str, Stat]:
     """Site-relative path -> (mtime_ns, size) of every content file (``content_files``' set),
-    in directory order. Stats are taken relative to an open folder: no path walk per file."""
+    in directory order, and ``LINK`` for every symbolic link below content/codes. Stats are
+    taken relative to an open folder: no path walk per file."""
     found: dict[str, Stat] = {}
 
     def walk(folder: str, rel: str) -> None:
@@ -29,7 +31,9 @@ def scan(site_dir: str) -> dict[str, Stat]:
         try:
             for e in os.scandir(fd):
                 name = e.name
-                if e.is_dir(follow_symlinks=False):
+                if e.is_symlink():  # never followed: load refuses it (see ``symlinks``)
+                    found[rel + name] = LINK
+                elif e.is_dir(follow_symlinks=False):
                     walk(os.path.join(folder, name), f"{rel}{name}/")
                 elif name.endswith(".md"):
                     st = stat(name, dir_fd=fd)
