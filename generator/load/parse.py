@@ -97,7 +97,7 @@ def build_code(d: dict[str, Any], body: str, path: str, body_line: int, lines: d
         history=tuple(d["history"]),
         synonyms=tuple(d["synonyms"]),
         notes={k: tuple(v) for k, v in d["notes"].items() if v},
-        seventh_characters=dict(d["seventh_characters"]),
+        seventh_characters={ch: v["meaning"] if isinstance(v, dict) else v for ch, v in d["seventh_characters"].items()},
         related=tuple(
             Related(r["code"], r.get("relation") or "see_also", r.get("system"), r.get("note"))
             for r in d["related"]
@@ -108,6 +108,9 @@ def build_code(d: dict[str, Any], body: str, path: str, body_line: int, lines: d
         body=body.strip("\n"),
         path=path,
         body_line=body_line,
+        seventh_notes={
+            ch: tuple(v["notes"]) for ch, v in d["seventh_characters"].items() if isinstance(v, dict) and v.get("notes")
+        },
         lines=lines,
     )
 

@@ -41,6 +41,12 @@ def face(c: Code) -> tuple[Any, ...]:
     return (c.system, c.code, c.kind, c.title, c.status, c.billable, c.parent)
 
 
+def shown_below(c: Code) -> tuple[Any, ...]:
+    """What every page below a code shows of it (its notes, "From S72: ...", and the 7th-character
+    table its descendants take their last character from): change it and they are rendered again."""
+    return (c.notes, c.seventh_characters, c.seventh_notes)
+
+
 def key_of(path: str) -> Key:
     """The key of a content file that passed the checks: content/codes/<system>/<code>.md."""
     d = path.rindex("/")

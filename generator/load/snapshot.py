@@ -20,7 +20,7 @@ from .records import Key, Record, key_of
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
 SHARDS = 256
-FORMAT = 4
+FORMAT = 5
 DAMAGED = (*FILE_DAMAGED, KeyError)  # a snapshot file gone or damaged
 
 FileEntry = tuple[Record, tuple[str, ...]]  # a file's parsed Code, and the output files of its page

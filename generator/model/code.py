@@ -41,6 +41,9 @@ class Code:
     path: str
     body_line: int = 1
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # a 7th character's own notes in the tabular file (H34.81's "2 stable": "Old central retinal
+    # vein occlusion"), by character; last so that records without it still load
+    seventh_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
