@@ -9,6 +9,8 @@ the edge, also with a template whose attributes are in another order.
 - ``BANNER``: where the edge writes the meter banner (every page that may show one).
 - ``GATE_OPEN``/``GATE_CLOSE``: around each gated section's placeholder; the edge fills it from
   the fragment ``private/<page folder>/<id>.html``.
+- ``REGISTER_FORM``: the attribute of the register page's form; the banner there does not link
+  to the page it is on.
 - ``code_attributes``: the ``data-code``/``data-system`` attributes of the code page's
   ``<article class="code-page">``, the page's meter key; read in any attribute order.
 - The meter defaults (views for a guest, more for a registered account, the period) and the
@@ -29,6 +31,8 @@ SECTION_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # what a gate id may be (the co
 ARTICLE_CLASS = "code-page"
 _ARTICLE = re.compile(r"<article\b([^>]*)>", re.I)
 _ATTR = re.compile(r"""\s([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+
+REGISTER_FORM = "data-register-form"  # the register page's form: the banner there does not offer it
 
 GUEST_VIEWS = 1
 REGISTERED_VIEWS = 5

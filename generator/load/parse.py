@@ -97,7 +97,9 @@ def build_code(d: dict[str, Any], body: str, path: str, body_line: int, lines: d
         history=tuple(d["history"]),
         synonyms=tuple(d["synonyms"]),
         notes={k: tuple(v) for k, v in d["notes"].items() if v},
-        seventh_characters={ch: v["meaning"] if isinstance(v, dict) else v for ch, v in d["seventh_characters"].items()},
+        seventh_characters={
+            ch: v["meaning"] if isinstance(v, dict) else v for ch, v in d["seventh_characters"].items()
+        },
         related=tuple(
             Related(r["code"], r.get("relation") or "see_also", r.get("system"), r.get("note"))
             for r in d["related"]

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
-from ..model.code import Code
+from ..model.code import Code, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
 from ..model.urls import code_url
@@ -152,7 +152,10 @@ class Renderer:
         return url
 
     def title_of(self, code: Code) -> str | None:
-        return code.title or self.descriptors.get(code.key)
+        title = code.title or self.descriptors.get(code.key)
+        if title and code.is_range and title.endswith(f" ({code.code})"):  # "Injuries to the hip (S70-S79)"
+            return title[: -len(code.code) - 3]
+        return title
 
     def link_codes(self, text: str, code: Code, links: Links) -> Markup:
         """Escape a note and link the codes in it that have a page."""
@@ -165,14 +168,17 @@ class Renderer:
             if kind in owner.notes
         ] if owner.notes else []
 
-    def inherited_notes(self, code: Code, ancestors: list[Code], links: Links) -> tuple[list[NoteGroup], list[NoteGroup]]:
+    def inherited_notes(
+        self, code: Code, ancestors: list[Code], links: Links
+    ) -> tuple[list[NoteGroup], list[NoteGroup]]:
         """The notes of every level above a code, nearest first: of codes and categories (shown
         open), and of its block and chapter (shown collapsed)."""
         near: list[NoteGroup] = []
         ranges: list[NoteGroup] = []
         for a in reversed(ancestors):
             if a.notes:
-                group = NoteGroup(a, links[self.url_of(a)], entry_label(a), self.title_of(a), self.notes_of(a, code, links))
+                notes = self.notes_of(a, code, links)
+                group = NoteGroup(a, links[self.url_of(a)], entry_label(a), self.title_of(a), notes)
                 (ranges if a.is_range else near).append(group)
         return near, ranges
 
@@ -187,7 +193,8 @@ class Renderer:
         plain = code.code.replace(".", "")
         own = plain[-1] if source is not code and len(plain) == 7 else None
         rows = [
-            SeventhRow(ch, meaning, [self.link_codes(n, code, links) for n in source.seventh_notes.get(ch, ())], ch == own)
+            SeventhRow(ch, meaning, [self.link_codes(n, code, links) for n in source.seventh_notes.get(ch, ())],
+                       ch == own)
             for ch, meaning in source.seventh_characters.items()
         ]
         if source is code:
@@ -220,6 +227,7 @@ class Renderer:
                     "code": target,
                     "href": links[self.url_of(target)],
                     "title": self.title_of(target),
+                    "summary": summary(target.body),
                     "system": self.config.systems[target.system],
                     "note": self.link_codes(r.note, code, links) if r.note else None,
                 })
