@@ -464,12 +464,18 @@
         mark();
       } else if (ev.key === 'Escape') {
         close();
+      } else if (ev.key === 'Enter') {  // Enter opens the highlighted or first result
+        ev.preventDefault();
+        if (items[active] && !popup.hidden) { location.href = items[active].href; return; }
+        var q = input.value;
+        run().then(function (res) {
+          location.href = res.results.length ? href(res.results[0]) : searchPage(q);
+        });
       }
     });
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
-      if (items[active] && !popup.hidden) { location.href = items[active].href; return; }
-      location.href = searchPage(input.value);  // the results list; a result is one click away
+      location.href = searchPage(input.value);  // the Search button: the results list
     });
     document.addEventListener('click', function (ev) { if (!form.contains(ev.target)) close(); });
   }

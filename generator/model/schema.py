@@ -184,7 +184,7 @@ class StrOr(Spec):
             yield from Str().validate(value, path)
 
     def describe(self) -> str:
-        return f"string | {self.record.describe()}"
+        return f"string or {self.record.describe()}"
 
 
 # --- the content schema -------------------------------------------------------------------
@@ -246,7 +246,7 @@ NOTES = Record(
 )
 
 SEVENTH = Record(
-    name="7th character {meaning, notes}",
+    name="mapping {meaning, notes}",
     keys={
         "meaning": Key(Str(), required=True, doc="What the character means, e.g. \"stable\"."),
         "notes": Key(List(Str()), default=[], doc="The tabular file's notes on this character."),
