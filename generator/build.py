@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from jinja2 import TemplateError
 
-from . import search
 from .errors import BuildError
 from .load import load_and_check
 from .load.descriptors import Descriptors, read_descriptors
@@ -21,11 +20,12 @@ from .load.loader import Changes
 from .load.plan import plan
 from .load.scan import Prescan
 from .load.snapshot import SNAPSHOT
-from .model.site import Site
 from .publish import Publisher, Report
 from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, asset_outputs, render_codes, template_error
 from .render.templating import TemplateCache
+from .search import stage as search
+from .search.engine import whoosh_dir
 from .state import BuildState
 
 
@@ -74,8 +74,10 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         others = render_other_pages(site_dir, renderer, changes, publisher)
         # 4. index
         if options.search:
-            whoosh = search.whoosh_dir(site_dir, options.out_dir)
-            others += index(site, changes, out_dir, whoosh, publisher, state)
+            indexed = search.index(site, loaded.synonyms, publisher, whoosh_dir(site_dir, options.out_dir),
+                                   os.path.join(out_dir, SNAPSHOT), search_since(changes), str(changes.new.scanned))
+            others += indexed.keys
+            state.search = indexed.remember
         changes.new.others = tuple(others)
     except TemplateError as exc:
         publisher.abort()
@@ -104,64 +106,19 @@ def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publ
     return keys
 
 
-def index(
-    site: Site, changes: Changes, out_dir: str, index_dir: str, publisher: Publisher, state: BuildState
-) -> list[str]:
-    """The search stage: the client index files (publisher keys returned) and the whoosh index,
-    whose saving the build state does at the end."""
-    kept = search_keys(changes)
-    if kept and search_unchanged(changes, index_dir) and publisher.keep(kept):
-        changes.new.search = changes.old.search if changes.old else ""
-        return kept
-    searchable = search_edit(site, changes, out_dir, kept, publisher) or search.prepare(site)
-    keys = publisher.add_all(search.client_index(site, searchable))
-    if searchable.outputs is not None:  # an edit: the files it did not change were kept
-        keys = [k for k in kept if k not in keys] + keys
-    since, token = changes.old.search if changes.old else "", str(changes.new.scanned)
-
-    def save() -> str:
-        search.save(site, searchable, os.path.join(out_dir, SNAPSHOT), index_dir, since, token)
-        return token
-
-    state.search = save
-    return keys
-
-
-def search_unchanged(changes: Changes, index_dir: str) -> bool:
-    """No content file changed since the last build (other inputs are in the snapshot's env
-    digest, synonyms.yaml included): its search indexes still hold."""
-    return (
-        changes.old is not None
-        and not changes.before
-        and not changes.after
-        and not changes.keys_changed
-        and os.path.isdir(index_dir)
-    )
-
-
-def search_edit(
-    site: Site, changes: Changes, out_dir: str, kept: list[str], publisher: Publisher
-) -> search.Prepared | None:
-    """After an editor's edit (see ``load``), the client index files it changes, the
-    others carried over; None when the index must be made whole."""
-    if not (changes.lazy and changes.old and changes.old.search):
-        return None
-    folder = os.path.join(out_dir, SNAPSHOT)
-    prepared = search.prepare_edit(site, changes.before, changes.after, folder, changes.old.search)
-    if prepared is None or prepared.outputs is None:
-        return None
-    redo = {f"{o.area}/{o.path}" for o in prepared.outputs}
-    return prepared if publisher.keep([k for k in kept if k not in redo]) else None
+def search_since(changes: Changes) -> search.Last:
+    """What the search stage needs of the last build."""
+    old = changes.old
+    if old is None:
+        return search.Last()
+    unchanged = not changes.before and not changes.after and not changes.keys_changed
+    edit = (changes.before, changes.after) if changes.lazy else None
+    return search.Last(old.search, old.others, unchanged, edit)
 
 
 def last_outputs(changes: Changes, prefix: str) -> list[str]:
     """The last build's files under ``prefix`` that are not code pages'."""
     return [k for k in (changes.old.others if changes.old else ()) if k.startswith(prefix)]
-
-
-def search_keys(changes: Changes) -> list[str]:
-    """The last build's client index files, carried over when nothing searchable changed."""
-    return last_outputs(changes, f"site/{search.INDEX_DIR}/")
 
 
 def sitemap_keys(changes: Changes) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 
 from jinja2 import Environment, FileSystemLoader, TemplateSyntaxError
@@ -13,35 +12,13 @@ from .errors import ContentError
 from .load.parse import split_front_matter
 from .model.code import Code
 from .model.config import SiteConfig
+from .model.markup_rules import unsafe_markup
 from .model.schema import Path
 from .model.urls import FIXED_PAGES, OTHER_FILES, split_code_url
 
 RESERVED = {"search", "account", "assets", "search-index", "sitemaps", "404"}
 
-SCRIPT_TAG = re.compile(r"<\s*/?\s*script\b", re.I)
-EVENT_ATTR = re.compile(r"<[a-z][^>]*?\s(on[a-z]+)\s*=", re.I | re.S)
-JS_URL = re.compile(r"(?:\]\(|href\s*=\s*[\"']?|src\s*=\s*[\"']?)\s*(?:javascript|vbscript|data):", re.I)
-
 Source = Callable[[str], str]
-
-
-UNSAFE: tuple[tuple[re.Pattern[str], str], ...] = (
-    (SCRIPT_TAG, "raw <script> is not allowed in Markdown"),
-    (EVENT_ATTR, "event handler attribute '{}' is not allowed in Markdown"),
-    (JS_URL, "script or data URLs are not allowed in Markdown"),
-)
-
-
-def unsafe_markup(text: str) -> list[tuple[int, str]]:
-    """(0-based line, message) of every raw script, event handler or script URL in Markdown."""
-    if "<" not in text and ":" not in text:  # each pattern needs one: most text is done here
-        return []
-    found = {
-        (text.count("\n", 0, m.start()), message.format(*(g.lower() for g in m.groups())))
-        for rx, message in UNSAFE
-        for m in rx.finditer(text)
-    }
-    return sorted(found)
 
 
 class Checker:

@@ -51,9 +51,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
                    help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
 
-    c = sub.add_parser("check", help="check every content file and print each problem as path:line: field: message",
+    c = sub.add_parser("check",
+                       help="check the content files and vocabulary; print each problem as path:line: field: message",
                        description="Validate content/site.yaml and every file in content/codes/ against the "
-                       "schema and each other. Exit status 1 if there is any problem.")
+                       "schema and each other, and the lay vocabulary in vocabulary/SYSTEM.yaml (its codes "
+                       "against the installed official set). Exit status 1 if there is any problem.")
     _site_arg(c)
 
     s = sub.add_parser("search", help="search the codes (the whoosh index of the last build)",
@@ -132,17 +134,28 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from . import vocabulary
     from .load import load_site
 
-    site = load_site(args.site)
-    print(f"ok: {len(site.codes)} codes checked")
+    errors = []
+    try:
+        codes = len(load_site(args.site).codes)
+    except CheckFailed as exc:
+        errors = exc.errors
+    try:
+        terms = vocabulary.check_site(args.site)
+    except CheckFailed as exc:
+        errors += exc.errors
+    if errors:
+        raise CheckFailed(errors)
+    print(f"ok: {codes} codes checked" + (f", {terms} vocabulary terms" if terms else ""))
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     import json
 
-    from .search import query_whoosh, whoosh_dir
+    from .search.engine import query_whoosh, whoosh_dir
 
     results = query_whoosh(args.index or whoosh_dir(args.site), args.query, args.limit,
                            system=args.system, billable=args.billable)
@@ -205,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
-        tail = "; nothing was written" if args.command == "build" else ""
+        tail = "; nothing was written" if args.command in ("build", "import") else ""
         print(f"{len(exc.errors)} error(s){tail}", file=sys.stderr)
         return 1
     except CodesiteError as exc:

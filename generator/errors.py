@@ -34,6 +34,13 @@ class ContentError(CodesiteError):
         return (self.path, self.line, self.field, self.message)
 
 
+class PathError(ContentError):
+    """A problem with a file as a whole (line 0: none in it), printed as ``path: field: message``."""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.message}"
+
+
 class CheckFailed(CodesiteError):
     """The check stage found problems; nothing was rendered."""
 

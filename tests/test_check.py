@@ -40,6 +40,7 @@ EXPECTED = {
         "content/codes/icd10cm/S73.0.md:8: related[1].code: related code '27254' does not exist in cpt",
         "content/codes/icd10cm/S73.0.md:10: sections[0].body: event handler attribute 'onerror' is not allowed "
         "in Markdown",
+        "content/codes/icd10cm/S73.0.md:10: sections[0].body: raw <img> is not allowed in Markdown",
         "content/codes/icd10cm/S73.0.md:11: sections[1].id: duplicate section id 'tips'",
         "content/codes/icd10cm/S73.0.md:15: body: raw <script> is not allowed in Markdown",
         "content/codes/icd10cm/S73.0.md:17: body: script or data URLs are not allowed in Markdown",
@@ -49,6 +50,40 @@ EXPECTED = {
         "^[0-9]{4}[0-9A-Z](?:-[0-9]{4}[0-9A-Z])?$",
         "content/codes/icd10cm/s73.3.md:3: system: file is in folder 'icd10cm' but system is 'cpt'",
         "content/codes/icd10cm/s73.3.md:5: parent: parent 'S73' does not exist in cpt",
+    ],
+    "invalid-urls": [
+        "content/site.yaml:5: help_url: 'javascript:alert(document.domain)': the scheme 'javascript:' is not "
+        "allowed (allowed: http, https, mailto, or a path)",
+        "content/site.yaml:10: nav[3].url: 'JavaScript:alert(1)': the scheme 'javascript:' is not allowed "
+        "(allowed: http, https, mailto, or a path)",
+        "content/site.yaml:11: nav[4].url: 'java\\x09script:alert(1)': URLs may not contain spaces, control "
+        "characters or backslashes",
+        "content/site.yaml:12: nav[5].url: 'data:text/html,<script>alert(1)</script>': the scheme 'data:' is not "
+        "allowed (allowed: http, https, mailto, or a path)",
+        "content/site.yaml:13: nav[6].url: '/\\evil.example/': URLs may not contain spaces, control characters "
+        "or backslashes",
+        "content/site.yaml:14: nav[7].url: ' javascript:alert(1)': URLs may not contain spaces, control "
+        "characters or backslashes",
+        "content/site.yaml:15: nav[8].url: 'ftp://files.example.org/': the scheme 'ftp:' is not allowed "
+        "(allowed: http, https, mailto, or a path)",
+    ],
+    "invalid-markup": [
+        "content/codes/icd10cm/S73.0.md:15: sections[1].body: attribute 'id' is not allowed on <div> in Markdown",
+        "content/codes/icd10cm/S73.0.md:19: body: raw <img> is not allowed in Markdown",
+        "content/codes/icd10cm/S73.0.md:21: body: script or data URLs are not allowed in Markdown",
+        "content/codes/icd10cm/S73.0.md:25: body: script or data URLs are not allowed in Markdown",
+        "content/codes/icd10cm/S73.0.md:26: body: script or data URLs are not allowed in Markdown",
+        "content/codes/icd10cm/S73.0.md:28: body: URL scheme 'ftp:' is not allowed in Markdown (allowed: http, "
+        "https, mailto, or a path)",
+        "content/codes/icd10cm/S73.0.md:28: body: script or data URLs are not allowed in Markdown",
+        "content/codes/icd10cm/S73.0.md:31: body: attribute list '{: onclick=alert(1) }' is not allowed in "
+        "Markdown (ids, classes and attributes come from the layouts)",
+        "content/codes/icd10cm/S73.0.md:33: body: attribute list '{: #meter-banner .meter-count }' is not allowed "
+        "in Markdown (ids, classes and attributes come from the layouts)",
+        "content/codes/icd10cm/S73.0.md:35: body: attribute 'class' is not allowed on <span> in Markdown",
+        "content/codes/icd10cm/S73.0.md:35: body: attribute 'style' is not allowed on <span> in Markdown",
+        "content/codes/icd10cm/S73.0.md:37: body: HTML comments are not allowed in Markdown",
+        "content/codes/icd10cm/S73.0.md:39: body: images are not allowed in Markdown",
     ],
     "invalid-config": [
         "content/site.yaml:1: help_url: required field is missing",

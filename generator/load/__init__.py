@@ -23,6 +23,7 @@ from ..model.site import Site
 from .digests import env_digest, layouts_digest
 from .loader import Changes, ContentCheckFailed, load_codes
 from .scan import Prescan
+from .symlinks import refuse_symlinks
 from .synonyms import RawSynonyms, read_synonyms
 
 
@@ -76,6 +77,7 @@ def load_and_check(
     (None: parse everything, as ``codesite check`` does). ``inputs(config)``: the build's other
     inputs (options, descriptors), part of the digest every page depends on.
     """
+    refuse_symlinks(site_dir)  # before anything is read through one
     config, config_text, config_errors = read_config_checked(site_dir)
     if config is None:  # the content cannot be checked against it: its problems alone
         raise CheckFailed(config_errors)

@@ -13,13 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..mentions import note_targets, page_targets
+from ..mentions import all_mentions, mentioned_codes
 from ..model.code import Code
 from ..model.site import Site
 from ..publish import Publisher
 from .graph import Graph
 from .loader import Changes
 from .records import Key, face, shown_below
+
+
+def note_targets(c: Code) -> set[str]:
+    """The codes a page's notes name (and link, when they have a page)."""
+    return {code for notes in c.notes.values() for n in notes for code in mentioned_codes(n)}
+
+
+def page_targets(c: Code) -> set[str]:
+    """Every code a page links when it has a page: named in its notes, 7th-character notes,
+    body, sections or related-code notes."""
+    texts = [n for notes in c.notes.values() for n in notes]
+    texts += [n for notes in c.seventh_notes.values() for n in notes]
+    texts += [c.body, *(s.body for s in c.sections), *(r.note for r in c.related if r.note)]
+    return {m.group(1) for t in texts for m in all_mentions(t)}
 
 
 def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Site | None = None) -> set[Key]:

@@ -20,7 +20,7 @@ from .records import Key, Record, key_of
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
 SHARDS = 256
-FORMAT = 5
+STATE_FORMAT = 5  # the build state's layout: another one is ignored (a full build)
 DAMAGED = (*FILE_DAMAGED, KeyError)  # a snapshot file gone or damaged
 
 FileEntry = tuple[Record, tuple[str, ...]]  # a file's parsed Code, and the output files of its page
@@ -54,7 +54,7 @@ class Snapshot:
         folder = os.path.join(out_dir, SNAPSHOT)
         try:
             meta = read_marshal(os.path.join(folder, "meta"))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
                 return None
             files = read_marshal(os.path.join(folder, "files"))
             return cls(
@@ -75,7 +75,7 @@ class Snapshot:
         self._graph = graph
 
     def meta(self) -> dict[str, Any]:
-        return {"format": FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
+        return {"format": STATE_FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
                 "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search}
 
     def shard(self, i: int) -> dict[str, FileEntry]:

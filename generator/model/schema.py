@@ -68,6 +68,36 @@ class Str(Spec):
         return "string"
 
 
+URL_SCHEMES = ("http", "https", "mailto")
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+URL_BAD_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+@dataclass(frozen=True)
+class Url(Str):
+    """A link written into every page: a path on the site (``/search/``, ``#top``) or an absolute
+    URL with a scheme from the allow-list. Spaces, control characters and backslashes are refused
+    outright: browsers drop or rewrite them, so ``java\tscript:`` would be ``javascript:``."""
+
+    schemes: tuple[str, ...] = URL_SCHEMES
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        problems = list(super().validate(value, path))
+        if problems:
+            yield from problems
+            return
+        allowed = ", ".join(self.schemes)
+        shown = re.sub(r"[\x00-\x1f\x7f]", lambda c: f"\\x{ord(c.group()):02x}", value)
+        if URL_BAD_CHARS.search(value):
+            yield path, f"'{shown}': URLs may not contain spaces, control characters or backslashes"
+        elif (m := URL_SCHEME.match(value)) and m.group(1).lower() not in self.schemes:
+            scheme = m.group(1).lower()
+            yield path, f"'{shown}': the scheme '{scheme}:' is not allowed (allowed: {allowed}, or a path)"
+
+    def describe(self) -> str:
+        return f"URL ({', '.join(self.schemes)}, or a path on the site)"
+
+
 @dataclass(frozen=True)
 class Bool(Spec):
     def validate(self, value: Any, path: Path) -> Iterator[Problem]:
@@ -305,7 +335,7 @@ SYSTEM = Record(
 
 NAV = Record(
     name="navigation link",
-    keys={"title": Key(Str(), required=True), "url": Key(Str(), required=True)},
+    keys={"title": Key(Str(), required=True), "url": Key(Url(), required=True)},
 )
 
 METER = Record(
@@ -326,7 +356,7 @@ SITE = Record(
         "base_url": Key(Str(pattern=r"https?://[^\s/]+(?:/[^\s]*)?"), required=True),
         "tagline": Key(Str(), default=""),
         "copyright": Key(Str(), required=True, doc="Printed under our own prose."),
-        "help_url": Key(Str(), required=True, doc="Where \"Have a question?\" links to."),
+        "help_url": Key(Url(), required=True, doc="Where \"Have a question?\" links to."),
         "nav": Key(List(NAV), default=[]),
         "systems": Key(List(SYSTEM), required=True),
         "meter": Key(METER, default={}),
