@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
+from ..mentions import all_mentions
 from ..model.code import Code, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
@@ -37,6 +38,11 @@ class NoteGroup(NamedTuple):
     label: str
     title: str | None
     notes: NoteList
+
+
+class ShownGroup(NamedTuple):
+    source: Code
+    html: Markup  # the group, rendered by the layouts' ``note_group`` macro
 
 
 class SeventhRow(NamedTuple):
@@ -89,6 +95,9 @@ class Renderer:
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
         self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[ListItem]] | None = None
+        # an ancestor's notes, rendered once for all the pages below it: (key, links memo) ->
+        # (html, the codes its notes name: a page among them links the others, not itself)
+        self._groups: dict[tuple[tuple[str, str], int], tuple[Markup, frozenset[str]]] = {}
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -170,17 +179,30 @@ class Renderer:
 
     def inherited_notes(
         self, code: Code, ancestors: list[Code], links: Links
-    ) -> tuple[list[NoteGroup], list[NoteGroup]]:
+    ) -> tuple[list[ShownGroup], list[ShownGroup]]:
         """The notes of every level above a code, nearest first: of codes and categories (shown
-        open), and of its block and chapter (shown collapsed)."""
-        near: list[NoteGroup] = []
-        ranges: list[NoteGroup] = []
+        open), and of its block and chapter (shown collapsed). Each ancestor's are rendered once
+        for the pages below it (a category's for its thousand codes)."""
+        near: list[ShownGroup] = []
+        ranges: list[ShownGroup] = []
         for a in reversed(ancestors):
             if a.notes:
-                notes = self.notes_of(a, code, links)
-                group = NoteGroup(a, links[self.url_of(a)], entry_label(a), self.title_of(a), notes)
-                (ranges if a.is_range else near).append(group)
+                (ranges if a.is_range else near).append(ShownGroup(a, self.note_group(a, code, links)))
         return near, ranges
+
+    def note_group(self, owner: Code, page: Code, links: Links) -> Markup:
+        key = (owner.key, id(links.memo))
+        found = self._groups.get(key)
+        if found is not None and page.code not in found[1]:
+            return found[0]
+        group = NoteGroup(owner, links[self.url_of(owner)], entry_label(owner), self.title_of(owner),
+                          self.notes_of(owner, page, links))
+        html = Markup(self.env.get_template("partials/list.html").module.note_group(group))  # type: ignore[attr-defined]
+        if found is None:
+            named = frozenset(m.group(1) for ns in owner.notes.values() for n in ns for m in all_mentions(n))
+            if page.code not in named:
+                self._groups[key] = (html, named)
+        return html
 
     def seventh_table(self, code: Code, ancestors: list[Code], links: Links) -> SeventhTable | None:
         """The 7th characters a code defines, or those of the nearest level above that defines
