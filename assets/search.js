@@ -3,7 +3,9 @@
  * One file, two hosts: in a browser it drives the header popup and the search page, loading the
  * index shards with <script> tags (so it works from file:// as well as over HTTP); in Node it is
  * required by tools/search.js, which reads the same shards from disk. The text rules (folding,
- * stop words, plurals, typo limits, synonyms) mirror generator/search/ (text.py, query.py).
+ * stop words, plurals, typo limits, synonyms) mirror generator/search/ (text.py, query.py); the
+ * query understanding (noise words, axis words, range pages last) applies the tables that
+ * generator/search/understand.py defines and the manifest carries (m.rules).
  */
 (function (global) {
   'use strict';
@@ -67,6 +69,86 @@
     return Math.min(editDistance(word, term, limit), editDistance(word, term + 's', limit));
   }
 
+  function normCode(code) { return String(code).trim().toUpperCase().replace(/\./g, ''); }
+
+  /* understand() in generator/search/understand.py: the words to score, and the axis. */
+  function understand(raw, rules) {
+    var noise = {}, enc = {}, drop = raw.map(function () { return false; }), seventh = '', i;
+    rules.noise.forEach(function (w) { noise[w] = true; });
+    rules.encounter.forEach(function (w) { enc[w] = true; });
+    for (i = 0; i < raw.length; i++) {
+      var w = raw[i];
+      if (noise[w]) {
+        drop[i] = true;
+        if (w === rules.noiseBeforeNumber && i + 1 < raw.length && /^[0-9]+$/.test(raw[i + 1])) drop[i + 1] = true;
+      } else if (Object.prototype.hasOwnProperty.call(rules.seventh, w)) {
+        drop[i] = true;
+        seventh = seventh || rules.seventh[w];
+      }
+    }
+    if (seventh) {
+      for (i = 0; i < raw.length; i++) if (enc[raw[i]]) drop[i] = true;
+      if (seventh === rules.seventh.initial && raw.indexOf(rules.seventhOpen[0]) >= 0) seventh = rules.seventhOpen[1];
+    }
+    var healing = raw.filter(function (w) { return Object.prototype.hasOwnProperty.call(rules.seventhHealing, w); });
+    if (healing.length) seventh = rules.seventhHealing[healing[0]];
+    var side = raw.filter(function (w) { return rules.sides.indexOf(w) >= 0; })[0] || '';
+    var context = raw.some(function (w) { return rules.contextWords.indexOf(w) >= 0; });
+    var kept = raw.filter(function (w, j) { return !drop[j]; });
+    if (!kept.length) kept = raw;
+    return { words: kept, axis: { seventh: seventh, side: side, context: context, terms: kept.map(stem) } };
+  }
+
+  function titleWords(title) {
+    var ws = {};
+    (fold(title).match(WORD) || []).forEach(function (w) { ws[stem(w)] = true; });
+    return ws;
+  }
+
+  /* overlap(): how many of the query's words the title holds. */
+  function overlap(title, terms) {
+    var ws = titleWords(title);
+    return terms.filter(function (t) { return ws[t]; }).length;
+  }
+
+  /* side_rank(): 0 the title states the wanted side, 1 no side, 2 another side only. */
+  function sideRank(title, side, rules) {
+    if (!side) return 1;
+    var ws = titleWords(title);
+    if (ws[side]) return 0;
+    return rules.sides.some(function (s) { return ws[s]; }) ? 2 : 1;
+  }
+
+  /* reorder() in understand.py: candidates {id, code, title, system}; below(c) the first
+   * rules.scan descendants of c in code order. */
+  function reorder(head, below, axis, rules) {
+    var out = [], seen = {};
+    function add(c) { if (!seen[c.id]) { seen[c.id] = true; out.push(c); } }
+    function side(c) { return sideRank(c.title, axis.side, rules); }
+    head.forEach(function (c) {
+      var n = normCode(c.code).length;
+      if (axis.seventh && n >= rules.minParent && n < rules.seventhLen) {
+        var kids = below(c).filter(function (k) {
+          var kn = normCode(k.code);
+          return kn.length === rules.seventhLen && kn.charAt(kn.length - 1) === axis.seventh;
+        });
+        kids.map(function (k, i) { return [side(k), -overlap(k.title, axis.terms), i, k]; })
+          .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2]; })
+          .slice(0, rules.kids).forEach(function (x) { add(x[3]); });
+      }
+      add(c);
+    });
+    return out.map(function (c, i) {
+      var norm = normCode(c.code), full = !!axis.seventh && norm.length === rules.seventhLen;
+      var fits = full && norm.charAt(norm.length - 1) === axis.seventh;
+      var context = !axis.context && c.system === rules.contextSystem && rules.contextChapters.indexOf(norm.charAt(0)) >= 0;
+      return [full && !fits ? 1 : 0, context ? 1 : 0, side(c), fits ? 0 : 1, i, c];
+    }).sort(function (a, b) {
+      for (var k = 0; k < 5; k++) if (a[k] !== b[k]) return a[k] - b[k];
+      return 0;
+    }).map(function (x) { return x[5]; });
+  }
+
   function fnv1a(s) {
     var h = 0x811c9dc5;
     for (var i = 0; i < s.length; i++) {
@@ -96,14 +178,19 @@
       if (!self.stop) {
         self.stop = {};
         m.stop.forEach(function (w) { self.stop[w] = true; });
+        self.ranges = new Uint8Array(m.docs);
+        for (var i = 0, d = 0; i < m.ranges.length; i++) { d += m.ranges[i]; self.ranges[d] = 1; }
       }
       return m;
     });
   };
 
-  /* Groups of alternatives: one group per query word or lay phrase (see plan() in generator/search/query.py). */
+  /* Groups of alternatives: one group per query word or lay phrase (see plan() in generator/search/query.py);
+   * groups.axis: the axis the query names. */
   Engine.prototype.plan = function (q, m) {
-    var raw = words(q, this.stop), toks = raw.map(stem), groups = [], i = 0;
+    var u = understand(words(q, this.stop), m.rules);
+    var raw = u.words, toks = raw.map(stem), groups = [], i = 0;
+    groups.axis = u.axis;
     while (i < toks.length) {
       var n = Math.min(m.weights.maxPhrase, toks.length - i), matched = false;
       for (; n > 0; n--) {
@@ -251,7 +338,39 @@
       return inSystem(m, d, opts.system) && !(opts.billable && !billable[d]);
     });
     out.sort(function (a, b) { return matched[b] - matched[a] || total[b] - total[a] || a - b; });
-    return out;
+    var ranges = this.ranges;  // ranges_last(): range pages follow the codes
+    return out.filter(function (d) { return !ranges[d]; }).concat(out.filter(function (d) { return ranges[d]; }));
+  };
+
+  /* The first rules.head results re-ranked by the query's axis words (see _by_axis() in engine.py). */
+  Engine.prototype.byAxis = function (ids, axis, m, opts) {
+    var self = this, rules = m.rules, head = ids.slice(0, rules.head);
+    function cand(d, r) { return { id: d, code: r ? r.code : '', title: r ? r.title : '', system: r ? r.system : '' }; }
+    return this.records(head, m).then(function (recs) {
+      var cands = head.map(function (d, i) { return cand(d, recs[i]); });
+      var scans = cands.map(function (c) {
+        var n = normCode(c.code).length;
+        if (!axis.seventh || n < rules.minParent || n >= rules.seventhLen) return Promise.resolve([]);
+        var after = [];
+        for (var d = c.id + 1; d <= c.id + rules.scan && d < m.docs; d++) after.push(d);
+        return self.records(after, m).then(function (rs) {
+          var kids = [], parent = normCode(c.code);
+          for (var i = 0; i < rs.length && rs[i] && normCode(rs[i].code).lastIndexOf(parent, 0) === 0; i++) {
+            if (inSystem(m, after[i], opts.system) && !(opts.billable && !rs[i].billable)) {
+              kids.push(cand(after[i], rs[i]));
+            }
+          }
+          return kids;
+        });
+      });
+      return Promise.all(scans).then(function (lists) {
+        var kidsOf = {};
+        cands.forEach(function (c, i) { kidsOf[c.id] = lists[i]; });
+        var top = reorder(cands, function (c) { return kidsOf[c.id]; }, axis, rules).map(function (c) { return c.id; });
+        var seen = new Set(top);
+        return top.concat(ids.slice(rules.head).filter(function (d) { return !seen.has(d); }));
+      });
+    });
   };
 
   /* Exact code first, then its family in code order. */
@@ -298,7 +417,8 @@
         return self.loadTerms(groups, m)
           .then(function () { return self.expand(groups, m, opts.prefix && !/\s$/.test(q)); })
           .then(function () { return self.loadTerms(groups, m); })
-          .then(function () { return [ids, self.score(groups, m, opts)]; });
+          .then(function () { return self.byAxis(self.score(groups, m, opts), groups.axis, m, opts); })
+          .then(function (text) { return [ids, text]; });
       }).then(function (found) {
         var seen = new Set(found[0]), ids = found[0].slice();
         found[1].forEach(function (d) { if (!seen.has(d)) { seen.add(d); ids.push(d); } });
@@ -322,7 +442,7 @@
     });
   }
 
-  var api = { Engine: Engine, fold: fold, stem: stem, words: words, codeQuery: codeQuery,
+  var api = { Engine: Engine, fold: fold, stem: stem, words: words, codeQuery: codeQuery, understand: understand,
     editDistance: editDistance, fnv1a: fnv1a, highlight: highlight };
 
   /* ---- Node: shards from disk ---- */

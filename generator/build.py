@@ -20,10 +20,12 @@ from .load.loader import Changes
 from .load.plan import plan
 from .load.scan import Prescan
 from .load.snapshot import SNAPSHOT
+from .model.urls import split_whatsnew_url, whatsnew_url
 from .publish import Publisher, Report
 from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, asset_outputs, render_codes, template_error
 from .render.templating import TemplateCache
+from .render.whatsnew import releases, whatsnew_pages
 from .search import stage as search
 from .search.engine import whoosh_dir
 from .state import BuildState
@@ -38,6 +40,7 @@ class BuildOptions:
     search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites
     prescan: Prescan | None = None  # the content files' stat, already under way (see ``cli``)
+    offline: bool = False  # pages for the offline archive (see ``archive``)
 
 
 def build(site_dir: str, options: BuildOptions | None = None) -> Report:
@@ -52,7 +55,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 
     def inputs(config: object) -> object:  # every page depends on these (the build state's env digest)
         descriptors.update(read_descriptors(options.descriptor_files, config))  # type: ignore[arg-type]
-        return (sorted(descriptors.items()), options.file_links)
+        return (sorted(descriptors.items()), options.file_links, options.offline)
 
     # 1. load and check: every problem, before anything renders
     loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan)
@@ -60,7 +63,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     guard_out_dir(site_dir, out_dir)
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links,
-                        descriptors=descriptors, bytecode_cache=templates)
+                        descriptors=descriptors, bytecode_cache=templates, offline=options.offline)
     publisher = Publisher(out_dir)
     publisher.begin()
     state = BuildState(out_dir, changes.new, changes.old, publisher, templates)
@@ -94,14 +97,17 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher) -> list[str]:
     """System indexes, fixed pages, sitemaps (kept while no code came or went) and assets;
     returns their publisher keys."""
-    keys = publisher.add_all(renderer.system_pages())
+    keys, releases = whatsnew(renderer, changes, publisher)
+    news = [whatsnew_url(renderer.config.systems[sid].url_prefix, r) for sid, rs in releases.items() for r in rs]
+    same_news = set(keys) == {k for p in news_prefixes(renderer) for k in last_outputs(changes, p)}
+    keys += publisher.add_all(renderer.system_pages(releases))
     keys += publisher.add_all(renderer.fixed_pages())
-    same_urls = changes.old is not None and not changes.keys_changed
+    same_urls = changes.old is not None and not changes.keys_changed and same_news
     kept = sitemap_keys(changes)
     if same_urls and publisher.keep(kept):
         keys += kept
     else:
-        keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
+        keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls(news)))
     keys += publisher.add_all(asset_outputs(site_dir))
     return keys
 
@@ -114,6 +120,28 @@ def search_since(changes: Changes) -> search.Last:
     unchanged = not changes.before and not changes.after and not changes.keys_changed
     edit = (changes.before, changes.after) if changes.lazy else None
     return search.Last(old.search, old.others, unchanged, edit)
+
+
+def news_prefixes(renderer: Renderer) -> list[str]:
+    return [f"site/{s.url_prefix}/whats-new/" for s in renderer.config.systems.values()]
+
+
+def whatsnew(renderer: Renderer, changes: Changes, publisher: Publisher) -> tuple[list[str], dict[str, list[str]]]:
+    """The "What's new" pages (their publisher keys) and the releases each system index links.
+    An edit that touches no code with a history keeps the last build's pages (and reads no
+    other code); otherwise they are made from every code's history."""
+    prefixes = {s.url_prefix: sid for sid, s in renderer.config.systems.items()}
+    if changes.lazy and not any(c.history for c in (*changes.before.values(), *changes.after.values())):
+        kept = [k for p in news_prefixes(renderer) for k in last_outputs(changes, p)]
+        if publisher.keep(kept):
+            found: dict[str, list[str]] = {}
+            for k in kept:
+                where = split_whatsnew_url("/" + k[len("site/") : -len("index.html")])
+                if where is not None:
+                    found.setdefault(prefixes[where[0]], []).append(where[1])
+            return kept, {sid: sorted(names, reverse=True) for sid, names in found.items()}
+    made = releases(renderer.site.codes.values())
+    return publisher.add_all(whatsnew_pages(renderer, made)), {sid: list(r) for sid, r in made.items()}
 
 
 def last_outputs(changes: Changes, prefix: str) -> list[str]:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model.code import Code
 from ..outputs import DAMAGED as FILE_DAMAGED
 from ..outputs import read_marshal, write_marshal
 from .graph import Graph
-from .records import Key, Record, key_of
+from .records import Key, Record, from_record, key_of
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
 SHARDS = 256
@@ -82,6 +84,13 @@ class Snapshot:
         if i not in self._shards:
             self._shards[i] = read_marshal(os.path.join(self.folder, f"shard-{i}"))
         return self._shards[i]
+
+    def codes(self) -> Iterator[Code]:
+        """Every code the build saw, shard by shard, none kept (for readers of a finished
+        build: the archive)."""
+        for i in range(SHARDS):
+            for rec, _ in read_marshal(os.path.join(self.folder, f"shard-{i}")).values():
+                yield from_record(rec)
 
     def entry(self, path: str) -> FileEntry:
         """A file's entry; every file in ``files`` has one (KeyError, OSError... when a shard

@@ -7,8 +7,9 @@ caller turns a path into a line in the file. Nothing here does I/O.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +148,14 @@ class Key:
     doc: str = ""
 
 
+def nearest(word: str, names: Iterable[str]) -> str | None:
+    """The one name ``word`` is a near miss of (None if none, or two are as near)."""
+    scored = sorted(((difflib.SequenceMatcher(None, word.lower(), n).ratio(), n) for n in names), reverse=True)
+    if scored and scored[0][0] >= 0.75 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+        return scored[0][1]
+    return None
+
+
 @dataclass(frozen=True)
 class Record(Spec):
     """A mapping with declared keys; unknown keys are errors."""
@@ -167,7 +176,11 @@ class Record(Spec):
         allowed = ", ".join(self.keys)
         for k in value:
             if k not in self.keys:
-                yield (*path, str(k)), f"unknown field (allowed: {allowed})"
+                near = nearest(str(k), self.keys)
+                if near and near not in value:
+                    yield (*path, str(k)), f"unknown field: did you mean '{near}'?"
+                else:
+                    yield (*path, str(k)), f"unknown field (allowed: {allowed})"
 
     def describe(self) -> str:
         return self.name
@@ -330,6 +343,8 @@ SYSTEM = Record(
         "licensed_descriptors": Key(
             Bool(), default=False, doc="Official text comes from a data file given at build time."
         ),
+        "release": Key(Str(), default="", doc="The official release the content follows, e.g. 2026 "
+                       "(names the offline archive)."),
     },
 )
 

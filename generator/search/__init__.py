@@ -8,6 +8,8 @@ One concern per module, lower layers first:
 - ``documents``: a code's public text by field, the prior of broad entries (``Doc``).
 - ``synonyms``: ``content/synonyms.yaml`` parsed into token form, and its digest.
 - ``query``: the query plan (lay phrases, typo alternatives), mirrored in ``assets/search.js``.
+- ``understand``: query understanding (noise words, encounter and side words, range pages last,
+  the pregnancy/newborn context): its tables go to the client in the manifest.
 - ``client``: the client index writer, with edit-in-place (``prepare_edit``) and the scores'
   ``State`` kept between builds.
 - ``engine``: the whoosh index: staged build and update, and ``Searcher`` for queries.

@@ -40,6 +40,7 @@ from .documents import FIELDS, FORMAT, Doc, code_fields, document, documents
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
 from .synonyms import Synonyms
 from .text import STOP_WORDS, fnv1a, normalize_code, vocab_key
+from .understand import RULES
 
 INDEX_DIR = "search-index"  # under build/site
 K1 = 1.2
@@ -208,13 +209,17 @@ def code_prefix(code: str) -> str:
     return normalize_code(code)[:PREFIX_LEN]
 
 
+def deltas(ids: Sequence[int]) -> list[int]:
+    return [b - a for a, b in zip([0, *ids], ids, strict=False)]
+
+
 def codes_file(k: str, family: Sequence[tuple[int, str, bool]]) -> Output:
     """A code-prefix shard: its (docid, code, billable) in code order, so a family is one run
     of docids and the deltas are mostly 1."""
     ids = [docid for docid, _, _ in family]
     data = {
         "s": [normalize_code(code)[PREFIX_LEN:] for _, code, _ in family],
-        "d": [b - a for a, b in zip([0, *ids], ids, strict=False)],
+        "d": deltas(ids),
         "b": "".join("1" if billable else "0" for *_, billable in family),
     }
     return Output("site", f"{INDEX_DIR}/c/{k}.js", script(f"c/{k}", data))
@@ -289,6 +294,8 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
         "systems": systems,
         "stop": sorted(STOP_WORDS),
         "synonyms": synonyms,
+        "rules": RULES,
+        "ranges": deltas([d.id for d in docs if d.range]),
         "weights": {
             "synonym": SYNONYM_WEIGHT,
             "typo": TYPO_WEIGHT,
@@ -303,12 +310,13 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
                  folder: str, token: str) -> Prepared | None:
     """The documents an edit changed and the client index files they change, from the last
     build's state (``token`` names it); None when the edit needs a full index: no such state,
-    a parent changed (boosts move), or an average field length moved.
+    a parent or a kind changed (boosts move; the manifest lists the range pages), or an
+    average field length moved.
 
     ``before``/``after``: the changed files' codes, every file keeping its code.
     """
     state = State.load(folder, token)
-    if state is None or any(before[p].parent != c.parent for p, c in after.items()):
+    if state is None or any((before[p].parent, before[p].kind) != (c.parent, c.kind) for p, c in after.items()):
         return None
     docid = {key: i for i, key in enumerate(state.keys)}
     avg = state.avg()

@@ -12,7 +12,7 @@ from ..model.site import Site, sort_key
 from ..model.urls import code_url
 from .text import plain_markdown, tokens
 
-FORMAT = 1  # of the documents and both indexes made of them: a change rebuilds them whole
+FORMAT = 2  # of the documents and both indexes made of them: a change rebuilds them whole
 
 # Field weights of BM25F: an official title word outweighs the same word in a note.
 FIELDS: dict[str, float] = {"title": 3.0, "syn": 2.5, "incl": 1.5, "text": 1.0}
@@ -33,6 +33,7 @@ class Doc:
     fields: dict[str, list[str]] = field(default_factory=dict)
     boost: float = 1.0
     order: tuple[int, int, str] = (0, 0, "")  # system rank, then code order
+    range: bool = False  # a chapter or block: it follows the codes (understand.ranges_last)
 
 
 def document_order(site: Site) -> list[Code]:
@@ -47,17 +48,22 @@ def order_of(systems: list[str], code: Code) -> tuple[int, int, str]:
 
 def code_fields(code: Code, title: str) -> dict[str, list[str]]:
     """The public text of a code, by field. Gated sections are left out here, once. Codes
-    named in notes are left out too: a search for S72 wants S72, not every note naming it."""
+    named in notes are left out too: a search for S72 wants S72, not every note naming it.
+    A range page (chapter, block) keeps no numbers: "fracture 19" is not chapter 19, nor the
+    chapter whose note names chapter 20."""
     incl = [n for k in INCLUSION_NOTES for n in code.notes.get(k, ())]
     text = [n for k in TEXT_NOTES for n in code.notes.get(k, ())]
     text.append(plain_markdown(code.body))
     text += [plain_markdown(s.title + "\n" + s.body) for s in code.sections if not s.gated]
-    return {
+    fields = {
         "title": tokens(title),
         "syn": tokens(" . ".join(code.synonyms)),
         "incl": tokens(without_mentions(" . ".join(incl))),
         "text": tokens(without_mentions(" . ".join(text))),
     }
+    if code.is_range:
+        fields = {f: [t for t in toks if not t.isdigit()] for f, toks in fields.items()}
+    return fields
 
 
 def descendants(site: Site) -> dict[tuple[str, str], int]:
@@ -97,4 +103,4 @@ def documents(site: Site) -> list[Doc]:
 def document(site: Site, systems: list[str], docid: int, code: Code, fields: dict[str, list[str]], boost: float) -> Doc:
     prefix = site.config.systems[code.system].url_prefix
     return Doc(docid, code.code, code.system, code.title or "", code.billable, code_url(prefix, code.code), fields,
-               boost, order_of(systems, code))
+               boost, order_of(systems, code), code.is_range)

@@ -36,6 +36,7 @@ from .documents import FIELDS, FORMAT, Doc
 from .query import Group, add_typo_alts, plan
 from .synonyms import Synonyms
 from .text import code_query, normalize_code, vocab_key
+from .understand import HEAD, SCAN, Axis, Cand, ranges_last, reorder
 
 WHOOSH_DIR = "search_index"
 META = "codesite.meta"  # marshal: JSON of 98k digests costs an edit 0.1 s to read and write
@@ -58,6 +59,7 @@ def _schema() -> Any:
         ncode=fields.ID(),
         system=fields.ID(stored=True),
         billable=fields.BOOLEAN(stored=True),
+        range=fields.BOOLEAN(stored=True),
         display=fields.STORED(),
         url=fields.STORED(),
         **{f: fields.TEXT(analyzer=space, field_boost=w) for f, w in FIELDS.items()},
@@ -69,7 +71,7 @@ def doc_key(d: Doc) -> str:
 
 
 def doc_digest(d: Doc) -> str:
-    row = [d.code, d.system, d.title, d.billable, d.url, d.fields, d.boost, d.order]
+    row = [d.code, d.system, d.title, d.billable, d.url, d.fields, d.boost, d.order, d.range]
     return hashlib.blake2b(json.dumps(row, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
@@ -81,6 +83,7 @@ def _whoosh_fields(d: Doc) -> dict[str, Any]:
         "ncode": normalize_code(d.code),
         "system": d.system,
         "billable": d.billable,
+        "range": d.range,
         "display": d.title,
         "url": d.url,
         "_boost": d.boost,
@@ -260,7 +263,7 @@ class Searcher:
                     if keep(h) and h["key"] not in seen:
                         seen.add(h["key"])
                         results.append(h)
-            groups, raw = plan(q, meta["synonyms"])
+            groups, raw, axis = plan(q, meta["synonyms"])
             reader = s.reader()
 
             def vocab_for(k: str) -> list[tuple[str, int]]:
@@ -275,7 +278,9 @@ class Searcher:
             known = {t for t in terms if any(reader.doc_frequency(f, t) for f in FIELDS)}
             add_typo_alts(groups, raw, known, vocab_for)
             if groups and len(results) < limit:
-                results += [h for h in _text_search(s, groups, keep, limit) if h["key"] not in seen]
+                text = ranges_last(_text_search(s, groups, keep, limit), lambda h: bool(h.get("range")))
+                text = _by_axis(s, text, axis, keep)
+                results += [h for h in text if h["key"] not in seen]
         return [_result(h) for h in results[:limit]]
 
 
@@ -294,6 +299,32 @@ def _result(h: dict[str, Any]) -> dict[str, Any]:
         "system": h["system"],
         "billable": bool(h["billable"]),
     }
+
+
+Hit = dict[str, Any]  # a document's stored fields
+
+
+def _by_axis(s: Any, hits: list[Hit], axis: Axis, keep: Callable[[Hit], bool]) -> list[Hit]:
+    """The first ``HEAD`` hits re-ranked by the query's axis words (``understand.reorder``)."""
+    from whoosh import query
+
+    by_key = {h["key"]: h for h in hits}
+
+    def cand(h: dict[str, Any]) -> Cand:
+        return Cand(h["key"], h["code"], h["display"], h["system"])
+
+    def below(c: Cand) -> list[Cand]:
+        norm = normalize_code(c.code)
+        found = [s.stored_fields(n) for n in query.Prefix("ncode", norm).docs(s)]
+        system = by_key[c.key]["system"]
+        found = sorted((h for h in found if h["key"] != c.key and h["system"] == system), key=lambda h: h["order"])
+        found = [h for h in found[:SCAN] if keep(h)]
+        by_key.update((h["key"], h) for h in found)
+        return [cand(h) for h in found]
+
+    head = reorder([cand(h) for h in hits[:HEAD]], below, axis)
+    keys = {c.key for c in head}
+    return [by_key[c.key] for c in head] + [h for h in hits[HEAD:] if h["key"] not in keys]
 
 
 def _text_search(

@@ -9,6 +9,7 @@ from typing import Any
 
 from .synonyms import Synonyms
 from .text import edit_distance, max_edits, stem, words
+from .understand import Axis, understand
 
 
 @dataclass
@@ -45,9 +46,10 @@ def typo_candidates(word: str, vocab: Iterable[tuple[str, int]]) -> list[str]:
     return [t for d, _, t in found if d == best][:MAX_TYPO_ALTS]
 
 
-def plan(q: str, synonyms: Synonyms) -> tuple[list[Group], list[str]]:
-    """Groups of alternatives, one group per query word or lay phrase; plus the raw words."""
-    raw = words(q)
+def plan(q: str, synonyms: Synonyms) -> tuple[list[Group], list[str], Axis]:
+    """Groups of alternatives, one group per query word or lay phrase; plus the raw words
+    scored and the axis the query names (``understand``)."""
+    raw, axis = understand(words(q))
     toks = [stem(w) for w in raw]
     groups: list[Group] = []
     i = 0
@@ -62,7 +64,7 @@ def plan(q: str, synonyms: Synonyms) -> tuple[list[Group], list[str]]:
         else:
             groups.append(Group([Alt([toks[i]], 1.0)]))
             i += 1
-    return groups, raw
+    return groups, raw, axis
 
 
 def add_typo_alts(groups: list[Group], raw: Sequence[str], known: set[str], vocab_for: Any) -> None:
