@@ -227,7 +227,7 @@ def test_seventh_character_shapes_old_and_new_are_valid_and_bad_ones_are_errors(
     assert str(bad.value) == "content/codes/icd10cm/S99.md:7: seventh_characters.A.meaning: required field is missing"
     with pytest.raises(ContentError) as bad:
         parse_code(head + "  A: 5\n---\n", "content/codes/icd10cm/S99.md")
-    assert str(bad.value).endswith("seventh_characters.A: expected a string or a mapping, got a number")
+    assert str(bad.value).endswith("seventh_characters.A: expected a string, got a number")
 
 
 # --- 3. codes linked everywhere -----------------------------------------------------------------

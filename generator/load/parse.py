@@ -18,7 +18,7 @@ from .. import yamlutil
 from ..errors import ContentError
 from ..messages import M
 from ..model.code import Code, Related, Section
-from ..model.schema import CODE, Bool, Dict, Int, List, Path, Spec, Str, field_name
+from ..model.schema import CODE, Bool, Dict, Int, List, Path, Spec, Str, StrOr, field_name
 from ..model.schema import Record as Fields
 from ..outputs import digest
 from .records import Record, to_record
@@ -112,7 +112,7 @@ def placeholder(spec: Spec) -> Any:
     """A value of the right type for a field that is missing or wrong."""
     if isinstance(spec, Fields):
         return {k: key.default if not key.required else placeholder(key.spec) for k, key in spec.keys.items()}
-    return {Str: "", Bool: False, Int: 0, List: [], Dict: {}}.get(type(spec))
+    return {Str: "", StrOr: "", Bool: False, Int: 0, List: [], Dict: {}}.get(type(spec))
 
 
 def repair(spec: Spec, value: Any, path: Path, bad: set[Path]) -> Any:
@@ -133,6 +133,8 @@ def repair(spec: Spec, value: Any, path: Path, bad: set[Path]) -> Any:
         return [repair(spec.item, v, (*path, i), bad) for i, v in enumerate(value)]
     if isinstance(spec, Dict):
         return {k: repair(spec.value, v, (*path, k), bad) for k, v in value.items() if (*path, str(k)) not in bad}
+    if isinstance(spec, StrOr) and isinstance(value, dict):
+        return repair(spec.record, value, path, bad)
     return value
 
 

@@ -221,9 +221,7 @@ class StrOr(Spec):
     def validate(self, value: Any, path: Path) -> Iterator[Problem]:
         if isinstance(value, dict):
             yield from self.record.validate(value, path)
-        elif not isinstance(value, str):
-            yield path, f"expected a string or a mapping, got {type_name(value)}"
-        else:
+        else:  # the usual form; its messages are the string's
             yield from Str().validate(value, path)
 
     def describe(self) -> str:
