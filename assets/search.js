@@ -402,7 +402,8 @@
     }));
   };
 
-  /* search(q, {limit, system, billable, prefix}) -> {results: [...], terms: [...], total} */
+  /* search(q, {limit, offset, system, billable, prefix}) -> {results: [...], terms: [...], total}:
+     results offset..limit of the ranked list (a page of results) */
   Engine.prototype.search = function (q, opts) {
     var self = this;
     opts = opts || {};
@@ -422,7 +423,7 @@
         var seen = new Set(found[0]), ids = found[0].slice();
         found[1].forEach(function (d) { if (!seen.has(d)) { seen.add(d); ids.push(d); } });
         var terms = allTerms(groups).filter(function (t) { return self.postings[t]; });
-        return self.records(ids.slice(0, limit), m).then(function (recs) {
+        return self.records(ids.slice(opts.offset || 0, limit), m).then(function (recs) {
           return { results: recs.filter(Boolean), total: ids.length, terms: terms };
         });
       });
@@ -491,6 +492,8 @@
   }
 
   var engine = new Engine(scriptLoader);
+  var PAGE = 50;  // results per page on the search page
+  var NOT_BUILT = 'Search is not built for this copy of the site (it was built with --no-search).';
   api.engine = engine;
   global.codesiteSearch = api;
 
@@ -513,6 +516,7 @@
     a.appendChild(document.createTextNode(' '));
     a.appendChild(el('span', 'result-title', highlight(r.title || '', terms)));
     if (r.billable) a.appendChild(el('small', 'result-badge', ' · billable'));
+    if (r.systemName) a.appendChild(el('small', 'result-system', null)).textContent = r.systemName;
     return a;
   }
 
@@ -552,7 +556,14 @@
         popup.hidden = false;
         input.setAttribute('aria-expanded', 'true');
         return res;
-      }, function () { close(); return { results: [] }; });
+      }, function () {
+        if (mine !== seq) return { results: [] };
+        popup.innerHTML = '';
+        items = [];
+        popup.appendChild(el('p', 'search-off', null)).textContent = NOT_BUILT;
+        popup.hidden = false;
+        return { results: [] };
+      });
       return current;
     }
 
@@ -573,15 +584,18 @@
         mark();
       } else if (ev.key === 'Escape') {
         close();
+      } else if (ev.key === 'Enter') {  // Enter opens the highlighted or first result
+        ev.preventDefault();
+        if (items[active] && !popup.hidden) { location.href = items[active].href; return; }
+        var q = input.value;
+        run().then(function (res) {
+          location.href = res.results.length ? href(res.results[0]) : searchPage(q);
+        });
       }
     });
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
-      if (items[active] && !popup.hidden) { location.href = items[active].href; return; }
-      var q = input.value;
-      run().then(function (res) {
-        location.href = res.results.length ? href(res.results[0]) : searchPage(q);
-      });
+      location.href = searchPage(input.value);  // the Search button: the results list
     });
     document.addEventListener('click', function (ev) { if (!form.contains(ev.target)) close(); });
   }
@@ -596,18 +610,22 @@
     input.value = params.get('q') || '';
     if (system) system.value = params.get('system') || '';
     if (billable) billable.checked = params.get('billable') === '1';
-    var seq = 0;
+    var pager = document.querySelector('[data-search-pager]');
+    var seq = 0, page = Math.max(1, parseInt(params.get('page'), 10) || 1);
 
     function run(push) {
       var q = input.value, mine = ++seq;
-      var opts = { limit: 50, system: system && system.value, billable: billable && billable.checked };
+      var opts = { limit: PAGE * page, offset: PAGE * (page - 1), system: system && system.value,
+                   billable: billable && billable.checked };
       if (push) {
         var p = new URLSearchParams();
         if (q) p.set('q', q);
         if (opts.system) p.set('system', opts.system);
         if (opts.billable) p.set('billable', '1');
+        if (page > 1) p.set('page', String(page));
         try { history.replaceState(null, '', '?' + p.toString()); } catch (e) { /* file:// may refuse */ }
       }
+      if (pager) pager.innerHTML = '';
       if (!q.trim()) { results.innerHTML = ''; status.textContent = ''; return; }
       status.textContent = 'Searching…';
       engine.search(q, opts).then(function (res) {
@@ -619,16 +637,35 @@
           results.appendChild(li);
         });
         api.resultsAt = performance.now();  // read by bench/search.py
-        var n = res.total;
-        status.textContent = n ? (n > res.results.length ? 'Top ' + res.results.length + ' of ' + n : n) +
-          ' result' + (n === 1 ? '' : 's') + ' for “' + q + '”' : 'No codes match “' + q + '”.';
-      }, function () { status.textContent = 'The search index could not be loaded.'; });
+        var n = res.total, first = opts.offset + 1, last = opts.offset + res.results.length;
+        results.start = first;
+        if (!n) status.textContent = 'No codes match “' + q + '”.';
+        else if (!res.results.length) status.textContent = 'No more results for “' + q + '”.';
+        else status.textContent = (n > res.results.length ? 'Results ' + first + '–' + last + ' of ' + n : n) +
+          ' result' + (n === 1 ? '' : 's') + ' for “' + q + '”';
+        if (pager && n > PAGE) {
+          if (page > 1) pager.appendChild(pageButton('Previous ' + PAGE, page - 1));
+          if (n > last) pager.appendChild(pageButton('Next ' + Math.min(PAGE, n - last), page + 1));
+        }
+      }, function () {
+        results.innerHTML = '';
+        status.textContent = NOT_BUILT;
+      });
     }
 
-    form.addEventListener('submit', function (ev) { ev.preventDefault(); run(true); });
-    input.addEventListener('input', function () { run(true); });
-    if (system) system.addEventListener('change', function () { run(true); });
-    if (billable) billable.addEventListener('change', function () { run(true); });
+    function pageButton(label, to) {
+      var b = el('button', 'page-button', null);
+      b.type = 'button';
+      b.textContent = label;
+      b.addEventListener('click', function () { page = to; run(true); results.scrollIntoView(); });
+      return b;
+    }
+
+    function fresh() { page = 1; run(true); }
+    form.addEventListener('submit', function (ev) { ev.preventDefault(); fresh(); });
+    input.addEventListener('input', fresh);
+    if (system) system.addEventListener('change', fresh);
+    if (billable) billable.addEventListener('change', fresh);
     run(false);
   }
 

@@ -9,6 +9,8 @@ the edge, also with a template whose attributes are in another order.
 - ``BANNER``: where the edge writes the meter banner (every page that may show one).
 - ``GATE_OPEN``/``GATE_CLOSE``: around each gated section's placeholder; the edge fills it from
   the fragment ``private/<page folder>/<id>.html``.
+- ``REGISTER_FORM``: the attribute of the register page's form; the banner there does not link
+  to the page it is on.
 - ``code_attributes``: the ``data-code``/``data-system`` attributes of the code page's
   ``<article class="code-page">``, the page's meter key; read in any attribute order.
 - ``FINGERPRINTED``: the names of assets published under their digest, immutable once served.
@@ -35,6 +37,7 @@ _ATTR = re.compile(r"""\s([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*
 # names them so, the edge serves them cacheable for a year.
 FINGERPRINT_LEN = 10
 FINGERPRINTED = re.compile(rf"\.[0-9a-f]{{{FINGERPRINT_LEN}}}(?:\.[A-Za-z0-9]+)?$")
+REGISTER_FORM = "data-register-form"  # the register page's form: the banner there does not offer it
 
 GUEST_VIEWS = 1
 REGISTERED_VIEWS = 5

@@ -182,6 +182,8 @@ class EdgeApp:
             path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8")
         except UnicodeError:
             return self.not_found()
+        if path.endswith("/index.html") and path[:-10] in ACCOUNT_PAGES:  # a page's link of a file:// build
+            path = path[:-10]
         if path in ACCOUNT_PAGES or path == "/account/logout/":
             return self.account_route(environ, method, path)
         if path == "/api/search" and self.search is not None and method in ("GET", "HEAD"):

@@ -36,7 +36,7 @@ from .state import BuildState
 class BuildOptions:
     out_dir: str | None = None
     quiet: bool = False
-    file_links: bool = False
+    file_links: bool = True  # links end in index.html: the output opens from file:// too
     descriptor_files: Sequence[str] = field(default_factory=tuple)  # "cpt=path/to/file.csv"
     search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites

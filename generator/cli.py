@@ -40,8 +40,14 @@ def parser() -> argparse.ArgumentParser:
                    help="skip the search indexes (a quicker preview build; removes the previous ones)")
     b.add_argument("--jobs", "-j", type=int, metavar="N",
                    help="processes to parse and render with (default: one per core on big sites)")
-    b.add_argument("--file-links", action="store_true",
-                   help="links end in index.html, for browsing the output from file://")
+    links = b.add_mutually_exclusive_group()
+    links.add_argument("--dir-links", dest="file_links", action="store_false",
+                       help="links end in '/' (/cpt/27253/): cleaner addresses on a web server, but "
+                       "the output no longer opens from disk (file://)")
+    links.add_argument("--file-links", dest="file_links", action="store_true",
+                       help="links end in index.html, so the output works from file:// and on any "
+                       "static host (the default)")
+    b.set_defaults(file_links=True)
     b.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
                    help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
 
@@ -200,7 +206,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"built in {time.perf_counter() - start:.2f}s: {report.written} written, "
             f"{report.unchanged} unchanged, {report.removed} removed"
         )
-        print(f"open {os.path.join(out, 'site', 'index.html')}")
+        if args.file_links:
+            print(f"open {os.path.join(out, 'site', 'index.html')}")
+        else:
+            print(f"serve {os.path.join(out, 'site')} over HTTP (codesite serve); "
+                  "from disk it opens without --dir-links")
     return 0
 
 

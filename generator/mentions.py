@@ -6,8 +6,9 @@ One definition, ``CODE``: the shape of an ICD-10-CM code as editors write it in 
 letter, a digit and a letter or digit (the category), then optionally a dot and one to four
 letters or digits (``S72``, ``S72.0``, ``S06.0X0A``). Around it a mention may carry the
 "and every code below" dash of the tabular list (``S72.0-``, ``S78.-``). CPT and HCPCS codes
-(``27253``, ``E0100``) are not mentions in prose: five characters of digits also read as
-counts, amounts and ZIP codes there, and the notes name them by title.
+(``27253``, ``E0100``) are not mentions for search: five characters of digits also read as
+counts, amounts and ZIP codes in prose. Pages link them all the same where a page of that very
+code exists (``all_mentions``, ``FIVE_CHAR``): a CPT page's sections name the codes next to it.
 
 The two uses differ on purpose:
 
@@ -37,6 +38,21 @@ _QUERY = re.compile(r"^[A-Za-z0-9]{2,}(?:[.-][A-Za-z0-9]*)*$")
 def mentions(text: str) -> Iterator[re.Match[str]]:
     """Each code mention in ``text``: ``group(1)`` the code, ``group(0)`` with its dash."""
     return MENTION.finditer(text)
+
+
+# CPT and HCPCS Level II codes (27253, 0001U, E0100): links only where that code has a page
+FIVE_CHAR = re.compile(r"\b([0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})()(?!\w|\.\w)")
+
+
+def all_mentions(text: str) -> Iterator[re.Match[str]]:
+    """Every code a page may link in ``text``, of any system, in order: ``mentions`` and the
+    five-character codes (``group(2)`` empty: they have no dash)."""
+    found = sorted((*MENTION.finditer(text), *FIVE_CHAR.finditer(text)), key=lambda m: m.start())
+    end = -1
+    for m in found:
+        if m.start() >= end:  # the two shapes never overlap; kept safe all the same
+            end = m.end()
+            yield m
 
 
 def mentioned_codes(text: str) -> set[str]:

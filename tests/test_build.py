@@ -61,7 +61,7 @@ def test_27253_page_has_descriptor_and_copyright_lines(built_sample: Path) -> No
     assert "Have a question about 27253?" in page
     assert 'href="mailto:help@codes.example.org"' in page
     assert page.count("Register to view content") == 6
-    assert 'href="../27254/"' in page  # the distinct code it must reference
+    assert 'href="../27254/index.html"' in page  # the distinct code it must reference
 
 
 def test_no_other_official_cpt_text_is_shipped() -> None:
@@ -75,8 +75,8 @@ def test_sample_has_enough_pages_and_hierarchy(built_sample: Path) -> None:
     assert len(pages) >= 40
     s73 = (built_sample / "site" / "icd-10-cm" / "S73" / "index.html").read_text()
     assert "Dislocation and sprain of joint and ligaments of hip" in s73
-    assert 'href="../S73.0/"' in s73  # child codes
-    assert 'href="../S70-S79/"' in s73  # breadcrumb up the hierarchy
+    assert 'href="../S73.0/index.html"' in s73  # child codes
+    assert 'href="../S70-S79/index.html"' in s73  # breadcrumb up the hierarchy
     assert "Excludes2" in s73 and "initial encounter" in s73
 
 
@@ -158,7 +158,7 @@ def test_valid_fixture_builds_and_canaries_stay_private(tmp_path: Path) -> None:
     assert "GATED-CANARY-7F3A" in (out / "private" / "icd-10-cm" / "S73.0" / "coding-tips.html").read_text()
     assert "Everyone may read this." in (out / "site" / "icd-10-cm" / "S73.0" / "index.html").read_text()
     deleted = (out / "site" / "icd-10-cm" / "S73.1" / "index.html").read_text()
-    assert "This code has been deleted." in deleted and 'href="../S73.0/"' in deleted
+    assert "This code has been deleted." in deleted and 'href="../S73.0/index.html"' in deleted
 
 
 def test_second_build_writes_nothing(tmp_path: Path) -> None:

@@ -236,11 +236,11 @@ def test_whats_new_page_lists_the_release_and_is_linked(tmp_path: Path) -> None:
     assert codesite("build", "--site", str(site), "--out", str(out), "-q").returncode == 0
     page = (out / "site/icd-10-cm/whats-new/2027/index.html").read_text()
     assert "<h1>What's new in ICD-10-CM 2027</h1>" in page
-    assert '<h2 id="revised">Revised (1)</h2>' in page and 'href="../../S73.0/"' in page
-    assert re.search(r'<h2 id="deleted">Deleted \(1\)</h2>.*S73\.1.*replaced by <a href="../../S73.0/">S73.0</a>'
-                     r" \(Fixture deletion.\)", page, re.S)
+    assert '<h2 id="revised">Revised (1)</h2>' in page and 'href="../../S73.0/index.html"' in page
+    assert re.search(r'<h2 id="deleted">Deleted \(1\)</h2>.*S73\.1.*replaced by '
+                     r'<a href="../../S73.0/index.html">S73.0</a> \(Fixture deletion.\)', page, re.S)
     index = (out / "site/icd-10-cm/index.html").read_text()
-    assert '<a href="whats-new/2027/">2027</a>' in index
+    assert '<a href="whats-new/2027/index.html">2027</a>' in index
     config = site / "content/site.yaml"
     config.write_text(config.read_text().replace("url: /search/", "url: /icd-10-cm/whats-new/2027/"))
     assert codesite("check", "--site", str(site)).returncode == 0

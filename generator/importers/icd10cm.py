@@ -33,6 +33,7 @@ class Entry:
     billable: bool = False
     notes: dict[str, list[str]] = field(default_factory=dict)
     seventh_characters: dict[str, str] = field(default_factory=dict)
+    seventh_notes: dict[str, list[str]] = field(default_factory=dict)  # a character's own notes
 
 
 def _package_data(prefix: str, suffix: str) -> str:
@@ -80,11 +81,23 @@ def _notes(el: ET.Element) -> dict[str, list[str]]:
     return notes
 
 
-def _seventh(el: ET.Element) -> dict[str, str]:
+def _seventh(el: ET.Element) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The 7th characters a code defines, and their own notes: in the tabular file a ``<note>``
+    inside ``<sevenChrDef>`` belongs to the ``<extension>`` before it (H34.81: "2 stable", then
+    "Old central retinal vein occlusion")."""
     d = el.find("sevenChrDef")
     if d is None:
-        return {}
-    return {x.get("char", ""): _text(x) for x in d.findall("extension")}
+        return {}, {}
+    meanings: dict[str, str] = {}
+    notes: dict[str, list[str]] = {}
+    last = None
+    for x in d:
+        if x.tag == "extension":
+            last = x.get("char", "")
+            meanings[last] = _text(x)
+        elif x.tag == "note" and last is not None and _text(x):
+            notes.setdefault(last, []).append(_text(x))
+    return meanings, notes
 
 
 def block_id(first: str, last: str) -> str:
@@ -126,7 +139,7 @@ def _diag(
 ) -> Iterator[Entry]:
     code = _text(el.find("name"))
     title = _text(el.find("desc"))
-    own = _seventh(el)
+    own, own_notes = _seventh(el)
     inherited = own or seventh
     children = el.findall("diag")
     entry = Entry(
@@ -137,6 +150,7 @@ def _diag(
         billable=not children and not inherited,
         notes=_notes(el),
         seventh_characters=own,
+        seventh_notes=own_notes,
     )
     yield entry
     for child in children:
@@ -168,5 +182,8 @@ def official_front(entry: Entry, system: str = "icd10cm") -> dict[str, object]:
         "parent": entry.parent,
         "billable": entry.billable,
         "notes": entry.notes,
-        "seventh_characters": entry.seventh_characters,
+        "seventh_characters": {
+            ch: {"meaning": m, "notes": entry.seventh_notes[ch]} if ch in entry.seventh_notes else m
+            for ch, m in entry.seventh_characters.items()
+        },
     }

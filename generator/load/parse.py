@@ -18,7 +18,7 @@ from .. import yamlutil
 from ..errors import ContentError
 from ..messages import M
 from ..model.code import Code, Related, Section
-from ..model.schema import CODE, Bool, Dict, Int, List, Path, Spec, Str, field_name
+from ..model.schema import CODE, Bool, Dict, Int, List, Path, Spec, Str, StrOr, field_name
 from ..model.schema import Record as Fields
 from ..outputs import digest
 from .records import Record, to_record
@@ -112,7 +112,7 @@ def placeholder(spec: Spec) -> Any:
     """A value of the right type for a field that is missing or wrong."""
     if isinstance(spec, Fields):
         return {k: key.default if not key.required else placeholder(key.spec) for k, key in spec.keys.items()}
-    return {Str: "", Bool: False, Int: 0, List: [], Dict: {}}.get(type(spec))
+    return {Str: "", StrOr: "", Bool: False, Int: 0, List: [], Dict: {}}.get(type(spec))
 
 
 def repair(spec: Spec, value: Any, path: Path, bad: set[Path]) -> Any:
@@ -133,6 +133,8 @@ def repair(spec: Spec, value: Any, path: Path, bad: set[Path]) -> Any:
         return [repair(spec.item, v, (*path, i), bad) for i, v in enumerate(value)]
     if isinstance(spec, Dict):
         return {k: repair(spec.value, v, (*path, k), bad) for k, v in value.items() if (*path, str(k)) not in bad}
+    if isinstance(spec, StrOr) and isinstance(value, dict):
+        return repair(spec.record, value, path, bad)
     return value
 
 
@@ -161,7 +163,9 @@ def build_code(d: dict[str, Any], body: str, path: str, body_line: int, lines: d
         history=tuple(d["history"]),
         synonyms=tuple(d["synonyms"]),
         notes={k: tuple(v) for k, v in d["notes"].items() if v},
-        seventh_characters=dict(d["seventh_characters"]),
+        seventh_characters={
+            ch: v["meaning"] if isinstance(v, dict) else v for ch, v in d["seventh_characters"].items()
+        },
         related=tuple(
             Related(r["code"], r.get("relation") or "see_also", r.get("system"), r.get("note"))
             for r in d["related"]
@@ -172,6 +176,9 @@ def build_code(d: dict[str, Any], body: str, path: str, body_line: int, lines: d
         body=body.strip("\n"),
         path=path,
         body_line=body_line,
+        seventh_notes={
+            ch: tuple(v["notes"]) for ch, v in d["seventh_characters"].items() if isinstance(v, dict) and v.get("notes")
+        },
         lines=lines,
     )
 

@@ -4,7 +4,8 @@
 - when a code's public face (code, kind, title, status, billable, parent) changes, appears or
   goes: its old and new parent (child lists), all its descendants (breadcrumbs), every page
   relating to it or replaced by it, and, when it appears or goes, every page whose notes
-  name it (notes link the codes that have a page);
+  name it (notes, bodies, sections and related-code notes link the codes that have a page);
+- when what a code shows on the pages below it (notes, 7th characters) changes: its descendants;
 - every page of a template whose digest changed; every page when the rest of the inputs did.
 """
 
@@ -12,18 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..mentions import mentioned_codes
+from ..mentions import all_mentions, mentioned_codes
 from ..model.code import Code
 from ..model.site import Site
 from ..publish import Publisher
 from .graph import Graph
 from .loader import Changes
-from .records import Key, face
+from .records import Key, face, shown_below
 
 
 def note_targets(c: Code) -> set[str]:
     """The codes a page's notes name (and link, when they have a page)."""
     return {code for notes in c.notes.values() for n in notes for code in mentioned_codes(n)}
+
+
+def page_targets(c: Code) -> set[str]:
+    """Every code a page links when it has a page: named in its notes, 7th-character notes,
+    body, sections or related-code notes."""
+    texts = [n for notes in c.notes.values() for n in notes]
+    texts += [n for notes in c.seventh_notes.values() for n in notes]
+    texts += [c.body, *(s.body for s in c.sections), *(r.note for r in c.related if r.note)]
+    return {m.group(1) for t in texts for m in all_mentions(t)}
 
 
 def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Site | None = None) -> set[Key]:
@@ -39,6 +49,8 @@ def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Sit
         if n is not None:
             out.add(n.key)
         if o is not None and n is not None and face(o) == face(n):
+            if shown_below(o) != shown_below(n):
+                out.update(graph.descendants(n.key))
             continue
         for c in (o, n):
             if c is None:
@@ -53,9 +65,13 @@ def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Sit
         out.update(graph.linked.get(key, ()))
     if appeared_or_gone:
         assert site is not None, "codes came or went: every code is loaded"
+        named = {code for _, code in appeared_or_gone}  # a page links codes of every system
         for c in site.codes.values():
-            if c.notes and any((c.system, t) in appeared_or_gone for t in note_targets(c)):
-                out.add(c.key)
+            if named.isdisjoint(page_targets(c)):
+                continue
+            out.add(c.key)
+            if not named.isdisjoint(note_targets(c)):  # its notes show on the pages below it
+                out.update(graph.descendants(c.key))
     return out
 
 

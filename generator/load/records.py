@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from ..model.code import Code, Related, Section
+from ..model.code import Code, Related, Section, summary
 
 FIELDS = tuple(f.name for f in fields(Code))
 RELATED_AT = FIELDS.index("related")
@@ -37,8 +37,15 @@ def from_record(rec: Record) -> Code:
 
 
 def face(c: Code) -> tuple[Any, ...]:
-    """What other pages show of a code: change it and they must be rendered again."""
-    return (c.system, c.code, c.kind, c.title, c.status, c.billable, c.parent)
+    """What other pages show of a code: change it and they must be rendered again (without an
+    official title, related-code lists show the first sentence of its body)."""
+    return (c.system, c.code, c.kind, c.title, c.status, c.billable, c.parent, None if c.title else summary(c.body))
+
+
+def shown_below(c: Code) -> tuple[Any, ...]:
+    """What every page below a code shows of it (its notes, "From S72: ...", and the 7th-character
+    table its descendants take their last character from): change it and they are rendered again."""
+    return (c.notes, c.seventh_characters, c.seventh_notes)
 
 
 def key_of(path: str) -> Key:

@@ -212,6 +212,22 @@ class Dict(Spec):
         return f"mapping of string to {self.value.describe()}"
 
 
+@dataclass(frozen=True)
+class StrOr(Spec):
+    """A string, or a record that says more (an old file's string stays valid)."""
+
+    record: Record = field(default_factory=Record)
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        if isinstance(value, dict):
+            yield from self.record.validate(value, path)
+        else:  # the usual form; its messages are the string's
+            yield from Str().validate(value, path)
+
+    def describe(self) -> str:
+        return f"string or {self.record.describe()}"
+
+
 # --- the content schema -------------------------------------------------------------------
 
 NOTE_KINDS: dict[str, str] = {
@@ -270,6 +286,14 @@ NOTES = Record(
     keys={k: Key(List(Str()), doc=f"{label} notes, one string each.") for k, label in NOTE_KINDS.items()},
 )
 
+SEVENTH = Record(
+    name="mapping {meaning, notes}",
+    keys={
+        "meaning": Key(Str(), required=True, doc="What the character means, e.g. \"stable\"."),
+        "notes": Key(List(Str()), default=[], doc="The tabular file's notes on this character."),
+    },
+)
+
 CODE_FIELDS: dict[str, Key] = {
     "code": Key(Str(), required=True, doc="The code exactly as published; the file is named after it."),
     "system": Key(Str(), required=True, doc="A code system id from content/site.yaml."),
@@ -291,9 +315,10 @@ CODE_FIELDS: dict[str, Key] = {
     "synonyms": Key(List(Str()), default=[], doc="Lay terms patients use, fed to search."),
     "notes": Key(NOTES, default={}, doc="Instructional notes (ICD-10-CM), lists of text."),
     "seventh_characters": Key(
-        Dict(Str(), key_pattern=r"[0-9A-Z]"),
+        Dict(StrOr(SEVENTH), key_pattern=r"[0-9A-Z]"),
         default={},
-        doc="7th-character values and their meaning, e.g. {A: initial encounter}.",
+        doc="7th-character values and their meaning, e.g. {A: initial encounter}; a character "
+        "with notes of its own: {'2': {meaning: stable, notes: [Old central retinal vein occlusion]}}.",
     ),
     "related": Key(List(RELATED), default=[]),
     "sections": Key(List(SECTION), default=[], doc="Extra sections; gated ones are metered."),

@@ -8,22 +8,54 @@ from typing import Any, NamedTuple
 
 from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
-from ..mentions import mentions
-from ..model.code import Code
+from ..mentions import all_mentions
+from ..model.code import Code, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
 from ..model.urls import code_url, whatsnew_url
 from ..outputs import Output
+from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
 from .sitemap import sitemaps
 from .templating import PageEnvironment
 
 Descriptors = Mapping[tuple[str, str], str]
+
+
+NoteList = list[tuple[str, str, list[Markup]]]  # (kind, label, linked notes), in NOTE_KINDS order
+
+
+class NoteGroup(NamedTuple):
+    """An ancestor's notes as a page below it shows them: "From S72: ..."."""
+
+    source: Code
+    href: str
+    label: str
+    title: str | None
+    notes: NoteList
+
+
+class ShownGroup(NamedTuple):
+    source: Code
+    html: Markup  # the group, rendered by the layouts' ``note_group`` macro
+
+
+class SeventhRow(NamedTuple):
+    char: str
+    meaning: str
+    notes: list[Markup]  # the character's own notes (H34.81's "2 stable")
+    current: bool  # the page's own 7th character
+
+
+class SeventhTable(NamedTuple):
+    source: Code | None  # the ancestor the page takes its 7th character from; None: its own
+    href: str
+    rows: list[SeventhRow]
 
 
 class ListItem(NamedTuple):
@@ -62,9 +94,13 @@ class Renderer:
         self.descriptors = descriptors or {}
         self.assets = assets or {}  # asset URL -> its fingerprinted URL (render.assets)
         self.md = MarkdownRenderer()
+        self.linker = CodeLinker(site, self.url_of)
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
         self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[ListItem]] | None = None
+        # an ancestor's notes, rendered once for all the pages below it: (key, links memo) ->
+        # (html, the codes its notes name: a page among them links the others, not itself)
+        self._groups: dict[tuple[tuple[str, str], int], tuple[Markup, frozenset[str]]] = {}
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -136,22 +172,67 @@ class Renderer:
         return url
 
     def title_of(self, code: Code) -> str | None:
-        return code.title or self.descriptors.get(code.key)
+        title = code.title or self.descriptors.get(code.key)
+        if title and code.is_range and title.endswith(f" ({code.code})"):  # "Injuries to the hip (S70-S79)"
+            return title[: -len(code.code) - 3]
+        return title
 
     def link_codes(self, text: str, code: Code, links: Links) -> Markup:
         """Escape a note and link the codes in it that have a page."""
-        out: list[str] = []
-        pos = 0
-        for m in mentions(text):
-            target = self.site.get(code.system, m.group(1))
-            if target is None or target is code:
-                continue
-            out.append(str(escape(text[pos : m.start()])))
-            href = links[self.url_of(target)]
-            out.append(f'<a href="{escape(href)}">{escape(m.group(0))}</a>')
-            pos = m.end()
-        out.append(str(escape(text[pos:])))
-        return Markup("".join(out))
+        return self.linker.text(text, code, links)
+
+    def notes_of(self, owner: Code, page: Code, links: Links) -> NoteList:
+        return [
+            (kind, label, [self.link_codes(n, page, links) for n in owner.notes[kind]])
+            for kind, label in NOTE_KINDS.items()
+            if kind in owner.notes
+        ] if owner.notes else []
+
+    def inherited_notes(
+        self, code: Code, ancestors: list[Code], links: Links
+    ) -> tuple[list[ShownGroup], list[ShownGroup]]:
+        """The notes of every level above a code, nearest first: of codes and categories (shown
+        open), and of its block and chapter (shown collapsed). Each ancestor's are rendered once
+        for the pages below it (a category's for its thousand codes)."""
+        near: list[ShownGroup] = []
+        ranges: list[ShownGroup] = []
+        for a in reversed(ancestors):
+            if a.notes:
+                (ranges if a.is_range else near).append(ShownGroup(a, self.note_group(a, code, links)))
+        return near, ranges
+
+    def note_group(self, owner: Code, page: Code, links: Links) -> Markup:
+        key = (owner.key, id(links.memo))
+        found = self._groups.get(key)
+        if found is not None and page.code not in found[1]:
+            return found[0]
+        group = NoteGroup(owner, links[self.url_of(owner)], entry_label(owner), self.title_of(owner),
+                          self.notes_of(owner, page, links))
+        html = Markup(self.env.get_template("partials/list.html").module.note_group(group))  # type: ignore[attr-defined]
+        if found is None:
+            named = frozenset(m.group(1) for ns in owner.notes.values() for n in ns for m in all_mentions(n))
+            if page.code not in named:
+                self._groups[key] = (html, named)
+        return html
+
+    def seventh_table(self, code: Code, ancestors: list[Code], links: Links) -> SeventhTable | None:
+        """The 7th characters a code defines, or those of the nearest level above that defines
+        them, with the code's own 7th character marked (S72.001A: the "A" of S72's table)."""
+        source = code if code.seventh_characters else next(
+            (a for a in reversed(ancestors) if a.seventh_characters), None
+        )
+        if source is None:
+            return None
+        plain = code.code.replace(".", "")
+        own = plain[-1] if source is not code and len(plain) == 7 else None
+        rows = [
+            SeventhRow(ch, meaning, [self.link_codes(n, code, links) for n in source.seventh_notes.get(ch, ())],
+                       ch == own)
+            for ch, meaning in source.seventh_characters.items()
+        ]
+        if source is code:
+            return SeventhTable(None, "", rows)
+        return SeventhTable(source, links[self.url_of(source)], rows)
 
     # --- code pages ---------------------------------------------------------------------
 
@@ -179,22 +260,22 @@ class Renderer:
                     "code": target,
                     "href": links[self.url_of(target)],
                     "title": self.title_of(target),
+                    "summary": summary(target.body),
                     "system": self.config.systems[target.system],
+                    "note": self.link_codes(r.note, code, links) if r.note else None,
                 })
         sections = []
         fragments: list[Output] = []
         base = url.strip("/")
         for s in code.sections:
-            html = Markup(self.md(s.body))
+            html = self.linker.html(self.md(s.body), code, links)
             if s.gated:
                 fragments.append(Output("private", f"{base}/{s.id}.html", str(html).encode()))
                 html = Markup("")
             sections.append({"id": s.id, "title": s.title, "gated": s.gated, "html": html})
-        notes = [
-            (kind, label, [self.link_codes(n, code, links) for n in code.notes[kind]])
-            for kind, label in NOTE_KINDS.items()
-            if kind in code.notes
-        ] if code.notes else []
+        notes = self.notes_of(code, code, links)
+        ancestors = self.site.ancestors(code)
+        inherited, range_notes = self.inherited_notes(code, ancestors, links)
         ld: dict[str, Any] = {
             "@context": "https://schema.org",
             "@type": "WebPage",
@@ -226,8 +307,11 @@ class Renderer:
             "replaced_by": self.entries(
                 (c for c in (self.site.get(code.system, r) for r in code.replaced_by) if c is not None), links
             ) if code.replaced_by else [],
-            "body_html": Markup(self.md(code.body)),
+            "body_html": self.linker.html(self.md(code.body), code, links),
             "notes": notes,
+            "inherited_notes": inherited,
+            "range_notes": range_notes,
+            "seventh": self.seventh_table(code, ancestors, links),
             "sections": sections,
             "json_ld": json_ld(ld),
         }
