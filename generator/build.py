@@ -19,14 +19,14 @@ from .load.descriptors import Descriptors, read_descriptors
 from .load.digests import template_digests
 from .load.loader import Changes
 from .load.plan import plan
-from .load.scan import Prescan
+from .load.scan import Prescan, Scanned
 from .load.snapshot import SNAPSHOT
 from .model.site import Site
 from .publish import Publisher, Report
 from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, asset_outputs, render_codes, template_error
 from .render.templating import TemplateCache
-from .state import BuildState
+from .state import BuildState, Memory
 
 
 @dataclass
@@ -37,7 +37,8 @@ class BuildOptions:
     descriptor_files: Sequence[str] = field(default_factory=tuple)  # "cpt=path/to/file.csv"
     search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites
-    prescan: Prescan | None = None  # the content files' stat, already under way (see ``cli``)
+    prescan: Prescan | Scanned | None = None  # the content files' stat, already under way (see ``cli``)
+    memory: Memory | None = None  # the last build's state, kept in memory between builds (the dev server)
 
 
 def build(site_dir: str, options: BuildOptions | None = None) -> Report:
@@ -55,7 +56,9 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         return (sorted(descriptors.items()), options.file_links)
 
     # 1. load and check: every problem, before anything renders
-    loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan)
+    memory = options.memory
+    loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan,
+                            previous=memory.snapshot if memory else None)
     site, changes = loaded.site, loaded.changes
     guard_out_dir(site_dir, out_dir)
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
@@ -86,6 +89,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     # 5. publish, 6. remember
     report = publisher.commit()
     state.save()
+    if memory is not None:
+        memory.snapshot = state.snapshot.as_read(out_dir, state.previous)
     return report
 
 

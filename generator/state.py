@@ -19,6 +19,15 @@ from .render.templating import TemplateCache
 
 
 @dataclass
+class Memory:
+    """The last good build's state, kept by a caller that builds again and again into one
+    output folder (the dev server): the next build starts from it instead of reading it from
+    OUT/.cache. A failed build leaves it as it was, as it leaves the folder."""
+
+    snapshot: Snapshot | None = None
+
+
+@dataclass
 class BuildState:
     out_dir: str
     snapshot: Snapshot  # this build's

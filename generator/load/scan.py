@@ -84,3 +84,15 @@ class Prescan:
                     return found
         self.started = time.time_ns()
         return scan(self.site_dir)
+
+
+class Scanned:
+    """A scan already made (``Prescan``'s interface): the dev server's, from the last build's
+    stats and the files its watcher saw change."""
+
+    def __init__(self, stats: dict[str, Stat], started: int) -> None:
+        self.stats = stats
+        self.started = started
+
+    def result(self) -> dict[str, Stat]:
+        return self.stats
