@@ -57,6 +57,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 
     # 1. load and check: every problem, before anything renders
     memory = options.memory
+    if memory is not None:
+        memory.flush()
     loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan,
                             previous=memory.snapshot if memory else None)
     site, changes = loaded.site, loaded.changes
@@ -64,7 +66,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links,
                         descriptors=descriptors, bytecode_cache=templates)
-    publisher = Publisher(out_dir)
+    publisher = Publisher(out_dir, memory.manifest if memory else None)
     publisher.begin()
     state = BuildState(out_dir, changes.new, changes.old, publisher, templates)
     try:
@@ -88,9 +90,10 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         raise
     # 5. publish, 6. remember
     report = publisher.commit()
-    state.save()
     if memory is not None:
-        memory.snapshot = state.snapshot.as_read(out_dir, state.previous)
+        memory.keep(state)  # saved by memory.flush()
+    else:
+        state.save()
     return report
 
 

@@ -83,8 +83,10 @@ def load_and_check(
     if config is None:  # the content cannot be checked against it: its problems alone
         raise CheckFailed(config_errors)
     synonyms, synonyms_digest, synonym_errors = read_synonyms(site_dir)
-    errors: list[ContentError] = [*config_errors, *synonym_errors, *check_templates(site_dir)]
     layouts = layouts_digest(os.path.join(site_dir, "layouts"))
+    # the last good build's layouts compiled: the same bytes need no second look
+    same_layouts = previous is not None and previous.layouts == layouts
+    errors: list[ContentError] = [*config_errors, *synonym_errors, *([] if same_layouts else check_templates(site_dir))]
     extra = (inputs(config) if inputs else None, synonyms_digest)
     env = env_digest(site_dir, config.digest, extra)
     content_errors: Sequence[ContentError] = ()

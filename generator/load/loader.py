@@ -95,7 +95,10 @@ def load_codes(
     # scan saw: read every file not safely older than that scan (git's "racily clean" files).
     racy = old.scanned - RACY_NS if old else 0
     todo = []
-    for rel, st in stats.items():
+    candidates = stats
+    if isinstance(prescan, Scanned) and old is previous is not None:  # a watcher saw every change
+        candidates = {rel: stats[rel] for rel in prescan.changed if rel in stats}
+    for rel, st in candidates.items():
         was = prev.get(rel)
         if was is None or was[0] != st[0] or was[1] != st[1] or st[0] >= racy:
             todo.append((rel, st, was[2] if was else None))

@@ -11,6 +11,7 @@ it at once: a build under way is aborted (its staging folder removed) and the pr
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from . import watch
 from .overlay import ERRORS_URL
 from .preview import Preview
 from .reload import SOCKET_PATH, Hub
+from .watch import STEP_MS
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Settings:
     watch: bool = True
     open_browser: bool = False
     quiet: bool = False  # no request log
+    debounce_ms: int = STEP_MS  # quiet time that ends a batch
 
 
 def handler_for(base: type[WSGIRequestHandler], hub: Hub) -> type[WSGIRequestHandler]:
@@ -93,9 +96,10 @@ class DevServer:
         """Build (CheckFailed and the like propagate: there is no good site to serve yet), then
         serve and watch until Ctrl-C or ``stop``; 0. The watches are set before the first build
         reads a file: a save made while it runs makes the first rebuild."""
-        watcher = watch.Watcher(self.s.site_dir, self.stop) if self.s.watch else None
+        watcher = watch.Watcher(self.s.site_dir, self.stop, self.s.debounce_ms) if self.s.watch else None
         start = time.perf_counter()
         report = self.build()
+        self.save()
         self.say(f"built in {time.perf_counter() - start:.2f}s: {report.written} written, {report.unchanged} unchanged")
         with ExitStack() as stack:
             app, store, source = build_app(self.s.out_dir, self.s.site_dir, self.s.host, self.s.keys_file)
@@ -123,6 +127,7 @@ class DevServer:
                     self.rebuild(batch)
             except KeyboardInterrupt:
                 pass
+            self.save()  # a rebuild's state, should Ctrl-C have come before it was saved
         self.say("stopped")
         return 0
 
@@ -130,7 +135,9 @@ class DevServer:
         base = QuietHandler if self.s.quiet else Handler
         server_class = ThreadingWSGIServer6 if ":" in self.s.host else ThreadingWSGIServer
         assert self.preview is not None
-        httpd = make_server(self.s.host, self.s.port, self.preview, server_class=server_class,
+        # --no-watch with the meter on: the production app as it is, nothing added
+        app = self.preview.app if not self.s.watch and self.s.meter else self.preview
+        httpd = make_server(self.s.host, self.s.port, app, server_class=server_class,
                             handler_class=handler_for(base, self.hub))
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         thread.start()
@@ -148,11 +155,10 @@ class DevServer:
         assert self.preview is not None
         self.rebuilds += 1
         start = time.perf_counter()
+        self.save()  # the last build's, normally saved already
         stats = None
         if self.memory.snapshot is not None:
-            began = time.time_ns()
-            found = watch.known_stats(self.s.site_dir, self.memory.snapshot.files, batch)
-            stats = Scanned(found, began) if found is not None else None
+            stats = watch.known_stats(self.s.site_dir, self.memory.snapshot.files, batch)
         errors: list[str] = []
         try:
             report = self.build(stats)
@@ -182,6 +188,19 @@ class DevServer:
             self.swap_app()
         self.preview.set_errors([])
         self.notify(report, was_broken)
+        self.save()
+
+    def save(self) -> None:
+        """Save the build state (after the browser was told: it is not needed to show the
+        page), with Ctrl-C held back until it is written."""
+        interrupted: list[int] = []
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+        try:
+            self.memory.flush()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
 
     def swap_app(self) -> None:
         """The meter limits come from site.yaml: a config change gives the app a new policy."""

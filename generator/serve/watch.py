@@ -18,12 +18,13 @@ from __future__ import annotations
 import enum
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import watchfiles
 
-from ..load.scan import Stat
+from ..load.scan import Scanned
 
 CONFIG_FILES = ("content/site.yaml", "content/synonyms.yaml")
 WATCHED = ("content", "layouts", "assets")
@@ -135,12 +136,13 @@ class Watcher:
             events = next(self.events, None)
 
 
-def known_stats(site_dir: str, last: dict[str, tuple[int, int, str]], batch: Batch) -> dict[str, Stat] | None:
+def known_stats(site_dir: str, last: dict[str, tuple[int, int, str]], batch: Batch) -> Scanned | None:
     """The content files' stats after a batch that changed only code files: the last build's,
     with the batch's files stat'ed again (gone ones dropped). Saves stat'ing every file (98,505
     for ICD-10-CM) per save. None when the batch touched anything else (or a folder): stat all."""
     if batch.kinds != {ChangeKind.CONTENT}:
         return None
+    started = time.time_ns()
     stats = {rel: (st[0], st[1]) for rel, st in last.items()}
     for rel in batch.paths(ChangeKind.CONTENT):
         try:
@@ -153,4 +155,4 @@ def known_stats(site_dir: str, last: dict[str, tuple[int, int, str]], batch: Bat
         if not os.path.isfile(os.path.join(site_dir, rel)):
             return None
         stats[rel] = (st.st_mtime_ns, st.st_size)
-    return stats
+    return Scanned(stats, started, set(batch.changes))
