@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) bench/build_full.py
 	$(PY) bench/search.py
 	$(PY) bench/edge.py
+	$(PY) bench/serve.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check generator edge tests bench tools

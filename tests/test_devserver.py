@@ -277,6 +277,17 @@ def test_no_meter_shows_every_gated_section(sample_site: Path, tmp_path: Path) -
                 assert "traumatic hip dislocation" in d.get("/cpt/27253/")
 
 
+def test_no_watch_serves_the_production_app_alone(sample_site: Path, tmp_path: Path) -> None:
+    for d in start(sample_site, tmp_path / "out", "--no-watch"):
+        html = d.get("/")
+        assert "livereload" not in html and "codesite-overlay" not in html
+        assert not any("watching" in x for x in d.log)
+    for d in start(sample_site, tmp_path / "out"):
+        html = d.get("/")
+        assert html.count('<script src="/livereload.js"></script>') == 1
+        assert html.rstrip().endswith("</html>")
+
+
 def test_sigint_stops_it_with_exit_0_and_no_staging_folder(sample_site: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "out"

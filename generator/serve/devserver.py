@@ -17,9 +17,10 @@ import threading
 import time
 import traceback
 import webbrowser
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, make_server
 
 from edge.core import Policy
@@ -36,6 +37,8 @@ from .overlay import ERRORS_URL
 from .preview import Preview
 from .reload import SOCKET_PATH, Hub
 from .watch import STEP_MS
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -155,25 +158,10 @@ class DevServer:
         assert self.preview is not None
         self.rebuilds += 1
         start = time.perf_counter()
-        self.save()  # the last build's, normally saved already
-        stats = None
-        if self.memory.snapshot is not None:
-            stats = watch.known_stats(self.s.site_dir, self.memory.snapshot.files, batch)
-        errors: list[str] = []
-        try:
-            report = self.build(stats)
-        except CheckFailed as exc:
-            errors = [str(e) for e in exc.errors]
-        except CodesiteError as exc:
-            errors = [f"error: {exc}"]
-        except (OSError, UnicodeError) as exc:
-            errors = [f"error: {exc}"]
-        except Exception as exc:  # noqa: BLE001 - a bug must not kill the preview either
-            traceback.print_exc()
-            errors = [f"internal error: {type(exc).__name__}: {exc} (see the terminal)"]
+        report, errors = self.attempt(lambda: self.build_batch(batch))
         took = time.perf_counter() - start
         was_broken = bool(self.preview.errors)
-        if errors:
+        if report is None:
             for line in errors:
                 self.say(line)
             self.say(f"{len(errors)} error(s) after {batch.summary()}; serving the last good build")
@@ -184,11 +172,33 @@ class DevServer:
             f"{batch.summary()} ({', '.join(sorted(k.value for k in batch.kinds))}): rebuilt in {took:.2f}s, "
             f"{report.written} written, {report.removed} removed"
         )
-        if watch.ChangeKind.CONFIG in batch.kinds:
-            self.swap_app()
         self.preview.set_errors([])
         self.notify(report, was_broken)
-        self.save()
+        _, errors = self.attempt(self.save)
+        for line in errors:  # the site is served as built; the next build starts from the disk
+            self.say(f"saving the build state: {line}")
+
+    def build_batch(self, batch: watch.Batch) -> Report:
+        self.save()  # the last build's, normally saved already
+        stats = None
+        if self.memory.snapshot is not None:
+            stats = watch.known_stats(self.s.site_dir, self.memory.snapshot.files, batch)
+        report = self.build(stats)
+        if watch.ChangeKind.CONFIG in batch.kinds:
+            self.swap_policy()
+        return report
+
+    def attempt(self, step: Callable[[], T]) -> tuple[T | None, list[str]]:
+        """``step()``, and the problems that stopped it, as the overlay shows them."""
+        try:
+            return step(), []
+        except CheckFailed as exc:
+            return None, [str(e) for e in exc.errors]
+        except (CodesiteError, OSError, UnicodeError) as exc:
+            return None, [f"error: {exc}"]
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the preview either
+            traceback.print_exc()
+            return None, [f"internal error: {type(exc).__name__}: {exc} (see the terminal)"]
 
     def save(self) -> None:
         """Save the build state (after the browser was told: it is not needed to show the
@@ -202,7 +212,7 @@ class DevServer:
         if interrupted:
             raise KeyboardInterrupt
 
-    def swap_app(self) -> None:
+    def swap_policy(self) -> None:
         """The meter limits come from site.yaml: a config change gives the app a new policy."""
         assert self.preview is not None
         app = self.preview.app
@@ -210,8 +220,8 @@ class DevServer:
         app.policy = Policy.from_config(meter, secure=self.s.host not in LOOPBACK)
 
     def notify(self, report: Report, was_broken: bool) -> None:
-        """Stylesheets alone: each reloaded in place; anything else: the pages reload; nothing
-        written: only the overlay goes (when the fix restored the last good build)."""
+        """Stylesheets alone: each reloaded in place; anything else: the pages reload; and the
+        overlay goes when the last build had failed (a fix may write nothing)."""
         public = [k[len("site/"):] for k in report.files if k.startswith("site/")]
         changed = report.files or report.removed
         if changed and public and len(public) == len(report.files) and not report.removed and all(
@@ -221,5 +231,5 @@ class DevServer:
                 self.hub.reload("/" + p, live_css=True)
         elif changed:
             self.hub.reload("/", live_css=False)
-        if was_broken and not changed:
+        if was_broken:
             self.hub.reload(ERRORS_URL)
