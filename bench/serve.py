@@ -110,22 +110,38 @@ class Session:
     def __init__(self, page: Any, base: str, site: Path) -> None:
         self.page, self.base, self.site = page, base, site
         self.codes = site / "content" / "codes" / "icd10cm"
+        self.search_lag: list[float] = []
+
+    def api_finds(self, word: str, start: float) -> float:
+        """Seconds from the save until /api/search (the whoosh index, saved after the page
+        reloads) finds the code by its new synonym."""
+        q = urllib.parse.quote(word)
+        while time.perf_counter() - start < 120:
+            with urllib.request.urlopen(f"{self.base}/api/search?q={q}", timeout=30) as r:
+                if CODE in [x["code"] for x in json.load(r)["results"]]:
+                    return time.perf_counter() - start
+            time.sleep(0.05)
+        raise AssertionError(f"/api/search never found {CODE} by {word!r}")
 
     def goto(self, code: str) -> None:
         sockets: list[Any] = []
-        self.page.on("websocket", sockets.append)
+
+        def opened(ws: Any) -> None:
+            sockets.append(ws)
+
+        self.page.on("websocket", opened)
         self.page.goto(f"{self.base}/icd-10-cm/{code}/")
         deadline = time.monotonic() + 30
         while not sockets and time.monotonic() < deadline:
             self.page.wait_for_timeout(10)
-        self.page.remove_listener("websocket", sockets.append)
+        self.page.remove_listener("websocket", opened)
         self.page.wait_for_timeout(300)  # the LiveReload hello
 
     def timed(self, save: Any, shows: str, arg: Any) -> float:
         """Seconds from just before the save until ``shows(arg)`` holds in the page."""
         start = time.perf_counter()
         save()
-        self.page.wait_for_function(shows, arg=arg, timeout=120_000, polling=5)
+        self.page.wait_for_function(shows, arg=arg, timeout=60_000, polling=5)
         return time.perf_counter() - start
 
     def text_shown(self, path: Path, old: str, new: str, shown: str) -> float:
@@ -151,10 +167,7 @@ class Session:
                 text.replace("\n---\n", f"\nsynonyms:\n- {word}\n---\n", 1)
             took = self.timed(lambda: leaf.write_text(new),
                               "() => window.benchMarker === undefined && document.readyState !== 'loading'", None)
-            q = urllib.parse.quote(word)
-            with urllib.request.urlopen(f"{self.base}/api/search?q={q}", timeout=30) as r:
-                found = [x["code"] for x in json.load(r)["results"]]
-            assert CODE in found, (word, found)
+            self.search_lag.append(self.api_finds(word, start=time.perf_counter() - took))
             return took
         if kind == "new code":
             self.goto(PARENT)
@@ -173,25 +186,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", metavar="DIR", help="keep the imported site here (reused when present)")
     ap.add_argument("--edits", type=int, default=20)
+    ap.add_argument("--keep-out", action="store_true", help="start from WORK/out as it is (no cold build)")
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="codesite-serve-bench-"))
     try:
-        bench(work, args.edits)
+        bench(work, args.edits, args.keep_out and (work / "out").is_dir())
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def bench(work: Path, edits: int) -> None:
+def bench(work: Path, edits: int, keep_out: bool) -> None:
     from playwright.sync_api import sync_playwright
 
     site = imported_site(work)
     for i in range(5):  # a previous run's new codes
         (site / "content" / "codes" / "icd10cm" / f"{new_code(i)}.md").unlink(missing_ok=True)
     out = work / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    cold = run(codesite("build", "--site", str(site), "--out", str(out), "--quiet"))
-    print(f"cold build (codesite build, fresh process): {cold.wall:.1f} s, peak RSS {cold.rss_mib:.0f} MiB")
+    cold = None
+    if not keep_out:
+        shutil.rmtree(out, ignore_errors=True)
+        cold = run(codesite("build", "--site", str(site), "--out", str(out), "--quiet"))
+        print(f"cold build (codesite build, fresh process): {cold.wall:.1f} s, peak RSS {cold.rss_mib:.0f} MiB")
     cmd = [*codesite("serve", "--site", str(site), "--out", str(out), "--port", "0", "--quiet")]
     proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     memory = Memory(proc.pid)
@@ -225,18 +241,31 @@ def bench(work: Path, edits: int) -> None:
               f"p95 {p95 * 1000:.0f} ms, max {every[-1] * 1000:.0f} ms (target p95 <= 300 ms)")
         for kind, ts in times.items():
             print(f"  {kind}: median {statistics.median(ts) * 1000:.0f} ms over {len(ts)}")
-        print(f"layout change (code.html) -> page shows it: {layout_s:.1f} s (cold build {cold.wall:.1f} s)")
+        lags = ", ".join(f"{x:.1f}" for x in session.search_lag)
+        print(f"synonym edits: save -> /api/search (whoosh) finds the code: {lags} s")
+        print(f"layout change (code.html) -> page shows it: {layout_s:.1f} s"
+              + (f" (cold build {cold.wall:.1f} s)" if cold else ""))
         rebuilds = [x.strip() for x in log if " rebuilt in " in x]
         print(f"server: {len(rebuilds)} rebuilds; last: {rebuilds[-1] if rebuilds else '-'}")
+    except BaseException:
+        print("the server's last lines:\n" + "".join(log[-20:]))
+        raise
     finally:
+        stopping = time.perf_counter()
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print("the server did not stop within 60 s of Ctrl-C; its log:\n" + "".join(log[-20:]))
+            proc.kill()
+            code = proc.wait()
+        stopped = time.perf_counter() - stopping
         memory.done()
         if proc.stdout:
             proc.stdout.close()
     print(f"server peak memory: RSS {memory.rss / 1024:.0f} MiB, PSS {memory.pss / 1024:.0f} MiB (process and "
           f"children, sampled), high-water RSS of the server process {memory.hwm / 1024:.0f} MiB "
-          f"(target <= 1024 MiB); exit status on Ctrl-C {code}")
+          f"(target <= 1024 MiB); Ctrl-C: exit status {code} after {stopped:.2f} s")
     if shutil.which("hugo") is None:
         print("hugo: not installed here; no side-by-side figures")
 

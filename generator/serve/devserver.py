@@ -11,6 +11,7 @@ it at once: a build under way is aborted (its staging folder removed) and the pr
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -39,6 +40,7 @@ from .reload import SOCKET_PATH, Hub
 from .watch import STEP_MS
 
 T = TypeVar("T")
+SETTLE = 0.4  # seconds after a reload before the build state is saved (the pages load first)
 
 
 @dataclass
@@ -53,6 +55,22 @@ class Settings:
     open_browser: bool = False
     quiet: bool = False  # no request log
     debounce_ms: int = STEP_MS  # quiet time that ends a batch
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop the server cleanly (KeyboardInterrupt in the main thread), even
+    when it was started with SIGINT ignored (a background job of a non-interactive shell)."""
+    main = os.getpid()
+
+    def stop(signum: int, frame: object) -> None:
+        if os.getpid() != main:  # a forked build worker: end as the signal's default would
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def handler_for(base: type[WSGIRequestHandler], hub: Hub) -> type[WSGIRequestHandler]:
@@ -87,6 +105,7 @@ class DevServer:
         self.stop = threading.Event()
         self.preview: Preview | None = None
         self.rebuilds = 0  # builds after the first, failed ones included
+        self.told = 0.0  # time.monotonic() when the browser was last told to reload
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -99,6 +118,7 @@ class DevServer:
         """Build (CheckFailed and the like propagate: there is no good site to serve yet), then
         serve and watch until Ctrl-C or ``stop``; 0. The watches are set before the first build
         reads a file: a save made while it runs makes the first rebuild."""
+        stop_on_signals()
         watcher = watch.Watcher(self.s.site_dir, self.stop, self.s.debounce_ms) if self.s.watch else None
         start = time.perf_counter()
         report = self.build()
@@ -127,7 +147,10 @@ class DevServer:
                 if watcher is None:
                     self.stop.wait()
                 for batch in watcher or ():
-                    self.rebuild(batch)
+                    if batch.changes:
+                        self.rebuild(batch)
+                    elif time.monotonic() - self.told > SETTLE:
+                        self.save_state()
             except KeyboardInterrupt:
                 pass
             self.save()  # a rebuild's state, should Ctrl-C have come before it was saved
@@ -174,6 +197,14 @@ class DevServer:
         )
         self.preview.set_errors([])
         self.notify(report, was_broken)
+        self.told = time.monotonic()
+
+    def save_state(self) -> None:
+        """The last rebuild's state, saved once the pages it reloaded had time to load (the
+        save holds the interpreter for a while): at the first quiet moment ``SETTLE`` seconds
+        after it, or before the next build."""
+        if self.memory.unsaved is None:
+            return
         _, errors = self.attempt(self.save)
         for line in errors:  # the site is served as built; the next build starts from the disk
             self.say(f"saving the build state: {line}")

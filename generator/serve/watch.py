@@ -128,10 +128,12 @@ class Watcher:
             self.first = next(self.events, set())
 
     def __iter__(self) -> Iterator[Batch]:
+        """Batches of changes, and an empty batch every ``WAKE_MS`` without a change (time
+        for deferred work)."""
         events: set[tuple[watchfiles.Change, str]] | None = self.first
         while events is not None:
             batch = batch_of(self.site_dir, events)
-            if batch.changes:
+            if batch.changes or not events:
                 yield batch
             events = next(self.events, None)
 
