@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: build serve test bench lint clean
+.PHONY: build serve archive test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ build: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/codesite serve --site .
 
+archive: $(STAMP)
+	$(VENV)/bin/codesite archive --site .
+
 test: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -26,6 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/build_full.py
 	$(PY) bench/search.py
 	$(PY) bench/edge.py
+	$(PY) bench/archive.py
 	$(PY) bench/serve.py
 
 lint: $(STAMP)

@@ -3,7 +3,7 @@
  * One file, two hosts: in a browser it drives the header popup and the search page, loading the
  * index shards with <script> tags (so it works from file:// as well as over HTTP); in Node it is
  * required by tools/search.js, which reads the same shards from disk. The text rules (folding,
- * stop words, plurals, typo limits, synonyms) mirror generator/search.py.
+ * stop words, plurals, typo limits, synonyms) mirror generator/search/ (text.py, query.py).
  */
 (function (global) {
   'use strict';
@@ -101,7 +101,7 @@
     });
   };
 
-  /* Groups of alternatives: one group per query word or lay phrase (see plan() in search.py). */
+  /* Groups of alternatives: one group per query word or lay phrase (see plan() in generator/search/query.py). */
   Engine.prototype.plan = function (q, m) {
     var raw = words(q, this.stop), toks = raw.map(stem), groups = [], i = 0;
     while (i < toks.length) {

@@ -166,6 +166,8 @@ def compare(work: Path, runs: int, old_root: Path) -> None:
     for i in range(runs):
         for name, root in (("old", old_root), ("new", ROOT)) if i % 2 == 0 else (("new", ROOT), ("old", old_root)):
             out = work / f"out-{name}"
+            shutil.rmtree(site / "layouts")  # each checkout with its own templates
+            shutil.copytree(root / "layouts", site / "layouts")
             plain = codesite("build", "--site", str(site), "--out", str(out), "--no-search")
             full = codesite("build", "--site", str(site), "--out", str(out))
             todo = []

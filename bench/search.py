@@ -1,13 +1,17 @@
 """Search benchmark on the full ICD-10-CM set (98,505 pages): size, bytes, speed, quality.
 
     PYTHONPATH=. .venv/bin/python bench/search.py [--work DIR] [--fresh] [--no-pagefind]
+                                                  [--half dev|test|all]
 
-Builds the full content folder from the CMS tabular (simple-icd-10-cm), builds it with our
+Builds the full content folder from the CMS tabular (simple-icd-10-cm), with the terms of
+vocabulary/icd10cm.yaml in the codes' synonyms as the importer puts them, builds it with our
 generator into WORK (default /tmp/codesite-search-bench, reused by later runs; --fresh starts
 over), then prints: index build time and peak memory, index sizes, bytes a query downloads
 (gzip, measured with the real client in Node), query times in headless Chromium over HTTP and
-from file://, and recall on the query set in bench/queries.yaml, per kind; then the same for
-Pagefind over the same pages when pagefind-bin is installed. The machine is shared: timings are
+from file://, and recall on the query set per kind; then the same for Pagefind over the same
+pages when pagefind-bin is installed. The query set has two halves: bench/queries-dev.yaml, to
+look at while tuning, and bench/queries-test.yaml, scored only at the end (--half; both by
+default). The machine is shared: timings are
 noisy, sizes and recall are not.
 """
 
@@ -58,6 +62,11 @@ def write_full_site(dst: Path) -> int:
     for name in ("site.yaml", "synonyms.yaml"):
         if (ROOT / "content" / name).exists():
             shutil.copy(ROOT / "content" / name, dst / "content" / name)
+    # the lay vocabulary goes into the codes' synonyms, as `codesite import icd10cm` puts it
+    from generator import vocabulary
+
+    terms = vocabulary.synonyms_by_code(vocabulary.load(str(ROOT), "icd10cm", None))
+    (dst / VOCABULARY_STAMP).write_text(vocabulary_digest())
     # The 2026 tabular has codes with a letter second (QA0.0): widen the sample's pattern.
     config = dst / "content" / "site.yaml"
     config.write_text(config.read_text().replace("[A-Z][0-9][0-9A-Z]", "[A-Z][0-9A-Z][0-9A-Z]"))
@@ -74,10 +83,20 @@ def write_full_site(dst: Path) -> int:
             "billable": e.billable,
             "notes": e.notes,
             "seventh_characters": e.seventh_characters,
+            "synonyms": terms.get(e.code, []),
         }
         (folder / f"{e.code}.md").write_text(render_file(front), encoding="utf-8")
         n += 1
     return n
+
+
+VOCABULARY_STAMP = "vocabulary.digest"  # in WORK/site: which vocabulary its content holds
+
+
+def vocabulary_digest() -> str:
+    import hashlib
+
+    return hashlib.blake2b((ROOT / "vocabulary" / "icd10cm.yaml").read_bytes(), digest_size=16).hexdigest()
 
 
 def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
@@ -85,6 +104,11 @@ def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
     site, out = work / "site", work / "build"
     if fresh:
         shutil.rmtree(work, ignore_errors=True)
+    if (site / "content" / "codes").exists() and (
+        not (site / VOCABULARY_STAMP).exists() or (site / VOCABULARY_STAMP).read_text() != vocabulary_digest()
+    ):
+        print("the vocabulary changed since WORK/site was written: writing its content again")
+        shutil.rmtree(site / "content" / "codes")
     if not (site / "content" / "codes").exists():
         t = time.perf_counter()
         n = write_full_site(site)
@@ -121,19 +145,20 @@ def prepare(work: Path, fresh: bool, reuse: bool = False) -> tuple[Path, Path]:
 
 def index_build_child(site_dir: str, whoosh_dir: str) -> None:
     """Run in a child process so that its peak memory is its own."""
-    from generator import search
     from generator.load import load_site
+    from generator.search import client, engine
+    from generator.search.synonyms import load_synonyms
 
     t0 = time.perf_counter()
     site = load_site(site_dir)
     t1 = time.perf_counter()
     rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    prepared = search.prepare(site)
-    files = list(search.client_index(site, prepared))
+    prepared = client.prepare(site, load_synonyms(site_dir))
+    files = list(client.client_index(site, prepared))
     t2 = time.perf_counter()
     rss_client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     shutil.rmtree(whoosh_dir, ignore_errors=True)
-    search.build_whoosh(prepared, whoosh_dir)
+    engine.build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, whoosh_dir)  # a fresh index, in place
     t3 = time.perf_counter()
     rss_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
@@ -176,12 +201,24 @@ def node_batch(public: Path, queries: list[str], cold: bool = False) -> list[dic
     return [json.loads(x) for x in out.stdout.splitlines()]
 
 
-def load_queries() -> Queries:
-    with open(ROOT / "bench" / "queries.yaml", encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    return {
-        kind: {str(q): [str(c) for c in exp] for q, exp in qs.items()} for kind, qs in data.items()
-    }
+HALVES = ("dev", "test")
+
+
+def queries_path(half: str) -> Path:
+    return ROOT / "bench" / f"queries-{half}.yaml"
+
+
+def load_queries(half: str = "all") -> Queries:
+    """One half of the query set (``dev`` or ``test``), or both (``all``), by kind."""
+    out: Queries = {}
+    for h in HALVES if half == "all" else (half,):
+        with open(queries_path(h), encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+        for kind, qs in data.items():
+            out.setdefault(kind, {}).update(
+                {str(q): [str(c) for c in exp] for q, exp in qs.items()}
+            )
+    return out
 
 
 def norm(code: str) -> str:
@@ -231,7 +268,7 @@ def print_quality(label: str, q: dict[str, Any]) -> None:
     for kind, v in q.items():
         if kind != "_misses":
             print(
-                f"    {kind:<9} n={v['n']:<4} recall@10 {v['recall10']:6.1%}"
+                f"    {kind:<12} n={v['n']:<4} recall@10 {v['recall10']:6.1%}"
                 f"   found@1 {v['at1']:6.1%}"
             )
     if q["_misses"]:
@@ -373,6 +410,12 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="use WORK/build as it is, no rebuild")
     ap.add_argument("--no-pagefind", action="store_true")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument(
+        "--half",
+        choices=(*HALVES, "all"),
+        default="all",
+        help="the query set's half to score: dev (tune on it), test (score at the end), all",
+    )
     ap.add_argument("--index-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.index_child:
@@ -381,7 +424,7 @@ def main() -> int:
 
     site, out = prepare(args.work, args.fresh, args.reuse)
     public = out / "site"
-    queries = load_queries()
+    queries = load_queries(args.half)
     flat = [q for qs in queries.values() for q in qs]
 
     child = subprocess.run(
@@ -403,10 +446,11 @@ def main() -> int:
     further = [r["loaded"]["gzip"] for r in tab[1:]]
     ours = quality(queries, {r["q"]: r["codes"] for r in tab}.__getitem__)
 
-    from generator import search
+    from generator.search.engine import Searcher
 
     whoosh_dir = str(args.work / "whoosh-bench")
-    whoosh_answers = {q: [r["code"] for r in search.query_whoosh(whoosh_dir, q, 10)] for q in flat}
+    searcher = Searcher(whoosh_dir)
+    whoosh_answers = {q: [r["code"] for r in searcher.query(q, 10)] for q in flat}
     theirs = quality(queries, whoosh_answers.__getitem__)
     overlap = statistics.mean(
         len(set(r["codes"]) & set(whoosh_answers[r["q"]]))
@@ -457,7 +501,8 @@ def main() -> int:
             f"cold from file:// (navigation start to first result, {br['file_cold_n']:.0f} "
             f"queries): median {br['file_cold_p50']:.0f} ms, max {br['file_cold_max']:.0f} ms"
         )
-    print(f"quality on {len(flat)} queries (bench/queries.yaml):")
+    half = "both halves" if args.half == "all" else f"the {args.half} half"
+    print(f"quality on {len(flat)} queries ({half} of the query set):")
     print_quality("client (assets/search.js)", ours)
     print_quality("whoosh (codesite search)", theirs)
     print(f"  whoosh vs client top-10 overlap: {overlap:.0%}")

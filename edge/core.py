@@ -29,6 +29,10 @@ VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CODE_KEY = re.compile(r"[a-z0-9]{1,20}:[A-Za-z0-9.-]{1,20}")
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9:._@-]{1,200}")
 DAY = 86400
+# request headers that say "not a visit": a browser prefetching or prerendering, a preview
+# (Safari's Top Sites sends ``X-Purpose: preview``); any of these words in any of them
+PURPOSE_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
+NOT_A_VISIT = ("prefetch", "prerender", "preview")
 
 Action = Literal["full", "teaser"]
 
@@ -141,10 +145,10 @@ class Request:
 
     @property
     def may_spend(self) -> bool:
-        """Only a plain GET may open a code: HEAD, Range and prefetches get the teaser."""
+        """Only a plain GET may open a code: HEAD, Range, prefetches and previews get the teaser."""
         h = self.headers
-        prefetch = any("prefetch" in h.get(k, "").lower() for k in ("sec-purpose", "purpose", "x-moz"))
-        return self.method == "GET" and "range" not in h and not prefetch
+        purpose = " ".join(h.get(k, "") for k in PURPOSE_HEADERS).lower()
+        return self.method == "GET" and "range" not in h and not any(w in purpose for w in NOT_A_VISIT)
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,9 @@ class Decision:
     set_cookies: tuple[str, ...]
     resign: bool  # the meter cookie must be (re)issued
     fresh: bool = False  # no valid meter cookie came with the request: a new guest
+    # the store subject the request's meter cookie was issued for (None: no valid cookie); when
+    # it differs from ``state.subject`` the visitor signed in, out, or changed account
+    origin: str | None = None
 
     @property
     def remaining(self) -> int:
@@ -244,20 +251,24 @@ def _identify(
     policy: Policy,
     account: str | None,
     new_id: Callable[[], str],
-) -> tuple[MeterState, bool, bool]:
+) -> tuple[MeterState, bool, str | None]:
+    """(state, resign, origin): ``origin`` is the subject of a valid meter cookie, else None."""
     if account is None:
         account = read_account(cookies, now, keys, policy)
     state, resign = read_meter(cookies, now, keys, policy)
-    fresh = state is None
+    origin = state.subject if state is not None else None
     if state is None:
         state = MeterState(new_id(), GUEST, None, frozenset(), now)
+    elif now - state.period_start >= policy.period:  # the period ended (as the store says): a new one
+        state = replace(state, opened=frozenset(), period_start=now)
+        resign = True
     if account is not None and (state.tier != REGISTERED or state.account != account):
         state = replace(state, tier=REGISTERED, account=account)
         resign = True
     elif account is None and state.tier == REGISTERED:
         state = replace(state, tier=GUEST, account=None)
         resign = True
-    return state, resign, fresh
+    return state, resign, origin
 
 
 def decide(
@@ -272,7 +283,7 @@ def decide(
 ) -> Decision:
     """Full page or teaser for a metered page, from the cookies alone."""
     policy = policy or Policy()
-    state, resign, fresh = _identify(cookies, now, keys, policy, account, new_id)
+    state, resign, origin = _identify(cookies, now, keys, policy, account, new_id)
     limit = policy.limit(state.tier)
     code = request.code
     action: Action = "teaser"
@@ -284,7 +295,8 @@ def decide(
             action, charge = "full", code
             state = replace(state, opened=state.opened | {code})
             resign = True
-    return _finish(Decision(action, state, limit, charge, (), resign, fresh), keys, now, policy)
+    d = Decision(action, state, limit, charge, (), resign, origin is None, origin)
+    return _finish(d, keys, now, policy)
 
 
 def settle(

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,10 +29,19 @@ class IdentityVerifier(Protocol):
         ...
 
 
+B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _b64(part: str) -> bytes:
-    if not part or "=" in part:
+    """Strict unpadded base64url (RFC 7515): only the alphabet, no padding, and the one
+    canonical spelling of the bytes (the unused low bits of the last character are zero), so a
+    token has exactly one valid form. Python's decoder skips foreign characters on its own."""
+    if not B64URL.fullmatch(part) or len(part) % 4 == 1:
         raise ValueError("bad base64")
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    data = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != part:
+        raise ValueError("non-canonical base64")
+    return data
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from .store import SQLiteStore
 from .wsgi import EdgeApp
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-NEW_GUESTS_PER_ADDRESS = 20  # codes a day opened without a meter cookie, per client address
+NEW_GUESTS_PER_ADDRESS = 20  # codes a day opened by guests (cookie or not), per client address
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -45,16 +45,16 @@ def build_app(
     """The app for a built site: meter limits from site.yaml, cookies Secure unless on loopback,
     accounts and meters in ``db`` (default OUT/edge.sqlite3)."""
     from generator.load import load_config
-    from generator.search import query_whoosh, whoosh_dir
+    from generator.search.engine import Searcher, whoosh_dir
 
     meter = load_config(site_dir).meter
     keys, source = load_keys(keys_file=keys_file, dev_dir=out_dir)
     store = SQLiteStore(db or os.path.join(out_dir, "edge.sqlite3"))
     policy = Policy.from_config(meter, secure=host not in LOOPBACK)
-    index = whoosh_dir(site_dir, out_dir)
+    searcher = Searcher(whoosh_dir(site_dir, out_dir))
 
     def search(q: str, limit: int, system: str | None, billable: bool) -> list[dict[str, Any]]:
-        return query_whoosh(index, q, limit, system=system, billable=billable)
+        return searcher.query(q, limit, system=system, billable=billable)
 
     app = EdgeApp(
         out_dir, policy, keys, store, store, new_guest_views_per_address=NEW_GUESTS_PER_ADDRESS, search=search

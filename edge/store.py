@@ -2,7 +2,8 @@
 
 The meter store keeps, per subject (``a:<account>`` or ``v:<visitor>``), the codes opened in the
 current period. Charging is one transaction, so parallel requests on one cookie cannot open more
-codes than the limit, and a restored old cookie cannot shrink the record.
+codes than the limit, and a restored old cookie cannot shrink the record. A subject gets a row
+only when it opens a code: visits that open nothing (HEAD, teasers, forms) write nothing.
 """
 
 from __future__ import annotations
@@ -134,28 +135,38 @@ class SQLiteStore:
                 if row is not None:
                     rows = db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))
                     known = self._remember(subject, row[0], {r[0] for r in rows})
-            if known is not None and now - known[0] < period:
+            live = known is not None and now - known[0] < period
+            if live:
+                assert known is not None
                 start, seen = known
-                if carry <= seen and (code is None or code in seen):
-                    return seen, code is not None, start
+                if carry <= seen and (code is None or code in seen or len(seen) >= limit):
+                    return seen, code is not None and code in seen, start
+            elif not carry and (code is None or limit <= 0):
+                return frozenset(), False, now  # nothing opened, nothing to open: write nothing
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute("SELECT period_start FROM meters WHERE subject = ?", (subject,)).fetchone()
-                start = row[0] if row else now
-                if row is None or now - start >= period:
-                    start = now
-                    db.execute("DELETE FROM opened WHERE subject = ?", (subject,))
-                    db.execute("INSERT OR REPLACE INTO meters VALUES (?, ?)", (subject, start))
-                db.executemany("INSERT OR IGNORE INTO opened VALUES (?, ?)", [(subject, c) for c in carry])
-                opened = {r[0] for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))}
+                ended = row is not None and now - row[0] >= period
+                start = row[0] if row is not None and not ended else now
+                opened: set[str] = set()
+                if row is not None and not ended:
+                    opened = {r[0] for r in db.execute("SELECT code FROM opened WHERE subject = ?", (subject,))}
+                add = carry - opened
                 granted = False
                 if code is not None:
-                    if code in opened:
+                    if code in opened or code in add:
                         granted = True
-                    elif len(opened) < limit:
-                        db.execute("INSERT INTO opened VALUES (?, ?)", (subject, code))
-                        opened.add(code)
+                    elif len(opened | add) < limit:
+                        add.add(code)
                         granted = True
+                if ended:  # the period is over: its record goes, whether or not a new one starts
+                    db.execute("DELETE FROM opened WHERE subject = ?", (subject,))
+                    db.execute("DELETE FROM meters WHERE subject = ?", (subject,))
+                if add:  # the store grows only by codes opened (never by a visit that opened none)
+                    if row is None or ended:
+                        db.execute("INSERT INTO meters VALUES (?, ?)", (subject, start))
+                    db.executemany("INSERT INTO opened VALUES (?, ?)", [(subject, c) for c in sorted(add)])
+                    opened |= add
                 self._charges += 1
                 self._longest_period = max(self._longest_period, period)
                 if self._charges % PURGE_EVERY == 0:
@@ -165,7 +176,10 @@ class SQLiteStore:
                 self._meters.clear()
                 db.execute("ROLLBACK")
                 raise
-            self._remember(subject, start, opened)
+            if opened:
+                self._remember(subject, start, opened)
+            else:
+                self._meters.pop(subject, None)
         return frozenset(opened), granted, start
 
     def _remember(self, subject: str, start: int, opened: set[str]) -> tuple[int, frozenset[str]]:
@@ -175,7 +189,7 @@ class SQLiteStore:
         return known
 
     def _purge(self, before: int) -> None:
-        """Forget meters whose period ended: clients that drop cookies leave one a request."""
+        """Forget meters whose period ended (each new guest that opened a code left one)."""
         old = "SELECT subject FROM meters WHERE period_start < ?"
         self._db.execute(f"DELETE FROM opened WHERE subject IN ({old})", (before,))
         self._db.execute("DELETE FROM meters WHERE period_start < ?", (before,))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from . import pages
 from .cookies import Keys, parse_cookies
@@ -50,6 +50,7 @@ Headers = list[tuple[str, str]]
 NO_STORE = [("Cache-Control", "private, no-store"), ("Vary", "Cookie")]
 HTML = "text/html; charset=utf-8"
 MAX_FORM = 4096
+MAX_QUERY = 2048  # characters of a query string read; the rest is ignored
 MAX_LOCATED = 8192  # request paths remembered with the file they resolved to
 ACCOUNT_PAGES = {"/account/login/": "login", "/account/register/": "register"}
 MESSAGES = {
@@ -58,28 +59,57 @@ MESSAGES = {
     "10 or more characters; if you already have an account, log in.",
     "csrf": "The form expired. Please try again.",
     "rate": "Too many attempts from your address. Please wait a few minutes and try again.",
+    "registered": "Registration received. Log in with your email and password.",
 }
 
 
 class RateLimit:
-    """At most ``limit`` attempts per ``window`` seconds per client address."""
+    """At most ``limit`` attempts per ``window`` seconds per client address.
 
-    def __init__(self, limit: int = 10, window: int = 300) -> None:
-        self.limit, self.window = limit, window
+    It remembers at most ``max_addresses`` addresses. When full it forgets those with no attempt
+    left in the window, then those with the fewest attempts: requests from many other addresses
+    cannot make it forget an address that reached its limit (only more addresses at the limit
+    than it remembers could)."""
+
+    def __init__(self, limit: int = 10, window: int = 300, max_addresses: int = 10_000) -> None:
+        self.limit, self.window, self.max_addresses = limit, window, max_addresses
         self._hits: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
     def allow(self, addr: str, now: float) -> bool:
         with self._lock:
-            if len(self._hits) > 10_000:
-                self._hits.clear()
-            q = self._hits.setdefault(addr, collections.deque())
+            q = self._hits.get(addr)
+            if q is None:
+                if len(self._hits) >= self.max_addresses:
+                    self._make_room(now)
+                q = self._hits[addr] = collections.deque()
             while q and q[0] <= now - self.window:
                 q.popleft()
             if len(q) >= self.limit:
                 return False
             q.append(now)
             return True
+
+    def _make_room(self, now: float) -> None:
+        """Down to nine tenths full, so this sort runs once per many new addresses."""
+        for addr, q in list(self._hits.items()):
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            if not q:
+                del self._hits[addr]
+        excess = len(self._hits) - self.max_addresses * 9 // 10
+        if excess > 0:  # fewest attempts first; among equals, the longest known (dicts keep order)
+            for addr in sorted(self._hits, key=lambda a: len(self._hits[a]))[:excess]:
+                del self._hits[addr]
+
+
+def query_fields(environ: dict[str, Any]) -> dict[str, str]:
+    """The first value of each field of the query string. Never raises: the string is cut at
+    ``MAX_QUERY`` characters, malformed pairs and escapes are skipped or replaced."""
+    fields: dict[str, str] = {}
+    for k, v in parse_qsl(str(environ.get("QUERY_STRING", ""))[:MAX_QUERY], keep_blank_values=True):
+        fields.setdefault(k, v)
+    return fields
 
 
 def read_page(data: bytes) -> tuple[bytes, str | None, str | None]:
@@ -208,14 +238,14 @@ class EdgeApp:
     def api_search(self, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
         """``/api/search?q=&limit=&system=&billable=1``: the whoosh index, as JSON. Public fields
         only (the index holds no gated text), so the answer does not depend on the cookie."""
-        params = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=8)
-        q = (params.get("q") or [""])[0][:200]
+        params = query_fields(environ)
+        q = params.get("q", "")[:200]
         try:
-            limit = max(1, min(int((params.get("limit") or ["10"])[0]), 50))
+            limit = max(1, min(int(params.get("limit", "10")[:3]), 50))
         except ValueError:
             limit = 10
-        system = (params.get("system") or [None])[0] or None
-        billable = (params.get("billable") or [""])[0] in ("1", "true")
+        system = params.get("system") or None
+        billable = params.get("billable", "") in ("1", "true")
         assert self.search is not None
         results = self.search(q, limit, system, billable) if q.strip() else []
         body = json.dumps({"query": q, "results": results}, ensure_ascii=False).encode()
@@ -277,24 +307,41 @@ class EdgeApp:
         return self.settle(d, code, now, environ.get("REMOTE_ADDR", "")), now
 
     def settle(self, d: Decision, code: str | None, now: int, addr: str) -> Decision:
+        """Settle a decision against the store (see ``core.settle``). Every new code a guest
+        opens also spends one of its address's ``new_guest_views_per_address`` a day, whether or
+        not a meter cookie came with the request: any answer hands out a fresh, unspent cookie,
+        so the cookie says nothing about how many guests this address has been."""
         if self.store is None:
             return d
-        carry = d.state.opened - {d.charge} if d.charge else d.state.opened
+        period = self.policy.period
+        cookie_codes = d.state.opened - {d.charge} if d.charge else d.state.opened
+        carry = self.carried(d, cookie_codes, now)
         wanted = code if d.action == "full" else None
-        if (
-            wanted
-            and d.fresh
-            and not d.registered
-            and self.address_cap is not None
-            and not self.address_allows(addr, wanted, now)
-        ):
-            wanted = None
-        recorded, granted, start = self.store.charge(d.state.subject, carry, wanted, d.limit, now, self.policy.period)
+        if wanted and not d.registered and self.address_cap is not None:
+            recorded, _, _ = self.store.charge(d.state.subject, carry, None, d.limit, now, period)
+            if wanted not in recorded and len(recorded) < d.limit and not self.address_allows(addr, wanted, now):
+                wanted = None
+        recorded, granted, start = self.store.charge(d.state.subject, carry, wanted, d.limit, now, period)
         return settle(d, recorded, granted, start, self.keys, now, self.policy)
 
+    def carried(self, d: Decision, cookie_codes: frozenset[str], now: int) -> frozenset[str]:
+        """The codes this request brings to its subject's record. A cookie's codes belong to the
+        subject it was issued for: a guest signing in brings them and the store's record of the
+        guest (a restored older cookie cannot leave a view behind); a signed-out account's meter
+        keeps them as a guest (no fresh guest allowance); another account's meter brings none
+        (its codes stay in its own account's record)."""
+        origin, subject = d.origin, d.state.subject
+        if origin is None or origin == subject or self.store is None:
+            return cookie_codes
+        if origin.startswith("a:") and subject.startswith("a:"):
+            return frozenset()
+        if origin.startswith("v:"):
+            recorded, _, _ = self.store.charge(origin, cookie_codes, None, 0, now, self.policy.period)
+            return cookie_codes | recorded
+        return cookie_codes
+
     def address_allows(self, addr: str, code: str, now: int) -> bool:
-        """Requests without a valid meter cookie (a client that drops cookies is a new guest every
-        time) may open at most ``new_guest_views_per_address`` codes a day per client address."""
+        """At most ``new_guest_views_per_address`` codes a day opened by guests, per client address."""
         assert self.store is not None and self.address_cap is not None
         _, granted, _ = self.store.charge(f"ip:{addr}", (), code, self.address_cap, now, DAY)
         return granted
@@ -309,11 +356,13 @@ class EdgeApp:
 
     def account_route(self, environ: dict[str, Any], method: str, path: str) -> tuple[str, Headers, bytes]:
         if path in ACCOUNT_PAGES and method in ("GET", "HEAD"):
-            return self.form_page(environ, path, None, "200 OK")
+            registered = path == "/account/login/" and "registered" in query_fields(environ)
+            notice = MESSAGES["registered"] if registered else None
+            return self.form_page(environ, path, notice, "200 OK", "notice")
         if method != "POST":
             return (
                 "405 Method Not Allowed",
-                [("Allow", "GET, POST"), ("Content-Type", "text/plain")],
+                [("Allow", "GET, POST"), ("Content-Type", "text/plain"), *NO_STORE],
                 b"Method not allowed\n",
             )
         addr = environ.get("REMOTE_ADDR", "")
@@ -343,27 +392,33 @@ class EdgeApp:
         kind = ACCOUNT_PAGES[path]
         email = normalise_email(form.get("email", ""))
         password = form.get("password", "")
-        account = None
-        if self.accounts is not None and email is not None and password_ok(password):
-            if kind == "register":
-                account = self.accounts.register(email, password, now)
-            else:
-                account = self.accounts.authenticate(email, password)
-        if account is None:
+        accounts = self.accounts
+        if accounts is None or email is None or not password_ok(password):
             status = "401 Unauthorized" if kind == "login" else "400 Bad Request"
             return self.form_page(environ, path, MESSAGES[kind], status)
-        meter, _ = identify(cookies, now, self.keys, self.policy, account=account)
-        session = self.accounts.open_session(account, now)  # type: ignore[union-attr]
+        if kind == "register":
+            # one answer whether the email was free or taken (no way to learn who has an account
+            # here): the new account signs in on the log-in form like everyone else
+            accounts.register(email, password, now)
+            return self.redirect("/account/login/?registered", [])
+        account = accounts.authenticate(email, password)
+        if account is None:
+            return self.form_page(environ, path, MESSAGES["login"], "401 Unauthorized")
+        # the meter follows the account: this browser's guest views (the store's record of the
+        # guest, not only what its cookie says) join the account's record
+        d = decide(Request("POST", None), cookies, now, self.keys, self.policy, account=account)
+        d = self.settle(d, None, now, addr)
+        session = accounts.open_session(account, now)
         return self.redirect(
             "/",
             [
                 account_cookie(account, session, self.keys, now, self.policy),
-                issue_meter(meter, self.keys, now, self.policy),
+                issue_meter(d.state, self.keys, now, self.policy),
             ],
         )
 
     def form_page(
-        self, environ: dict[str, Any], path: str, message: str | None, status: str
+        self, environ: dict[str, Any], path: str, message: str | None, status: str, kind: str = "error"
     ) -> tuple[str, Headers, bytes]:
         d, now = self.decision(environ, "GET", None)
         with open(os.path.join(self.site, path.strip("/"), "index.html"), encoding="utf-8") as f:
@@ -373,7 +428,7 @@ class EdgeApp:
         if message:
             html = html.replace(
                 '<form method="post"',
-                f'<p class="error" role="alert">{message}</p>\n  <form method="post"',
+                f'<p class="{kind}" role="alert">{message}</p>\n  <form method="post"',
                 1,
             )
         html = pages.with_banner(html, pages.banner_for(d, self.keys, now, self.policy))

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from jinja2 import TemplateError
 
-from . import search
 from .errors import BuildError
 from .load import load_and_check
 from .load.descriptors import Descriptors, read_descriptors
@@ -21,11 +20,14 @@ from .load.loader import Changes
 from .load.plan import plan
 from .load.scan import Prescan, Scanned
 from .load.snapshot import SNAPSHOT
-from .model.site import Site
+from .model.urls import split_whatsnew_url, whatsnew_url
 from .publish import Publisher, Report
 from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, asset_outputs, render_codes, template_error
 from .render.templating import TemplateCache
+from .render.whatsnew import releases, whatsnew_pages
+from .search import stage as search
+from .search.engine import whoosh_dir
 from .state import BuildState, Memory
 
 
@@ -39,6 +41,7 @@ class BuildOptions:
     jobs: int | None = None  # rendering processes; None: one per core on large sites
     prescan: Prescan | Scanned | None = None  # the content files' stat, already under way (see ``cli``)
     memory: Memory | None = None  # the last build's state, kept in memory between builds (the dev server)
+    offline: bool = False  # pages for the offline archive (see ``archive``)
 
 
 def build(site_dir: str, options: BuildOptions | None = None) -> Report:
@@ -53,7 +56,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 
     def inputs(config: object) -> object:  # every page depends on these (the build state's env digest)
         descriptors.update(read_descriptors(options.descriptor_files, config))  # type: ignore[arg-type]
-        return (sorted(descriptors.items()), options.file_links)
+        return (sorted(descriptors.items()), options.file_links, options.offline)
 
     # 1. load and check: every problem, before anything renders
     memory = options.memory
@@ -65,7 +68,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     guard_out_dir(site_dir, out_dir)
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links,
-                        descriptors=descriptors, bytecode_cache=templates)
+                        descriptors=descriptors, bytecode_cache=templates, offline=options.offline)
     publisher = Publisher(out_dir, memory.manifest if memory else None)
     publisher.begin()
     state = BuildState(out_dir, changes.new, changes.old, publisher, templates)
@@ -79,8 +82,10 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         others = render_other_pages(site_dir, renderer, changes, publisher)
         # 4. index
         if options.search:
-            whoosh = search.whoosh_dir(site_dir, options.out_dir)
-            others += index(site, changes, out_dir, whoosh, publisher, state)
+            indexed = search.index(site, loaded.synonyms, publisher, whoosh_dir(site_dir, options.out_dir),
+                                   os.path.join(out_dir, SNAPSHOT), search_since(changes), str(changes.new.scanned))
+            others += indexed.keys
+            state.search = indexed.remember
         changes.new.others = tuple(others)
     except TemplateError as exc:
         publisher.abort()
@@ -100,76 +105,56 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher) -> list[str]:
     """System indexes, fixed pages, sitemaps (kept while no code came or went) and assets;
     returns their publisher keys."""
-    keys = publisher.add_all(renderer.system_pages())
+    keys, releases = whatsnew(renderer, changes, publisher)
+    news = [whatsnew_url(renderer.config.systems[sid].url_prefix, r) for sid, rs in releases.items() for r in rs]
+    same_news = set(keys) == {k for p in news_prefixes(renderer) for k in last_outputs(changes, p)}
+    keys += publisher.add_all(renderer.system_pages(releases))
     keys += publisher.add_all(renderer.fixed_pages())
-    same_urls = changes.old is not None and not changes.keys_changed
+    same_urls = changes.old is not None and not changes.keys_changed and same_news
     kept = sitemap_keys(changes)
     if same_urls and publisher.keep(kept):
         keys += kept
     else:
-        keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls()))
+        keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls(news)))
     keys += publisher.add_all(asset_outputs(site_dir))
     return keys
 
 
-def index(
-    site: Site, changes: Changes, out_dir: str, index_dir: str, publisher: Publisher, state: BuildState
-) -> list[str]:
-    """The search stage: the client index files (publisher keys returned) and the whoosh index,
-    whose saving the build state does at the end."""
-    kept = search_keys(changes)
-    if kept and search_unchanged(changes, index_dir) and publisher.keep(kept):
-        changes.new.search = changes.old.search if changes.old else ""
-        return kept
-    searchable = search_edit(site, changes, out_dir, kept, publisher) or search.prepare(site)
-    keys = publisher.add_all(search.client_index(site, searchable))
-    if searchable.outputs is not None:  # an edit: the files it did not change were kept
-        keys = [k for k in kept if k not in keys] + keys
-    since, token = changes.old.search if changes.old else "", str(changes.new.scanned)
-
-    def save() -> str:
-        search.save(site, searchable, os.path.join(out_dir, SNAPSHOT), index_dir, since, token)
-        return token
-
-    state.search = save
-    return keys
+def search_since(changes: Changes) -> search.Last:
+    """What the search stage needs of the last build."""
+    old = changes.old
+    if old is None:
+        return search.Last()
+    unchanged = not changes.before and not changes.after and not changes.keys_changed
+    edit = (changes.before, changes.after) if changes.lazy else None
+    return search.Last(old.search, old.others, unchanged, edit)
 
 
-def search_unchanged(changes: Changes, index_dir: str) -> bool:
-    """No content file changed since the last build (other inputs are in the snapshot's env
-    digest, synonyms.yaml included): its search indexes still hold."""
-    return (
-        changes.old is not None
-        and not changes.before
-        and not changes.after
-        and not changes.keys_changed
-        and os.path.isdir(index_dir)
-    )
+def news_prefixes(renderer: Renderer) -> list[str]:
+    return [f"site/{s.url_prefix}/whats-new/" for s in renderer.config.systems.values()]
 
 
-def search_edit(
-    site: Site, changes: Changes, out_dir: str, kept: list[str], publisher: Publisher
-) -> search.Prepared | None:
-    """After an editor's edit (see ``load``), the client index files it changes, the
-    others carried over; None when the index must be made whole."""
-    if not (changes.lazy and changes.old and changes.old.search):
-        return None
-    folder = os.path.join(out_dir, SNAPSHOT)
-    prepared = search.prepare_edit(site, changes.before, changes.after, folder, changes.old.search)
-    if prepared is None or prepared.outputs is None:
-        return None
-    redo = {f"{o.area}/{o.path}" for o in prepared.outputs}
-    return prepared if publisher.keep([k for k in kept if k not in redo]) else None
+def whatsnew(renderer: Renderer, changes: Changes, publisher: Publisher) -> tuple[list[str], dict[str, list[str]]]:
+    """The "What's new" pages (their publisher keys) and the releases each system index links.
+    An edit that touches no code with a history keeps the last build's pages (and reads no
+    other code); otherwise they are made from every code's history."""
+    prefixes = {s.url_prefix: sid for sid, s in renderer.config.systems.items()}
+    if changes.lazy and not any(c.history for c in (*changes.before.values(), *changes.after.values())):
+        kept = [k for p in news_prefixes(renderer) for k in last_outputs(changes, p)]
+        if publisher.keep(kept):
+            found: dict[str, list[str]] = {}
+            for k in kept:
+                where = split_whatsnew_url("/" + k[len("site/") : -len("index.html")])
+                if where is not None:
+                    found.setdefault(prefixes[where[0]], []).append(where[1])
+            return kept, {sid: sorted(names, reverse=True) for sid, names in found.items()}
+    made = releases(renderer.site.codes.values())
+    return publisher.add_all(whatsnew_pages(renderer, made)), {sid: list(r) for sid, r in made.items()}
 
 
 def last_outputs(changes: Changes, prefix: str) -> list[str]:
     """The last build's files under ``prefix`` that are not code pages'."""
     return [k for k in (changes.old.others if changes.old else ()) if k.startswith(prefix)]
-
-
-def search_keys(changes: Changes) -> list[str]:
-    """The last build's client index files, carried over when nothing searchable changed."""
-    return last_outputs(changes, f"site/{search.INDEX_DIR}/")
 
 
 def sitemap_keys(changes: Changes) -> list[str]:

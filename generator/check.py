@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 
 from jinja2 import Environment, FileSystemLoader, TemplateSyntaxError
@@ -13,59 +12,46 @@ from .errors import ContentError
 from .load.parse import split_front_matter
 from .model.code import Code
 from .model.config import SiteConfig
+from .model.markup_rules import unsafe_markup
 from .model.schema import Path
-from .model.urls import FIXED_PAGES, OTHER_FILES, split_code_url
+from .model.urls import FIXED_PAGES, OTHER_FILES, split_code_url, split_whatsnew_url
 
 RESERVED = {"search", "account", "assets", "search-index", "sitemaps", "404"}
 
-SCRIPT_TAG = re.compile(r"<\s*/?\s*script\b", re.I)
-EVENT_ATTR = re.compile(r"<[a-z][^>]*?\s(on[a-z]+)\s*=", re.I | re.S)
-JS_URL = re.compile(r"(?:\]\(|href\s*=\s*[\"']?|src\s*=\s*[\"']?)\s*(?:javascript|vbscript|data):", re.I)
-
 Source = Callable[[str], str]
-
-
-UNSAFE: tuple[tuple[re.Pattern[str], str], ...] = (
-    (SCRIPT_TAG, "raw <script> is not allowed in Markdown"),
-    (EVENT_ATTR, "event handler attribute '{}' is not allowed in Markdown"),
-    (JS_URL, "script or data URLs are not allowed in Markdown"),
-)
-
-
-def unsafe_markup(text: str) -> list[tuple[int, str]]:
-    """(0-based line, message) of every raw script, event handler or script URL in Markdown."""
-    if "<" not in text and ":" not in text:  # each pattern needs one: most text is done here
-        return []
-    found = {
-        (text.count("\n", 0, m.start()), message.format(*(g.lower() for g in m.groups())))
-        for rx, message in UNSAFE
-        for m in rx.finditer(text)
-    }
-    return sorted(found)
+Key = tuple[str, str]
 
 
 class Checker:
-    def __init__(self, config: SiteConfig, codes: list[Code], source: Source) -> None:
+    def __init__(
+        self, config: SiteConfig, codes: list[Code], source: Source, unreadable: frozenset[Key] = frozenset()
+    ) -> None:
         self.config = config
+        self.unreadable = unreadable  # files that gave no Code: links to them are not blamed
         self.codes = codes
         self.source = source
         self.errors: list[ContentError] = []
         self._front: dict[str, str] = {}
         self._rooted: set[tuple[str, str]] = set()  # parent chains known to end without a loop
 
-    def line(self, code: Code, path: Path) -> int:
-        """File line of a nested field; re-reads the file, which only happens on errors."""
+    def mark(self, code: Code, path: Path) -> tuple[int, int]:
+        """File line and column of a field; re-reads the file, which only happens on errors."""
         if len(path) == 1 and isinstance(path[0], str) and path[0] in code.lines:
-            return code.lines[path[0]]
+            return code.lines[path[0]], 1
         if code.path not in self._front:
             try:
                 self._front[code.path] = split_front_matter(self.source(code.path), code.path)[0]
             except (OSError, ContentError):
                 self._front[code.path] = ""
-        return yamlutil.locate(self._front[code.path], path) + 2
+        line, col = yamlutil.locate_mark(self._front[code.path], path)
+        return line + 2, col + 1
 
     def err(self, code: Code, path: Path, field: str, message: str) -> None:
-        self.errors.append(ContentError(code.path, self.line(code, path), field, message))
+        line, col = self.mark(code, path)
+        self.errors.append(ContentError(code.path, line, field, message, col))
+
+    def missing(self, key: Key, index: Mapping[Key, Code]) -> bool:
+        return key not in index and key not in self.unreadable
 
     def run(self) -> list[ContentError]:
         index: dict[tuple[str, str], Code] = {}
@@ -102,7 +88,8 @@ class Checker:
                     f"'{c.code}' does not match the {c.system} code pattern {system.pattern.pattern}",
                 )
             if c.title is None and not system.licensed_descriptors:
-                self.errors.append(ContentError(c.path, 1, "title", "required field is missing"))
+                line = c.lines.get("title", 1)  # an empty "title:" line, as codesite new writes it
+                self.errors.append(ContentError(c.path, line, "title", "required field is missing"))
         if stem != c.code:
             self.err(c, ("code",), "code", f"file name '{stem}.md' does not match code '{c.code}'")
         if c.code.lower() in RESERVED:
@@ -121,7 +108,7 @@ class Checker:
 
     def check_links(self, c: Code, index: Mapping[tuple[str, str], Code]) -> None:
         if c.parent is not None:
-            if (c.system, c.parent) not in index:
+            if self.missing((c.system, c.parent), index):
                 self.err(c, ("parent",), "parent", f"parent '{c.parent}' does not exist in {c.system}")
             elif c.parent == c.code or self.loops(c, index):
                 self.err(c, ("parent",), "parent", f"parent chain of '{c.code}' loops back to itself")
@@ -129,13 +116,13 @@ class Checker:
             system = r.system or c.system
             if system not in self.config.systems:
                 self.err(c, ("related", i, "system"), f"related[{i}].system", f"unknown system '{system}'")
-            elif (system, r.code) not in index:
+            elif self.missing((system, r.code), index):
                 self.err(
                     c, ("related", i, "code"), f"related[{i}].code",
                     f"related code '{r.code}' does not exist in {system}",
                 )
         for i, code in enumerate(c.replaced_by):
-            if (c.system, code) not in index:
+            if self.missing((c.system, code), index):
                 self.err(
                     c, ("replaced_by", i), f"replaced_by[{i}]", f"replacement '{code}' does not exist in {c.system}"
                 )
@@ -157,9 +144,12 @@ class Checker:
         return False
 
 
-def check_site(config: SiteConfig, codes: list[Code], source: Source) -> list[ContentError]:
-    """Every problem in the site, sorted by file and line. ``source(path)`` re-reads a file."""
-    return Checker(config, codes, source).run()
+def check_site(
+    config: SiteConfig, codes: list[Code], source: Source, unreadable: frozenset[Key] = frozenset()
+) -> list[ContentError]:
+    """Every problem in the site, sorted by file and line. ``source(path)`` re-reads a file;
+    ``unreadable``: the keys of files that could not be parsed (no knock-on errors for them)."""
+    return Checker(config, codes, source, unreadable).run()
 
 
 def check_changed(
@@ -186,6 +176,9 @@ def is_site_page(url: str, config: SiteConfig, codes: Mapping[tuple[str, str], C
     prefixes = {s.url_prefix: sid for sid, s in config.systems.items()}
     if path.startswith("/") and path.endswith("/") and path.strip("/") in prefixes:
         return True
+    news = split_whatsnew_url(path)
+    if news is not None and news[0] in prefixes:
+        return has_release(codes, prefixes[news[0]], news[1])
     code_page = split_code_url(path)
     if code_page is not None and code_page[0] in prefixes:
         return (prefixes[code_page[0]], code_page[1]) in codes
@@ -193,6 +186,11 @@ def is_site_page(url: str, config: SiteConfig, codes: Mapping[tuple[str, str], C
         rel = path[len("/assets/") :]
         return ".." not in rel.split("/") and os.path.isfile(os.path.join(site_dir, "assets", rel))
     return False
+
+
+def has_release(codes: Mapping[tuple[str, str], Code], system: str, release: str) -> bool:
+    """Whether a code of ``system`` has a history entry of ``release`` (its "What's new" page)."""
+    return any(c.system == system and any(str(h.get("release")) == release for h in c.history) for c in codes.values())
 
 
 def check_nav(
@@ -224,3 +222,23 @@ def check_templates(site_dir: str) -> list[ContentError]:
         except UnicodeDecodeError as exc:
             errors.append(ContentError(f"layouts/{name}", 1, "template", f"not valid UTF-8 ({exc.reason})"))
     return errors
+
+
+def without_knock_on(reported: list[ContentError], found: list[ContentError]) -> list[ContentError]:
+    """``found`` less what follows from ``reported``: a field already reported wrong in a file
+    (it was replaced by its default to check the rest) is not reported again, nor its parts."""
+    bad = {(e.path, e.field) for e in reported}
+    if not bad:
+        return found
+
+    def follows(e: ContentError) -> bool:
+        field = e.field
+        while True:
+            if (e.path, field) in bad:
+                return True
+            cut = max(field.rfind("."), field.rfind("["))
+            if cut <= 0:
+                return False
+            field = field[:cut]
+
+    return [e for e in found if not follows(e)]

@@ -45,10 +45,23 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
                    help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
 
-    c = sub.add_parser("check", help="check every content file and print each problem as path:line: field: message",
+    c = sub.add_parser("check",
+                       help="check the content files and vocabulary; print each problem as path:line: field: message",
                        description="Validate content/site.yaml and every file in content/codes/ against the "
-                       "schema and each other. Exit status 1 if there is any problem.")
+                       "schema and each other, and the lay vocabulary in vocabulary/SYSTEM.yaml (its codes "
+                       "against the installed official set). Exit status 1 if there is any error (or, with --strict, "
+                       "any warning). Warnings (no description, a synonym shared by unrelated codes, a "
+                       "note naming a missing code, text too long, a gated section without a public "
+                       "teaser) are listed once the errors are fixed, or always with --strict.")
     _site_arg(c)
+    c.add_argument("--format", choices=("text", "github", "json"), default="text",
+                   help="text: path:line: field: message (default); github: workflow commands that "
+                   "annotate a pull request; json: one object per problem a line")
+    c.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    c.add_argument("--no-warnings", dest="warnings", action="store_false",
+                   help="errors only (e.g. for the whole site in CI, with --strict on the changed files)")
+    c.add_argument("paths", nargs="*", metavar="PATH",
+                   help="report only on these files (the whole site is still checked against them)")
 
     s = sub.add_parser("search", help="search the codes (the whoosh index of the last build)",
                        description="Answer a query from search_index/ (made by 'codesite build'): "
@@ -105,9 +118,79 @@ def parser() -> argparse.ArgumentParser:
                    help="release name for history entries (default: the XML's <version>)")
     i.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
+    n = sub.add_parser(
+        "new", help="start a new code's file, with every field explained",
+        description="Write content/codes/SYSTEM/CODE.md with every field of the schema as comments, "
+        "the parent found from the hierarchy (the longest existing code that begins CODE, else the "
+        "range that holds it), and kind and billable guessed from the system's rules. Refuses to "
+        "overwrite a code or to create one that does not match the system's pattern.")
+    _site_arg(n)
+    n.add_argument("system", metavar="SYSTEM", help="a system id from content/site.yaml, e.g. icd10cm")
+    n.add_argument("code", metavar="CODE", help="the new code, exactly as published, e.g. S73.01")
+    n.add_argument("--parent", metavar="P", help="the parent code or range (default: found from the hierarchy)")
+    n.add_argument("--title", metavar="T", help="the official descriptor (else fill it in the file)")
+
+    d = sub.add_parser(
+        "diff", help="what this change does to the published site, as Markdown",
+        description="Compare the site's content with its content at a git revision: pages added, "
+        "changed (title, description, notes, sections, links, ...), removed, URLs that stop existing "
+        "and search entries affected. Prints Markdown for a pull request comment; exit status 1 "
+        "when a URL stops existing (mark the code deleted instead of removing its file).")
+    _site_arg(d)
+    d.add_argument("base", nargs="?", metavar="BASE",
+                   help="a git revision (default: the merge base with main)")
+
+    o = sub.add_parser(
+        "docs", help="write docs/content-schema.md and docs/errors.md",
+        description="Generate the references for editors: every field of a content file (from the "
+        "declared schema) and every error and warning message with its fix (from the checks' list).")
+    o.add_argument("--out", default="docs", metavar="DIR", help="folder to write into (default: docs)")
+    o.add_argument("--check", action="store_true",
+                   help="write nothing; exit status 1 if the files in DIR are not current")
+
+    a = sub.add_parser(
+        "archive", help="the whole site in one zip that works from file://, search included",
+        description="Check and build the site for reading from disk (into --build-dir, kept so the "
+        "next archive is incremental), then write OUT/<site>-<systems>-<version>-<edition>.zip: "
+        "every page, relative links to files for opening from file://, search, an About page; "
+        "no meter, accounts or "
+        "network requests. The same content and date give a byte-identical zip.",
+        epilog="The full edition carries licensed text (gated sections, licensed descriptors): "
+        "give it only to readers your licences cover.",
+    )
+    _site_arg(a)
+    a.add_argument("--out", default="dist", metavar="DIR", help="where the zip goes (default: dist/)")
+    a.add_argument("--edition", choices=("full", "public"), default="full",
+                   help="full: gated sections in place; public: their teasers only (default: full)")
+    a.add_argument("--build-dir", metavar="DIR",
+                   help="the archive's own build folder (default: SITE/build/archive)")
+    a.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="the build date on the About page and every entry (default: "
+                   "$SOURCE_DATE_EPOCH, else today, UTC)")
+    a.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
+                   help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
+    a.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to parse and render with")
+    a.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+
     sub.add_parser("schema", help="print the content schema as Markdown",
                    description="Print the fields of a content file and of site.yaml, from the declared schema.")
     return ap
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from .archive import archive_build_dir, build_date, build_for_archive, write_archive
+
+    start = time.perf_counter()
+    date = build_date(args.date)
+    build_dir = args.build_dir or archive_build_dir(args.site)
+    build_for_archive(args.site, build_dir, quiet=args.quiet, jobs=args.jobs, descriptor_files=args.descriptors)
+    built = time.perf_counter()
+    path = write_archive(args.site, build_dir, args.out, args.edition, date)
+    if not args.quiet:
+        size = os.path.getsize(path) / 1e6
+        print(f"built in {built - start:.2f}s, archived in {time.perf_counter() - built:.2f}s: "
+              f"{path} ({size:.1f} MB)")
+    return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -134,17 +217,45 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .load import load_site
+    from .report import run_check
 
-    site = load_site(args.site)
-    print(f"ok: {len(site.codes)} codes checked")
+    return run_check(args.site, args.format, args.strict, args.paths, with_warnings=args.warnings)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import new_code
+
+    rel = new_code(args.site, args.system, args.code, args.parent, args.title)
+    print(f"wrote {rel}: fill in the title and a plain-language description, then run 'codesite check'")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_site, markdown
+    from .load import load_config
+
+    d = diff_site(args.site, args.base)
+    try:
+        config = load_config(args.site)
+    except CodesiteError:
+        config = None
+    print(markdown(d, config), end="")
+    return 0 if d.ok else 1
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .docs import write_docs
+
+    stale = write_docs(args.out, check_only=args.check)
+    for name in stale:
+        print(f"{os.path.join(args.out, name)}: {'out of date' if args.check else 'written'}")
+    return 1 if args.check and stale else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     import json
 
-    from .search import query_whoosh, whoosh_dir
+    from .search.engine import query_whoosh, whoosh_dir
 
     results = query_whoosh(args.index or whoosh_dir(args.site), args.query, args.limit,
                            system=args.system, billable=args.billable)
@@ -188,8 +299,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "check": cmd_check, "import": cmd_import, "schema": cmd_schema,
-    "search": cmd_search, "serve": cmd_serve,
+    "archive": cmd_archive, "build": cmd_build, "check": cmd_check, "diff": cmd_diff, "docs": cmd_docs,
+    "import": cmd_import, "new": cmd_new, "schema": cmd_schema, "search": cmd_search, "serve": cmd_serve,
 }
 
 
@@ -204,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
-        tail = "; nothing was written" if args.command == "build" else ""
+        tail = "; nothing was written" if args.command in ("build", "import", "archive") else ""
         print(f"{len(exc.errors)} error(s){tail}", file=sys.stderr)
         return 1
     except CodesiteError as exc:

@@ -10,11 +10,14 @@ class CodesiteError(Exception):
 class ContentError(CodesiteError):
     """A problem in one content (or config) file, printed as ``path:line: field: message``."""
 
-    def __init__(self, path: str, line: int, field: str, message: str) -> None:
+    severity = "error"
+
+    def __init__(self, path: str, line: int, field: str, message: str, col: int = 1) -> None:
         self.path = path
         self.line = line
         self.field = field
         self.message = message
+        self.col = col  # 1-based column where the problem starts, when known (else 1)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -26,12 +29,25 @@ class ContentError(CodesiteError):
     def __hash__(self) -> int:
         return hash(self.key())
 
-    def __reduce__(self) -> tuple[type, tuple[str, int, str, str]]:
+    def __reduce__(self) -> tuple[type, tuple[str, int, str, str, int]]:
         """Pickle by fields, so errors found in a worker process reach the parent."""
-        return (type(self), self.key())
+        return (type(self), (*self.key(), self.col))
 
     def key(self) -> tuple[str, int, str, str]:
         return (self.path, self.line, self.field, self.message)
+
+
+class PathError(ContentError):
+    """A problem with a file as a whole (line 0: none in it), printed as ``path: field: message``."""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.message}"
+
+
+class ContentWarning(ContentError):
+    """A problem worth fixing that does not stop a build (``codesite check --strict`` fails on it)."""
+
+    severity = "warning"
 
 
 class CheckFailed(CodesiteError):

@@ -7,6 +7,7 @@ not change: a no-op build writes nothing and every mtime stays as it was.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,7 @@ class Publisher:
         self.new: dict[str, str] = {}
         self.carried: dict[str, str] = {}  # the last build's files kept whole (see ``carry``)
         self.changed: list[str] = []
+        self.folders: list[tuple[str, str]] = []  # (staged, live): see ``stage_folder``
 
     def _read_manifest(self) -> dict[str, str]:
         try:
@@ -129,6 +131,15 @@ class Publisher:
     def has(self, key: str) -> bool:
         return key in self.new or key in self.carried
 
+    def stage_folder(self, live: str) -> str:
+        """A path for the next version of the folder ``live`` (one outside the areas, like the
+        whoosh index): if the caller makes it, it replaces ``live`` at ``commit``, with the
+        site; ``abort`` drops it."""
+        staged = os.path.join(self.staging, ".folders", str(len(self.folders)))
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        self.folders.append((staged, os.path.abspath(live)))
+        return staged
+
     def add_all(self, outputs: Iterable[Output]) -> list[str]:
         """Stage and record outputs; their keys, in order."""
         return [self.add(o) for o in outputs]
@@ -164,6 +175,9 @@ class Publisher:
                 except OSError:
                     break
                 d = os.path.dirname(d)
+        for staged, live in self.folders:
+            if os.path.isdir(staged):
+                replace_folder(staged, live)
         for area in AREAS:
             os.makedirs(os.path.join(self.out, area), exist_ok=True)
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -180,3 +194,18 @@ class Publisher:
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def replace_folder(staged: str, live: str) -> None:
+    """Put the folder ``staged`` in place of ``live``: two renames (a copy across file systems)."""
+    old = live.rstrip("/\\") + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(live):
+        os.replace(live, old)
+    try:
+        os.replace(staged, live)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(staged, live)
+    shutil.rmtree(old, ignore_errors=True)

@@ -113,25 +113,37 @@ def locate(text: str, path: Path) -> int:
 
     Only used when reporting an error, so the slower node composer is fine here.
     """
+    return locate_mark(text, path)[0]
+
+
+def locate_mark(text: str, path: Path) -> tuple[int, int]:
+    """0-based (line, column) of the node at ``path`` (of its key, in a mapping); see ``locate``."""
+    return locate_marks(text, [path])[0]
+
+
+def locate_marks(text: str, paths: list[Path]) -> list[tuple[int, int]]:
+    """``locate_mark`` of each path, composing the text once."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        return 0
-    if node is None:
-        return 0
-    line = node.start_mark.line
+        root = None
+    return [(0, 0) if root is None else _mark(root, path) for path in paths]
+
+
+def _mark(node: yaml.Node, path: Path) -> tuple[int, int]:
+    mark = node.start_mark
     for step in path:
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 if str(k.value) == str(step):
-                    line = k.start_mark.line
+                    mark = k.start_mark
                     node = v
                     break
             else:
-                return line
+                return mark.line, mark.column
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
             node = node.value[step]
-            line = node.start_mark.line
+            mark = node.start_mark
         else:
-            return line
-    return line
+            return mark.line, mark.column
+    return mark.line, mark.column

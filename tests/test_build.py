@@ -197,7 +197,8 @@ def test_edit_rewrites_only_changed_files_and_removes_stale(tmp_path: Path) -> N
     report = build(str(site), BuildOptions(quiet=True))
     assert not (site / "build" / "site" / "icd-10-cm" / "S73.1").exists()
     assert "The head of the femur" in (site / "build" / "site" / "icd-10-cm" / "S73.0" / "index.html").read_text()
-    assert report.removed == 1
+    assert report.removed == 2  # S73.1's page, and the "What's new in 2027" page only it was on
+    assert not (site / "build" / "site" / "icd-10-cm" / "whats-new" / "2027").exists()
     assert "site/icd-10-cm/S73.0/index.html" in report.files
 
 

@@ -39,13 +39,13 @@ def check(text: str) -> None:
         assert isinstance(result, Code)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(keys, values, max_size=10), st.text(max_size=50))
 def test_structured_front_matter_never_crashes(front: dict[str, object], body: str) -> None:
     check("---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n" + body)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_text_never_crashes(text: str) -> None:
     check("---\n" + text + "\n---\nbody")

@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import search
 from generator.build import BuildOptions, build
 from generator.cli import main
+from generator.errors import CheckFailed, ConfigError
+from generator.publish import Publisher
+from generator.search import client, engine, stage, synonyms
+from generator.search import text as analysis
 from tests.test_incremental import clean_build, tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,35 +52,35 @@ def public(built_sample: Path) -> Path:
 
 
 def test_tokens_fold_case_accents_plurals_and_stop_words() -> None:
-    assert search.tokens("Fractures of the Hips, INJURIES; Sjögren's") == [
+    assert analysis.tokens("Fractures of the Hips, INJURIES; Sjögren's") == [
         "fracture", "hip", "injury", "sjogren",
     ]
 
 
 def test_code_queries_are_normalized() -> None:
-    assert search.code_query(" s73.0 ") == "S730"
-    assert search.code_query("S72001A") == "S72001A"
-    assert search.code_query("27253") == "27253"
-    assert search.code_query("broken hip") is None
-    assert search.code_query("hip") is None
+    assert analysis.code_query(" s73.0 ") == "S730"
+    assert analysis.code_query("S72001A") == "S72001A"
+    assert analysis.code_query("27253") == "27253"
+    assert analysis.code_query("broken hip") is None
+    assert analysis.code_query("hip") is None
 
 
 def test_typo_limits_by_length_never_codes_or_numbers() -> None:
-    assert search.max_edits("hip") == 0
-    assert search.max_edits("femur") == 1
-    assert search.max_edits("dislocation") == 2
-    assert search.max_edits("s72001") == 0
-    assert search.max_edits("27253") == 0
-    assert search.edit_distance("fractrue", "fracture", 2) == 1  # a transposition is one edit
-    assert search.edit_distance("abcdef", "uvwxyz", 2) == 3
+    assert analysis.max_edits("hip") == 0
+    assert analysis.max_edits("femur") == 1
+    assert analysis.max_edits("dislocation") == 2
+    assert analysis.max_edits("s72001") == 0
+    assert analysis.max_edits("27253") == 0
+    assert analysis.edit_distance("fractrue", "fracture", 2) == 1  # a transposition is one edit
+    assert analysis.edit_distance("abcdef", "uvwxyz", 2) == 3
 
 
 def test_synonyms_file_parses_and_bad_entries_name_the_line() -> None:
-    syn = search.parse_synonyms((ROOT / "content" / "synonyms.yaml").read_text())
+    syn = synonyms.parse_synonyms((ROOT / "content" / "synonyms.yaml").read_text())
     assert len(syn) >= 50
     assert syn["heart attack"] == [["myocardial", "infarction"]]
-    with pytest.raises(search.ConfigError) as err:
-        search.parse_synonyms("broken: fracture\nheart attack: {a: b}\n")
+    with pytest.raises(ConfigError) as err:
+        synonyms.parse_synonyms("broken: fracture\nheart attack: {a: b}\n")
     assert str(err.value) == (
         "content/synonyms.yaml:2: synonyms.heart attack: expected a phrase or a list of phrases"
     )
@@ -154,13 +157,13 @@ QUERY_SET = [
 
 
 def test_whoosh_and_client_agree_on_the_top_ten(public: Path, built_sample: Path) -> None:
-    index_dir = str(built_sample / search.WHOOSH_DIR)
+    index_dir = str(built_sample / engine.WHOOSH_DIR)
     client = node_batch(public, QUERY_SET)
     overlaps = []
     for q, mine in zip(QUERY_SET, client, strict=True):
-        theirs = [r["code"] for r in search.query_whoosh(index_dir, q, 10)]
+        theirs = [r["code"] for r in engine.query_whoosh(index_dir, q, 10)]
         assert mine and theirs, q
-        if search.code_query(q):
+        if analysis.code_query(q):
             assert mine[0] == theirs[0], q
         overlaps.append(len(set(mine) & set(theirs)) / max(len(mine), len(theirs)))
     mean = sum(overlaps) / len(overlaps)
@@ -171,7 +174,7 @@ def test_whoosh_and_client_agree_on_the_top_ten(public: Path, built_sample: Path
 def test_cli_search_answers_from_whoosh(
     built_sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    index_dir = str(built_sample / search.WHOOSH_DIR)
+    index_dir = str(built_sample / engine.WHOOSH_DIR)
     assert main(["search", "S73.0", "--json", "--limit", "2", "--index", index_dir]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["code"] for r in lines] == ["S73.0", "S73.00"]
@@ -192,11 +195,13 @@ def test_gated_text_is_never_indexed(sample_site: Path) -> None:
         "- {id: tips, title: Tips, gated: true, body: 'qqgatedcanary words'}\n"
         "- {id: more, title: More, body: 'qqpubliccanary words'}\n"
     )
-    page.write_text(text.replace("\n---\n", "\n" + extra + "---\n", 1))
+    end = text.index("\n---\n")  # the front matter's own sections are replaced: a field given twice is an error
+    start = text.find("\nsections:\n", 0, end)
+    page.write_text(text[: (start if start >= 0 else end) + 1] + extra + text[end + 1 :])
     out = sample_site / "build"
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     index_files = [
-        f for d in (out / "site" / "search-index", out / search.WHOOSH_DIR) for f in d.rglob("*")
+        f for d in (out / "site" / "search-index", out / engine.WHOOSH_DIR) for f in d.rglob("*")
         if f.is_file()
     ]
     blob = b"".join(f.read_bytes() for f in index_files).lower()
@@ -296,30 +301,30 @@ LATIN = st.characters(min_codepoint=32, max_codepoint=0x17F, exclude_categories=
 def test_python_and_javascript_tokenize_alike(texts: list[str]) -> None:
     out = subprocess.run(
         ["node", "-e", PARITY_JS, str(ROOT / "assets" / "search.js"),
-         json.dumps(sorted(search.STOP_WORDS))],
+         json.dumps(sorted(analysis.STOP_WORDS))],
         input=json.dumps(texts), capture_output=True, text=True, check=True,
     )
     for text, (ws, stems, hashes, code, dist) in zip(texts, json.loads(out.stdout), strict=True):
-        assert ws == search.words(text), text
-        assert stems == [search.stem(w) for w in ws]
-        assert hashes == [search.fnv1a(s) for s in stems]
-        assert code == search.code_query(text)
+        assert ws == analysis.words(text), text
+        assert stems == [analysis.stem(w) for w in ws]
+        assert hashes == [analysis.fnv1a(s) for s in stems]
+        assert code == analysis.code_query(text)
         if len(ws) > 1:
-            assert dist == search.edit_distance(ws[0], ws[1], 2)
+            assert dist == analysis.edit_distance(ws[0], ws[1], 2)
 
 
 def test_whoosh_follows_edits_without_a_rebuild(sample_site: Path) -> None:
     out = sample_site / "build"
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
-    index_dir = str(out / search.WHOOSH_DIR)
+    index_dir = str(out / engine.WHOOSH_DIR)
     segments = {p.name for p in Path(index_dir).glob("*.seg")}
     page = sample_site / "content" / "codes" / "hcpcs" / "E0143.md"
     page.write_text(page.read_text().replace("synonyms: [", "synonyms: [zimmer frame, "))
     (sample_site / "content" / "codes" / "hcpcs" / "E0100.md").unlink()
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     assert segments <= {p.name for p in Path(index_dir).glob("*.seg")}  # updated, not rebuilt
-    assert [r["code"] for r in search.query_whoosh(index_dir, "zimmer frame")] == ["E0143"]
-    assert search.query_whoosh(index_dir, "E0100") == []
+    assert [r["code"] for r in engine.query_whoosh(index_dir, "zimmer frame")] == ["E0143"]
+    assert engine.query_whoosh(index_dir, "E0100") == []
     assert codes(out / "site", "zimmer frame") == ["E0143"]
 
 
@@ -327,7 +332,7 @@ def test_whoosh_follows_edits_without_a_rebuild(sample_site: Path) -> None:
 
 
 def search_written(report: Any) -> list[str]:
-    return [k for k in report.files if k.startswith(f"site/{search.INDEX_DIR}/")]
+    return [k for k in report.files if k.startswith(f"site/{client.INDEX_DIR}/")]
 
 
 @pytest.mark.parametrize(
@@ -343,13 +348,14 @@ def test_an_edit_rewrites_a_few_index_files_as_a_clean_build_would(
 ) -> None:
     out = tmp_path / "out"
     first = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
-    index_dir = str(out / search.WHOOSH_DIR)
+    index_dir = str(out / engine.WHOOSH_DIR)
     segments = {p.name for p in Path(index_dir).glob("*.seg")}
     page = sample_site / "content" / "codes" / "icd10cm" / name
     assert old in page.read_text()
     page.write_text(page.read_text().replace(old, new, 1))
     with monkeypatch.context() as m:  # the edit's build makes no document but the edited one
-        m.setattr(search, "documents", None)
+        m.setattr(stage, "documents", None)
+        m.setattr(client, "documents", None)
         report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     written = search_written(report)
     assert 0 < len(written) <= 30 < len(search_written(first)), written
@@ -357,7 +363,7 @@ def test_an_edit_rewrites_a_few_index_files_as_a_clean_build_would(
     code = name.removesuffix(".md")
     assert codes(out / "site", "qqeditcanary") == [code]
     assert segments <= {p.name for p in Path(index_dir).glob("*.seg")}  # updated, not rebuilt
-    assert [r["code"] for r in search.query_whoosh(index_dir, "qqeditcanary")] == [code]
+    assert [r["code"] for r in engine.query_whoosh(index_dir, "qqeditcanary")] == [code]
 
 
 def test_edits_across_a_build_without_search_or_a_lost_state(sample_site: Path, tmp_path: Path) -> None:
@@ -375,4 +381,60 @@ def test_edits_across_a_build_without_search_or_a_lost_state(sample_site: Path, 
         build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, **options))
     assert tree(out) == clean_build(sample_site, tmp_path)
     assert codes(out / "site", "qqstep0") == ["S73.01"]
-    assert [r["code"] for r in search.query_whoosh(str(out / search.WHOOSH_DIR), "qqstep0")] == ["S73.01"]
+    assert [r["code"] for r in engine.query_whoosh(str(out / engine.WHOOSH_DIR), "qqstep0")] == ["S73.01"]
+
+
+# --- the whoosh index is staged and swapped in with the site ----------------------------------
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_failed_build_leaves_both_indexes_and_the_site_of_the_last_one(sample_site: Path, tmp_path: Path) -> None:
+    """A build that fails once both indexes are staged (a navigation link to no page is found
+    after them) changes nothing: not the site, not the client index, not a byte of whoosh (an
+    edit's staging folder starts as hard links to the live files)."""
+    out = tmp_path / "out"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    index_dir = out / engine.WHOOSH_DIR
+    before, whoosh_before = tree(out), folder_bytes(index_dir)
+    page = sample_site / "content" / "codes" / "icd10cm" / "S73.01.md"
+    page.write_text(page.read_text().replace("title: Posterior", "title: Qqfailedcanary posterior", 1))
+    config = sample_site / "content" / "site.yaml"
+    good = config.read_text()
+    config.write_text(good.replace("nav:\n", "nav:\n  - {title: Gone, url: /no-such-page/}\n", 1))
+    with pytest.raises(CheckFailed) as failed:
+        build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert "'/no-such-page/' is not a page of the site" in str(failed.value.errors[0])
+    assert tree(out) == before
+    assert folder_bytes(index_dir) == whoosh_before
+    assert not (out / ".staging").exists()
+    assert engine.query_whoosh(str(index_dir), "qqfailedcanary") == []
+    assert codes(out / "site", "qqfailedcanary") == []
+
+    config.write_text(good)
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert [r["code"] for r in engine.query_whoosh(str(index_dir), "qqfailedcanary")] == ["S73.01"]
+    assert codes(out / "site", "qqfailedcanary") == ["S73.01"]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(engine.WHOOSH_DIR)) == [engine.WHOOSH_DIR]
+
+
+def test_the_publisher_swaps_a_staged_folder_in_at_commit_only(tmp_path: Path) -> None:
+    live = tmp_path / "index"
+    live.mkdir()
+    (live / "a").write_text("old")
+    for commit in (False, True):
+        publisher = Publisher(str(tmp_path / "out"))
+        publisher.begin()
+        staged = Path(publisher.stage_folder(str(live)))
+        staged.mkdir()
+        (staged / "a").write_text("new")
+        unmade = publisher.stage_folder(str(tmp_path / "other"))  # never made: nothing happens
+        if commit:
+            publisher.commit()
+        else:
+            publisher.abort()
+        assert (live / "a").read_text() == ("new" if commit else "old")
+        assert not Path(unmade).exists() and not (tmp_path / "other").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "out"]

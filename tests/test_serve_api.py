@@ -7,8 +7,8 @@ import os
 import urllib.request
 from pathlib import Path
 
-from tests.servers import running, serve_command
 from tests.conftest import ROOT
+from tests.servers import running, serve_command
 
 
 def get_json(url: str) -> dict:  # type: ignore[type-arg]

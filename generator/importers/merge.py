@@ -3,8 +3,10 @@
 Official fields come from the release; everything else in a file (body, synonyms, sections,
 related codes, the editors' history entries) belongs to the editors and is never touched. A code
 missing from the release is marked deleted (its page stays, with a history entry); a new code is
-added. ``merge_front`` is the pure decision for one file; ``merge_folder`` does the reading and
-the (atomic, only-if-changed) writing.
+added. The terms of the site's lay vocabulary (``generator.vocabulary``) are added to the
+``synonyms`` of the codes they name (added only: the editors' own synonyms stay, first).
+``merge_front`` is the pure decision for one file; ``merge_folder`` does the reading and the
+(atomic, only-if-changed) writing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 from .. import yamlutil
 from ..errors import CheckFailed, ContentError
 from ..load.parse import split_front_matter
+from ..vocabulary import merge_synonyms
 from .files import render_file, write_if_changed
 
 # The fields a release owns. Anything else in a file is the editors'.
@@ -60,17 +63,20 @@ def _log(front: Front, release: str, action: str, note: str | None = None) -> No
 
 
 def merge_front(
-    old: Front | None, official: Front | None, release: str, log_new: bool
+    old: Front | None, official: Front | None, release: str, log_new: bool, terms: Iterable[str] = ()
 ) -> tuple[Front, str]:
     """The file's new front matter and what happened to it (one of ``ACTIONS``).
 
     ``old`` is the file's current front matter (None: no file); ``official`` the release's
     entry (None: the release no longer has the code). ``log_new`` adds an "added" history
     entry to new codes; a first import leaves it off, since it cannot know when they came.
+    ``terms``: the vocabulary's lay terms for the code, added to its synonyms if missing.
     """
     if old is None:
         assert official is not None
         front = dict(official)
+        if terms:
+            front["synonyms"] = merge_synonyms([], terms)
         if log_new:
             _log(front, release, "added")
         return front, "added"
@@ -93,6 +99,8 @@ def merge_front(
             front[k] = official[k]
     if old_title and old_title != front.get("title"):
         _log(front, release, "revised", "official title changed")
+    if terms:
+        front["synonyms"] = merge_synonyms(front.get("synonyms"), terms)
     return front, ("unchanged" if normal(front) == normal(old) else "updated")
 
 
@@ -137,8 +145,10 @@ def merge_folder(
     into: str,
     release: str,
     advance: Callable[[int], None] | None = None,
+    synonyms: Mapping[str, list[str]] | None = None,
 ) -> Summary:
-    """Merge the release ``official`` (code -> official front matter) into the folder ``into``.
+    """Merge the release ``official`` (code -> official front matter) into the folder ``into``;
+    ``synonyms`` (code -> lay terms) are added to the codes' own.
 
     Reads and parses every existing file first: if any cannot be read, nothing is written
     (CheckFailed lists them all). Files are written only when their text changes.
@@ -152,7 +162,8 @@ def merge_folder(
     codes: Iterable[str] = list(official) + sorted(c for c in existing if c not in official)
     for code in codes:
         old = existing.get(code)
-        front, action = merge_front(old[0] if old else None, official.get(code), release, log_new)
+        terms = (synonyms or {}).get(code, ())
+        front, action = merge_front(old[0] if old else None, official.get(code), release, log_new, terms)
         summary.count(action)
         if action != "unchanged":
             write_if_changed(

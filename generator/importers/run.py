@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .. import vocabulary
 from ..errors import CodesiteError
 from . import icd10cm
 from .merge import Summary, merge_folder
@@ -20,7 +21,9 @@ def import_icd10cm(
     """Import (or re-import, as a merge) the ICD-10-CM tabular XML.
 
     Without ``source`` the package's XML and its list of valid codes are used; with it, the
-    7th-character expansions are filtered only when ``code_list`` is given.
+    7th-character expansions are filtered only when ``code_list`` is given. The terms of
+    ``vocabulary/icd10cm.yaml`` go to the synonyms of the codes they name; if the file has an
+    error, or names a code the release does not have, nothing is written (CheckFailed).
     """
     from ..console import progress
 
@@ -37,6 +40,7 @@ def import_icd10cm(
         raise CodesiteError(f"{source}: {exc.strerror}") from None
     except icd10cm.ET.ParseError as exc:
         raise CodesiteError(f"{source}: not a tabular XML file ({exc})") from None
+    terms = vocabulary.load(site_dir, "icd10cm", entries)
     into = into or os.path.join(site_dir, "content", "codes", "icd10cm")
     with progress(len(entries), "Importing", quiet) as advance:
-        return merge_folder(entries, into, release, advance)  # type: ignore[arg-type]
+        return merge_folder(entries, into, release, advance, vocabulary.synonyms_by_code(terms))  # type: ignore[arg-type]

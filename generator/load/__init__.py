@@ -24,6 +24,7 @@ from .digests import env_digest, layouts_digest
 from .loader import Changes, ContentCheckFailed, load_codes
 from .scan import Prescan, Scanned
 from .snapshot import Snapshot
+from .symlinks import refuse_symlinks
 from .synonyms import RawSynonyms, read_synonyms
 
 
@@ -79,6 +80,7 @@ def load_and_check(
     inputs (options, descriptors), part of the digest every page depends on. ``previous``: the
     last build's state, when the caller kept it in memory (the dev server).
     """
+    refuse_symlinks(site_dir)  # before anything is read through one
     config, config_text, config_errors = read_config_checked(site_dir)
     if config is None:  # the content cannot be checked against it: its problems alone
         raise CheckFailed(config_errors)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .. import parallel
-from ..check import Source, check_changed, check_site
+from ..check import Source, check_changed, check_site, without_knock_on
 from ..errors import CheckFailed, ContentError
 from ..model.code import Code
 from ..model.config import SiteConfig
@@ -170,7 +170,8 @@ def _full(
         or keys_changed
         or check_changed(config, site.codes, list(after.values()), source)
     ):
-        errors = parsed.errors + check_site(config, codes, source)
+        unreadable = frozenset(key_of(e.path) for e in parsed.errors if e.path not in new.files)
+        errors = parsed.errors + without_knock_on(parsed.errors, check_site(config, codes, source, unreadable))
         if errors:
             raise ContentCheckFailed(errors, None if parsed.errors else site)
     new.graph = Graph.of(site)

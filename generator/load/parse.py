@@ -16,11 +16,14 @@ import yaml
 
 from .. import yamlutil
 from ..errors import ContentError
+from ..messages import M
 from ..model.code import Code, Related, Section
-from ..model.schema import CODE, field_name
+from ..model.schema import CODE, Bool, Dict, Int, List, Path, Spec, Str, field_name
+from ..model.schema import Record as Fields
 from ..outputs import digest
 from .records import Record, to_record
 from .scan import Stat
+from .yamlerrors import explain
 
 FENCE = "---"
 
@@ -44,11 +47,11 @@ def split_front_matter(text: str, path: str) -> tuple[str, str, int]:
     text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != FENCE:
-        raise ContentError(path, 1, "front matter", "file must start with a '---' line")
+        raise ContentError(path, 1, "front matter", M.NO_FENCE.text)
     for i in range(1, len(lines)):
         if lines[i].rstrip() == FENCE:
             return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 2
-    raise ContentError(path, 1, "front matter", "no closing '---' line after the front matter")
+    raise ContentError(path, 1, "front matter", M.NO_CLOSING_FENCE.text)
 
 
 def top_level_lines(front: str) -> dict[str, int]:
@@ -63,25 +66,86 @@ def top_level_lines(front: str) -> dict[str, int]:
 
 def parse_code(text: str, path: str) -> Code:
     """Parse one content file. Raises ContentError (FileErrors when there are several)."""
-    front, body, body_line = split_front_matter(text, path)
+    code, errors = parse_code_checked(text, path)
+    if errors:
+        raise FileErrors(errors) if len(errors) > 1 else errors[0]
+    assert code is not None
+    return code
+
+
+def parse_code_checked(text: str, path: str) -> tuple[Code | None, list[ContentError]]:
+    """Parse one content file into a Code and every problem of its front matter.
+
+    With problems, the Code is still made when its ``code`` and ``system`` are sound: each bad
+    field is replaced by its default, so the site checks (parent, title, related codes, the
+    file name) still run on the rest of the file. None when the file cannot be read as fields.
+    """
+    try:
+        front, body, body_line = split_front_matter(text, path)
+    except ContentError as exc:
+        return None, [exc]
     try:
         data = yamlutil.load(front)
     except yaml.YAMLError as exc:
-        raise ContentError(
-            path, yamlutil.error_line(exc) + 2, "front matter", f"malformed YAML: {yamlutil.error_text(exc)}"
-        ) from None
+        line, col, name, message = explain(exc, front)
+        return None, [ContentError(path, line + 2, name, message, col + 1)]
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. out-of-range timestamps
-        raise ContentError(path, 1, "front matter", f"malformed YAML: {exc}") from None
+        return None, [ContentError(path, 1, "front matter", f"malformed YAML: {exc}")]
     if data is None:
         data = {}
     problems = list(CODE.validate(data, ()))
-    if problems:
-        errors = [
-            ContentError(path, yamlutil.locate(front, p) + 2 if p else 1, field_name(p), msg)
-            for p, msg in problems
-        ]
-        raise FileErrors(errors) if len(errors) > 1 else errors[0]
-    return build_code(CODE.with_defaults(data), body, path, body_line, top_level_lines(front))
+    errors = [*duplicate_fields(front, path)]
+    marks = yamlutil.locate_marks(front, [p for p, _ in problems]) if problems else []
+    for (p, msg), (line, col) in zip(problems, marks, strict=True):
+        line, col = (line, col) if p else (-1, 0)
+        errors.append(ContentError(path, line + 2, field_name(p), msg, col + 1))
+    if not problems:
+        return build_code(CODE.with_defaults(data), body, path, body_line, top_level_lines(front)), errors
+    bad = {p for p, _ in problems}
+    if not isinstance(data, dict) or any(p[:1] in (("code",), ("system",)) or not p for p in bad):
+        return None, errors
+    fixed = repair(CODE, data, (), bad)
+    return build_code(CODE.with_defaults(fixed), body, path, body_line, top_level_lines(front)), errors
+
+
+def placeholder(spec: Spec) -> Any:
+    """A value of the right type for a field that is missing or wrong."""
+    if isinstance(spec, Fields):
+        return {k: key.default if not key.required else placeholder(key.spec) for k, key in spec.keys.items()}
+    return {Str: "", Bool: False, Int: 0, List: [], Dict: {}}.get(type(spec))
+
+
+def repair(spec: Spec, value: Any, path: Path, bad: set[Path]) -> Any:
+    """``value`` with every field at a path in ``bad`` replaced by its default (unknown ones
+    dropped), so a file with a few wrong fields still yields a Code for the other checks."""
+    if path in bad:
+        return placeholder(spec)
+    if isinstance(spec, Fields):
+        out = {}
+        for k, key in spec.keys.items():
+            sub = (*path, k)
+            if k in value and value[k] is not None and sub not in bad:
+                out[k] = repair(key.spec, value[k], sub, bad)
+            else:
+                out[k] = key.default if not key.required else placeholder(key.spec)
+        return out
+    if isinstance(spec, List):
+        return [repair(spec.item, v, (*path, i), bad) for i, v in enumerate(value)]
+    if isinstance(spec, Dict):
+        return {k: repair(spec.value, v, (*path, k), bad) for k, v in value.items() if (*path, str(k)) not in bad}
+    return value
+
+
+def duplicate_fields(front: str, path: str) -> Iterator[ContentError]:
+    """A top-level field given twice (YAML would silently keep the last one)."""
+    seen: dict[str, int] = {}
+    for i, line in enumerate(front.split("\n")):
+        if line[:1].isalpha() or line[:1] == "_":
+            key = line.split(":", 1)[0].strip()
+            if key in seen:
+                yield ContentError(path, i + 2, key, M.DUPLICATE_FIELD.format(field=key, line=seen[key]))
+            else:
+                seen[key] = i + 2
 
 
 def build_code(d: dict[str, Any], body: str, path: str, body_line: int, lines: dict[str, int]) -> Code:
@@ -130,27 +194,35 @@ def read_text(site_dir: str, rel: str) -> str:
 
 
 def read_codes(site_dir: str, files: Iterable[str] | None = None) -> tuple[list[Code], list[ContentError]]:
-    """Read and parse every content file; collect every error instead of stopping at the first."""
+    """Read and parse every content file; collect every error instead of stopping at the first.
+    Files with problems in a few fields still give their Code (see ``parse_code_checked``)."""
     codes: list[Code] = []
     errors: list[ContentError] = []
     for rel in files if files is not None else content_files(site_dir):
-        try:
-            text = read_text(site_dir, rel)
-        except UnicodeDecodeError as exc:
-            errors.append(ContentError(rel, 1, "file", f"not valid UTF-8 ({exc.reason})"))
-            continue
-        try:
-            codes.append(parse_code(text, rel))
-        except FileErrors as exc:
-            errors.extend(exc.errors)
-        except ContentError as exc:
-            errors.append(exc)
+        code, problems = read_one(site_dir, rel)
+        errors += problems
+        if code is not None:
+            codes.append(code)
     return codes, errors
+
+
+def read_one(site_dir: str, rel: str, data: bytes | None = None) -> tuple[Code | None, list[ContentError]]:
+    """One content file (its bytes, when already read) as ``parse_code_checked`` gives it."""
+    try:
+        if data is None:
+            with open(os.path.join(site_dir, rel), "rb") as f:
+                data = f.read()
+        return parse_code_checked(data.decode("utf-8"), rel)
+    except UnicodeDecodeError as exc:
+        return None, [ContentError(rel, 1, "file", M.NOT_UTF8.format(reason=exc.reason))]
+    except OSError as exc:
+        return None, [ContentError(rel, 1, "file", M.CANNOT_READ.format(reason=exc.strerror))]
 
 
 @dataclass
 class Parsed:
-    """The outcome of reading some content files: new records, and errors."""
+    """The outcome of reading some content files: new records, and errors. A file with errors
+    has a record too when it still gave a Code (the build stops anyway; the checks use it)."""
 
     records: dict[str, tuple[Stat, str, Record]] = field(default_factory=dict)
     errors: list[ContentError] = field(default_factory=list)
@@ -168,22 +240,14 @@ def parse_files(site_dir: str, todo: Iterable[tuple[str, Stat, str | None]]) -> 
             with open(os.path.join(site_dir, rel), "rb") as f:
                 data = f.read()
         except OSError as exc:
-            out.errors.append(ContentError(rel, 1, "file", f"cannot read ({exc.strerror})"))
+            out.errors.append(ContentError(rel, 1, "file", M.CANNOT_READ.format(reason=exc.strerror)))
             continue
         h = digest(data)
         if h == old:
             out.records[rel] = (stat, h, ())
             continue
-        try:
-            code = parse_code(data.decode("utf-8"), rel)
-        except UnicodeDecodeError as exc:
-            out.errors.append(ContentError(rel, 1, "file", f"not valid UTF-8 ({exc.reason})"))
-            continue
-        except FileErrors as exc:
-            out.errors.extend(exc.errors)
-            continue
-        except ContentError as exc:
-            out.errors.append(exc)
-            continue
-        out.records[rel] = (stat, h, to_record(code))
+        code, problems = read_one(site_dir, rel, data)
+        out.errors += problems
+        if code is not None:
+            out.records[rel] = (stat, h, to_record(code))
     return out

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..mentions import note_targets
+from ..mentions import mentioned_codes
 from ..model.code import Code
 from ..model.site import Site
 from ..publish import Publisher
 from .graph import Graph
 from .loader import Changes
 from .records import Key, face
+
+
+def note_targets(c: Code) -> set[str]:
+    """The codes a page's notes name (and link, when they have a page)."""
+    return {code for notes in c.notes.values() for n in notes for code in mentioned_codes(n)}
 
 
 def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Site | None = None) -> set[Key]:

@@ -29,7 +29,7 @@ def scan(site_dir: str) -> dict[str, Stat]:
         try:
             for e in os.scandir(fd):
                 name = e.name
-                if e.is_dir():
+                if e.is_dir(follow_symlinks=False):
                     walk(os.path.join(folder, name), f"{rel}{name}/")
                 elif name.endswith(".md"):
                     st = stat(name, dir_fd=fd)

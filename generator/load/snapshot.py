@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model.code import Code
 from ..outputs import DAMAGED as FILE_DAMAGED
 from ..outputs import read_marshal, write_marshal
 from .graph import Graph
-from .records import Key, Record, key_of
+from .records import Key, Record, from_record, key_of
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
 SHARDS = 256
-FORMAT = 4
+STATE_FORMAT = 4  # the build state's layout: another one is ignored (a full build)
 DAMAGED = (*FILE_DAMAGED, KeyError)  # a snapshot file gone or damaged
 
 FileEntry = tuple[Record, tuple[str, ...]]  # a file's parsed Code, and the output files of its page
@@ -55,7 +57,7 @@ class Snapshot:
         folder = os.path.join(out_dir, SNAPSHOT)
         try:
             meta = read_marshal(os.path.join(folder, "meta"))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
                 return None
             files = read_marshal(os.path.join(folder, "files"))
             return cls(
@@ -76,13 +78,20 @@ class Snapshot:
         self._graph = graph
 
     def meta(self) -> dict[str, Any]:
-        return {"format": FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
+        return {"format": STATE_FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
                 "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search}
 
     def shard(self, i: int) -> dict[str, FileEntry]:
         if i not in self._shards:
             self._shards[i] = read_marshal(os.path.join(self.folder, f"shard-{i}"))
         return self._shards[i]
+
+    def codes(self) -> Iterator[Code]:
+        """Every code the build saw, shard by shard, none kept (for readers of a finished
+        build: the archive)."""
+        for i in range(SHARDS):
+            for rec, _ in read_marshal(os.path.join(self.folder, f"shard-{i}")).values():
+                yield from_record(rec)
 
     def entry(self, path: str) -> FileEntry:
         """A file's entry; every file in ``files`` has one (KeyError, OSError... when a shard

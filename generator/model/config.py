@@ -27,6 +27,7 @@ class System:
     copyright: str
     description: str
     licensed_descriptors: bool
+    release: str = ""  # the official release the content follows (the archive's content version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ def parse_config_checked(text: str, path: str = CONFIG_PATH) -> tuple[SiteConfig
                 copyright=str(s.get("copyright")),
                 description=s.get("description") or "",
                 licensed_descriptors=bool(s.get("licensed_descriptors")),
+                release=str(s.get("release") or ""),
             )
     d = SITE.with_defaults(data) if not errors else {}
     m = SITE.keys["meter"].spec.with_defaults(d["meter"]) if d else {}  # type: ignore[attr-defined]

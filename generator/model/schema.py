@@ -7,8 +7,9 @@ caller turns a path into a line in the file. Nothing here does I/O.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,36 @@ class Str(Spec):
         return "string"
 
 
+URL_SCHEMES = ("http", "https", "mailto")
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+URL_BAD_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+@dataclass(frozen=True)
+class Url(Str):
+    """A link written into every page: a path on the site (``/search/``, ``#top``) or an absolute
+    URL with a scheme from the allow-list. Spaces, control characters and backslashes are refused
+    outright: browsers drop or rewrite them, so ``java\tscript:`` would be ``javascript:``."""
+
+    schemes: tuple[str, ...] = URL_SCHEMES
+
+    def validate(self, value: Any, path: Path) -> Iterator[Problem]:
+        problems = list(super().validate(value, path))
+        if problems:
+            yield from problems
+            return
+        allowed = ", ".join(self.schemes)
+        shown = re.sub(r"[\x00-\x1f\x7f]", lambda c: f"\\x{ord(c.group()):02x}", value)
+        if URL_BAD_CHARS.search(value):
+            yield path, f"'{shown}': URLs may not contain spaces, control characters or backslashes"
+        elif (m := URL_SCHEME.match(value)) and m.group(1).lower() not in self.schemes:
+            scheme = m.group(1).lower()
+            yield path, f"'{shown}': the scheme '{scheme}:' is not allowed (allowed: {allowed}, or a path)"
+
+    def describe(self) -> str:
+        return f"URL ({', '.join(self.schemes)}, or a path on the site)"
+
+
 @dataclass(frozen=True)
 class Bool(Spec):
     def validate(self, value: Any, path: Path) -> Iterator[Problem]:
@@ -117,6 +148,14 @@ class Key:
     doc: str = ""
 
 
+def nearest(word: str, names: Iterable[str]) -> str | None:
+    """The one name ``word`` is a near miss of (None if none, or two are as near)."""
+    scored = sorted(((difflib.SequenceMatcher(None, word.lower(), n).ratio(), n) for n in names), reverse=True)
+    if scored and scored[0][0] >= 0.75 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+        return scored[0][1]
+    return None
+
+
 @dataclass(frozen=True)
 class Record(Spec):
     """A mapping with declared keys; unknown keys are errors."""
@@ -137,7 +176,11 @@ class Record(Spec):
         allowed = ", ".join(self.keys)
         for k in value:
             if k not in self.keys:
-                yield (*path, str(k)), f"unknown field (allowed: {allowed})"
+                near = nearest(str(k), self.keys)
+                if near and near not in value:
+                    yield (*path, str(k)), f"unknown field: did you mean '{near}'?"
+                else:
+                    yield (*path, str(k)), f"unknown field (allowed: {allowed})"
 
     def describe(self) -> str:
         return self.name
@@ -273,12 +316,14 @@ SYSTEM = Record(
         "licensed_descriptors": Key(
             Bool(), default=False, doc="Official text comes from a data file given at build time."
         ),
+        "release": Key(Str(), default="", doc="The official release the content follows, e.g. 2026 "
+                       "(names the offline archive)."),
     },
 )
 
 NAV = Record(
     name="navigation link",
-    keys={"title": Key(Str(), required=True), "url": Key(Str(), required=True)},
+    keys={"title": Key(Str(), required=True), "url": Key(Url(), required=True)},
 )
 
 METER = Record(
@@ -299,7 +344,7 @@ SITE = Record(
         "base_url": Key(Str(pattern=r"https?://[^\s/]+(?:/[^\s]*)?"), required=True),
         "tagline": Key(Str(), default=""),
         "copyright": Key(Str(), required=True, doc="Printed under our own prose."),
-        "help_url": Key(Str(), required=True, doc="Where \"Have a question?\" links to."),
+        "help_url": Key(Url(), required=True, doc="Where \"Have a question?\" links to."),
         "nav": Key(List(NAV), default=[]),
         "systems": Key(List(SYSTEM), required=True),
         "meter": Key(METER, default={}),

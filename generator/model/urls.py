@@ -68,6 +68,19 @@ FIXED_PAGES = {
 OTHER_FILES = ("/sitemap.xml", "/robots.txt")
 
 
+def whatsnew_url(url_prefix: str, release: str) -> str:
+    """The "What's new in <release>" page of a code system."""
+    return f"/{url_prefix}/whats-new/{quote(release, safe='')}/"
+
+
+def split_whatsnew_url(url: str) -> tuple[str, str] | None:
+    """(url prefix, release) of a "What's new" page's URL; None for any other."""
+    parts = url.split("/")
+    if len(parts) == 5 and parts[0] == "" and parts[2] == "whats-new" and parts[4] == "" and parts[1] and parts[3]:
+        return parts[1], unquote(parts[3])
+    return None
+
+
 def split_code_url(url: str) -> tuple[str, str] | None:
     """(url prefix, code) of a code page's URL "/<prefix>/<CODE>/"; None for any other."""
     parts = url.split("/")

@@ -5,20 +5,18 @@ from __future__ import annotations
 import markdown
 import nh3
 
+from ..model.markup_rules import ALLOWED_ATTRS, ALLOWED_TAGS, URL_SCHEMES
+
 EXTENSIONS = ["tables", "sane_lists", "attr_list", "def_list"]
-ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h2", "h3",
-    "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table",
-    "tbody", "td", "th", "thead", "tr", "ul",
-}
-ALLOWED_ATTRS = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}, "th": {"align"}, "*": {"class", "id"}}
+# column alignment as ``align`` (allowed on td and th), not a ``style`` the sanitiser removes
+EXTENSION_CONFIGS = {"tables": {"use_align_attribute": True}}
 
 
 class MarkdownRenderer:
     """One Markdown instance reused across pages (reset between them), as Python-Markdown advises."""
 
     def __init__(self) -> None:
-        self._md = markdown.Markdown(extensions=EXTENSIONS, output_format="html")
+        self._md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS, output_format="html")
 
     def __call__(self, text: str) -> str:
         if not text.strip():
@@ -26,8 +24,8 @@ class MarkdownRenderer:
         html = self._md.reset().convert(text)
         return nh3.clean(
             html,
-            tags=ALLOWED_TAGS,
+            tags=set(ALLOWED_TAGS),
             attributes={k: set(v) for k, v in ALLOWED_ATTRS.items()},
-            url_schemes={"http", "https", "mailto"},
+            url_schemes=set(URL_SCHEMES),
             link_rel="noopener",
         )

@@ -12,11 +12,11 @@ from markupsafe import Markup, escape
 
 from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
-from ..mentions import CODE_TOKEN
+from ..mentions import mentions
 from ..model.code import Code
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
-from ..model.urls import code_url
+from ..model.urls import code_url, whatsnew_url
 from ..outputs import Output
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
@@ -51,6 +51,7 @@ class Renderer:
         file_links: bool = False,
         descriptors: Descriptors | None = None,
         bytecode_cache: BytecodeCache | None = None,
+        offline: bool = False,
     ) -> None:
         """``bytecode_cache``: compiled templates kept between builds. With one, the renderer
         belongs to one build: templates are not re-checked on disk for every page."""
@@ -83,6 +84,7 @@ class Renderer:
             gate_close=GATE_CLOSE,
             banner=Markup(BANNER),
             code_attributes=lambda c: Markup(code_attributes(c.system, c.code)),  # the page contract's
+            offline=offline,  # for the offline archive: no meter, accounts or crawler metadata
         )
 
     @pass_context
@@ -131,7 +133,7 @@ class Renderer:
         """Escape a note and link the codes in it that have a page."""
         out: list[str] = []
         pos = 0
-        for m in CODE_TOKEN.finditer(text):
+        for m in mentions(text):
             target = self.site.get(code.system, m.group(1))
             if target is None or target is code:
                 continue
@@ -231,11 +233,14 @@ class Renderer:
         path = url.lstrip("/") + "index.html" if url.endswith("/") else url.lstrip("/")
         return Output("site", path, self.env.get_template(template).render(ctx).encode())
 
-    def system_pages(self) -> Iterator[Output]:
+    def system_pages(self, releases: Mapping[str, list[str]] | None = None) -> Iterator[Output]:
+        """Each system's index; ``releases``: its "What's new" pages to link, newest first."""
         for sid, system in self.config.systems.items():
             url = f"/{system.url_prefix}/"
-            tops = self.entries(self.site.tops.get(sid, []), self.links(url))
-            yield self.page("system.html", url, f"{system.name} codes", system=system, tops=tops)
+            links = self.links(url)
+            tops = self.entries(self.site.tops.get(sid, []), links)
+            news = [(r, links[whatsnew_url(system.url_prefix, r)]) for r in (releases or {}).get(sid, [])]
+            yield self.page("system.html", url, f"{system.name} codes", system=system, tops=tops, releases=news)
 
     def fixed_pages(self) -> Iterator[Output]:
         counts = {sid: self.site.counts.get(sid, 0) for sid in self.config.systems}
@@ -248,8 +253,9 @@ class Renderer:
     def sitemaps(self, urls: list[str]) -> Iterator[Output]:
         return sitemaps(self.config.base_url, urls)
 
-    def sitemap_urls(self) -> list[str]:
+    def sitemap_urls(self, extra: Iterable[str] = ()) -> list[str]:
         urls = ["/", "/search/"]
         urls += [f"/{s.url_prefix}/" for s in self.config.systems.values()]
+        urls += extra
         urls += sorted(self.url_of(c) for c in self.site.codes.values())
         return urls

@@ -64,6 +64,7 @@ class Client:
     host: str
     port: int
     jar: dict[str, str] = field(default_factory=dict)
+    source: str | None = None  # another loopback address to send from (127.0.0.2, ...)
 
     def request(
         self,
@@ -73,7 +74,8 @@ class Client:
         body: bytes | None = None,
         cookies: bool = True,
     ) -> Reply:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        source = (self.source, 0) if self.source else None
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10, source_address=source)
         try:
             conn.putrequest(method, path, skip_host=False, skip_accept_encoding=True)
             sent = list(headers or [])
@@ -115,7 +117,20 @@ class Client:
         return self.request("POST", path, headers, urlencode(form).encode())
 
     def fork(self) -> Client:
-        return Client(self.host, self.port, dict(self.jar))
+        return Client(self.host, self.port, dict(self.jar), self.source)
+
+
+PASSWORD = "correct horse battery"
+
+
+def register(c: Client, email: str = "reader@example.org", password: str = PASSWORD) -> Reply:
+    """Register, then log in unless the registration signed in by itself (it no longer does:
+    it answers the same whether the email was free or taken). Returns the log-in's reply."""
+    r = c.post("/account/register/", {"csrf": c.csrf("/account/register/"), "email": email, "password": password})
+    assert r.status == 303, (r.status, r.body)
+    if "codesite-account" in r.set_cookies:
+        return r
+    return c.post("/account/login/", {"csrf": c.csrf(), "email": email, "password": password})
 
 
 @dataclass

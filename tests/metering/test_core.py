@@ -57,6 +57,16 @@ def get(code: str, **headers: str) -> Request:
 
 
 SESSION = "session-id-000000001"
+FRESH = "fresh-visitor-000001"
+
+
+def assert_new_guest(code: str, jar: dict[str, list[str]], now: int = NOW, keys: Keys = KEYS) -> None:
+    """What a new guest gets: a new visitor id, guest rules, exactly the guest allowance (one
+    view, spent on this code), nothing carried from the cookie it sent."""
+    d = decide(get(code), jar, now, keys, POLICY, new_id=lambda: FRESH)
+    assert d.fresh and d.state.visitor == FRESH and d.state.tier == "guest" and d.state.account is None
+    assert d.limit == POLICY.guest_views == 1
+    assert d.action == "full" and d.state.opened == {code} and d.remaining == 0 and d.set_cookies
 SPENT = meter_value({"demo:D101"})  # a guest with no views left
 
 
@@ -132,8 +142,7 @@ def test_tampered_account_cookie_is_not_registered(name: str) -> None:
 
 def test_wrong_key() -> None:
     other = Keys.of("someone-elses-key-0123456789")
-    d = decide(get("demo:D102"), cookies(meter_value({"demo:D101"}, keys=other)), NOW, KEYS, POLICY)
-    assert d.state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", cookies(meter_value({"demo:D101"}, keys=other)))
 
 
 def test_rotation_old_key_accepted_and_resigned_then_rejected_once_removed() -> None:
@@ -145,14 +154,14 @@ def test_rotation_old_key_accepted_and_resigned_then_rejected_once_removed() -> 
     resigned = value_of(d.set_cookies[0])
     newest_only = Keys.of("new-key-0123456789abcdefghij")
     assert decide(get("demo:D101"), cookies(resigned), NOW, newest_only, POLICY).state.visitor == GUEST_ID
-    assert decide(get("demo:D101"), cookies(value), NOW, newest_only, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D101", cookies(value), NOW, newest_only)
 
 
 def test_wrong_salt_account_token_as_meter() -> None:
     token = Codec(ACCOUNT_SALT, POLICY.period).dumps(
         MeterState(GUEST_ID, "guest", None, frozenset(), NOW).payload(), KEYS, NOW
     )
-    assert decide(get("demo:D102"), cookies(token), NOW, KEYS, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", cookies(token), NOW, KEYS)
     meter_as_account = Codec(METER_SALT, POLICY.period).dumps({"a": "7"}, KEYS, NOW)
     d = decide(get("demo:D102"), cookies(SPENT, meter_as_account), NOW, KEYS, POLICY)
     assert d.state.tier == "guest"
@@ -161,19 +170,26 @@ def test_wrong_salt_account_token_as_meter() -> None:
 def test_plain_itsdangerous_default_salt_rejected() -> None:
     plain = URLSafeTimedSerializer(KEY_TEXT := "core-test-key-0123456789abcdef").dumps({"v": GUEST_ID})
     assert KEY_TEXT
-    assert decide(get("demo:D102"), cookies(plain), NOW, KEYS, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", cookies(plain), NOW, KEYS)
 
 
 @pytest.mark.parametrize("age, valid", [(POLICY.period, True), (POLICY.period + 1, False)])
 def test_expiry_boundary(age: int, valid: bool) -> None:
     value = meter_value({"demo:D101"}, at=NOW - age)
-    assert (decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY).state.visitor == GUEST_ID) is valid
+    if valid:  # signed exactly a period ago: the same visitor, in a new period (as the store has it)
+        d = decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY)
+        assert d.state.visitor == GUEST_ID and d.state.period_start == NOW
+        assert d.action == "full" and d.state.opened == {"demo:D102"} and d.remaining == 0
+        last = decide(get("demo:D102"), cookies(meter_value({"demo:D101"}, at=NOW - age + 1)), NOW, KEYS, POLICY)
+        assert last.state.visitor == GUEST_ID and last.action == "teaser"  # its last second: spent
+    else:
+        assert_new_guest("demo:D102", cookies(value))
 
 
 @pytest.mark.parametrize("ahead", [1, 3600])
 def test_future_timestamp_rejected(ahead: int) -> None:
     value = meter_value({"demo:D101"}, at=NOW + ahead)
-    assert decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", cookies(value), NOW, KEYS)
 
 
 @pytest.mark.parametrize(
@@ -191,12 +207,12 @@ def test_future_timestamp_rejected(ahead: int) -> None:
 )
 def test_signed_but_malformed_payload_is_a_new_guest(payload: object) -> None:
     value = POLICY.meter_codec.dumps(payload, KEYS, NOW)
-    assert decide(get("demo:D102"), cookies(value), NOW, KEYS, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", cookies(value), NOW, KEYS)
 
 
 def test_duplicate_meter_cookies_are_a_new_guest() -> None:
     jar = {POLICY.meter_cookie: [SPENT, SPENT]}
-    assert decide(get("demo:D102"), jar, NOW, KEYS, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", jar, NOW, KEYS)
 
 
 def test_malformed_pairs_before_ours_and_several_headers() -> None:
@@ -205,12 +221,12 @@ def test_malformed_pairs_before_ours_and_several_headers() -> None:
     d = decide(get("demo:D102"), jar, NOW, KEYS, POLICY)
     assert d.state.visitor == GUEST_ID and d.action == "teaser"
     twice = parse_cookies([f"{name}={SPENT}", f"{name}={meter_value(set())}"])
-    assert decide(get("demo:D102"), twice, NOW, KEYS, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", twice, NOW, KEYS)
 
 
 def test_lookalike_names_are_not_ours() -> None:
     jar = parse_cookies([f"codesite-meter={SPENT}; __host-codesite-meter={SPENT}"])
-    assert decide(get("demo:D102"), jar, NOW, KEYS, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", jar, NOW, KEYS)
 
 
 @pytest.mark.parametrize(
@@ -317,13 +333,16 @@ def test_a_token_read_again_is_checked_again() -> None:
     value = meter_value({"demo:D101"}, at=NOW)
     period = POLICY.period
     for now, valid in [(NOW, True), (NOW + period, True), (NOW + period + 1, False), (NOW - 1, False)]:
-        assert (decide(get("demo:D102"), cookies(value), now, KEYS, POLICY).state.visitor == GUEST_ID) is valid
+        if valid:
+            assert decide(get("demo:D102"), cookies(value), now, KEYS, POLICY).state.visitor == GUEST_ID
+        else:
+            assert_new_guest("demo:D102", cookies(value), now)
     new = Keys.of("core-test-key-0123456789abcdef", "core-test-key-rotated-0123456789")
     rotated = decide(get("demo:D102"), cookies(value), NOW, new, POLICY)
     assert rotated.state.visitor == GUEST_ID and rotated.set_cookies  # old key: accepted, re-signed
     assert decide(get("demo:D102"), cookies(value), NOW, new, POLICY).set_cookies
     retired = Keys.of("core-test-key-rotated-0123456789")
-    assert decide(get("demo:D102"), cookies(value), NOW, retired, POLICY).state.visitor != GUEST_ID
+    assert_new_guest("demo:D102", cookies(value), NOW, retired)
     data = Codec(METER_SALT, period).loads(value, KEYS, NOW)[0]
     data["o"].append("demo:D999")  # a caller changing what it got changes nothing remembered
     assert Codec(METER_SALT, period).loads(value, KEYS, NOW)[0]["o"] == ["demo:D101"]

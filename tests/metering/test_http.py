@@ -8,12 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from edge_support import CANARY, GATE_TEXT, Client, Edge, Reply, running_edge
+from edge_support import CANARY, GATE_TEXT, PASSWORD, Client, Edge, Reply, register, running_edge
 
 from edge.cookies import Keys
 from edge.jwt import JWTVerifier, sign_hs256
-
-PASSWORD = "correct horse battery"
 
 
 def spent_guest(edge: Edge) -> Client:
@@ -25,11 +23,8 @@ def spent_guest(edge: Edge) -> Client:
 
 def registered(edge: Edge, email: str = "reader@example.org") -> Client:
     c = edge.client()
-    r = c.post(
-        "/account/register/",
-        {"csrf": c.csrf("/account/register/"), "email": email, "password": PASSWORD},
-    )
-    assert r.status == 303, r.body
+    r = register(c, email)
+    assert r.status == 303 and "codesite-account" in r.set_cookies, r.body
     return c
 
 
@@ -152,12 +147,16 @@ def test_duplicate_cookies_are_a_new_guest_not_an_error(edge: Edge) -> None:
     ((name, value),) = c.jar.items()
     r = c.get("/demo/D102/", [("Cookie", f"{name}={value}; {name}={value}")], cookies=False)
     assert r.status == 200 and "codesite-meter" in r.set_cookies
+    # a new guest: exactly the guest allowance, no more
+    assert r.full and "0 code page views remaining" in r.body
+    fresh = Client(edge.host, edge.port, {name: r.set_cookies[name]})
+    assert not fresh.get("/demo/D103/").full
 
 
 @pytest.mark.parametrize("value", ["", ".", "A" * 5000, "!!!.@@@.###", "x" * 1025, "%00%ff"])
 def test_garbage_cookie_never_500(edge: Edge, value: str) -> None:
     r = edge.client().get("/demo/D101/", [("Cookie", f"codesite-meter={value}")], cookies=False)
-    assert r.status == 200
+    assert r.status == 200 and r.full and "0 code page views remaining" in r.body  # a new guest
 
 
 def test_parallel_requests_on_one_cookie_open_one_code(edge: Edge) -> None:
@@ -191,10 +190,7 @@ def test_restored_guest_cookie_gets_no_view_back(edge: Edge) -> None:
 
 def test_register_then_five_more_then_teaser(edge: Edge) -> None:
     c = spent_guest(edge)
-    r = c.post(
-        "/account/register/",
-        {"csrf": c.csrf("/account/register/"), "email": "a@example.org", "password": PASSWORD},
-    )
+    r = register(c, "a@example.org")
     assert r.status == 303 and "codesite-account" in r.set_cookies
     for i in range(2, 7):
         assert c.get(f"/demo/D10{i}/").full, i
@@ -361,12 +357,14 @@ def test_json_ld_marks_gated_parts(edge: Edge) -> None:
 
 def test_clients_that_drop_cookies_are_capped_per_address(metered_out: Path, tmp_path: Path, keys: Keys) -> None:
     with running_edge(metered_out, tmp_path / "db.sqlite3", keys, new_guest_views_per_address=2) as e:
-        kept = e.client()
-        kept.get("/account/login/")  # a browser that keeps its cookie
         opened = [e.client().get(f"/demo/D10{i}/", cookies=False).full for i in (1, 2, 3)]
         assert opened == [True, True, False]
         assert e.client().get("/demo/D101/", cookies=False).full  # already opened from this address
-        assert kept.get("/demo/D104/").full
+        # a guest whose browser keeps its cookie is a guest of this address too (see test_attacks)
+        kept = e.client()
+        kept.get("/account/login/")
+        assert not kept.get("/demo/D104/").full
+        assert not e.client().get("/demo/D104/", [("X-Forwarded-For", "10.9.8.7")]).full
 
 
 def test_spent_guest_crawling_every_public_url_never_sees_the_canary(edge: Edge, metered_out: Path) -> None:

@@ -1,0 +1,15 @@
+"""Search: the sharded client index (``build/site/search-index/``, read by
+``assets/search.js``) and the whoosh index (``search_index/``, read by ``codesite search`` and
+the edge's ``/api/search``), both built from the same public documents.
+
+One concern per module, lower layers first:
+
+- ``text``: folding, the plural stemmer, tokens, edit distance (code shapes: ``..mentions``).
+- ``documents``: a code's public text by field, the prior of broad entries (``Doc``).
+- ``synonyms``: ``content/synonyms.yaml`` parsed into token form, and its digest.
+- ``query``: the query plan (lay phrases, typo alternatives), mirrored in ``assets/search.js``.
+- ``client``: the client index writer, with edit-in-place (``prepare_edit``) and the scores'
+  ``State`` kept between builds.
+- ``engine``: the whoosh index: staged build and update, and ``Searcher`` for queries.
+- ``stage``: the search stage the build calls (``index``, then ``remember`` after the commit).
+"""

@@ -1,0 +1,377 @@
+"""The client index (``build/site/search-index/``): a set of classic scripts
+(``window.__csIdx.push([name, data])``) so that it loads with ``<script>`` from file:// as well
+as over HTTP; ``assets/search.js`` reads it.
+
+- ``manifest.js``: counts, BM25 settings, shard counts, systems (docid ranges), lay synonyms.
+- ``t/<n>.js``: term shards (FNV-1a hash of the term); each term's postings as a flat list
+  ``[docid delta, impact*2 + billable, ...]``. The impact is the term's BM25F score in that
+  document (times a prior for broad entries, see ``documents.prior``), computed here and
+  quantized, so the client only adds numbers. Very common terms keep their ``POSTINGS_CAP``
+  highest-impact postings: short titles and broad entries, what a one-word query wants. The
+  scores are edit-stable (see ``State``): an edit changes the postings of the terms it
+  touches, no others.
+- ``v/<c>.js``: the vocabulary by first character, with document frequencies, loaded only for
+  typo correction and as-you-type prefixes.
+- ``c/<KEY>.js``: code-prefix shards keyed by the first three characters of the normalized code
+  (upper case, no dot), in code order: exact code lookup and family listings.
+- ``r/<n>.js``: display records ``[code, title, billable]``, ``RECORDS_PER_SHARD`` consecutive
+  documents (code order) each, so a family listing touches one or two shards.
+
+After an editor's edit (a few files, every code kept: ``prepare_edit``) the scores' ``State``
+from the last build (in the snapshot folder) gives what the edited documents' terms need, and
+the index files they do not touch are carried over.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model.code import Code
+from ..model.site import Site
+from ..outputs import DAMAGED, Output, read_marshal, write_marshal
+from .documents import FIELDS, FORMAT, Doc, code_fields, document, documents
+from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
+from .synonyms import Synonyms
+from .text import STOP_WORDS, fnv1a, normalize_code, vocab_key
+
+INDEX_DIR = "search-index"  # under build/site
+K1 = 1.2
+B = 0.75
+POSTINGS_CAP = 2000
+VOCAB_KEYS = "abcdefghijklmnopqrstuvwxyz0123456789"
+TERM_SHARDS = 512
+RECORDS_PER_SHARD = 64
+IMPACT_LEVELS = 127
+PREFIX_LEN = 3
+
+
+def term_shard(term: str) -> int:
+    return fnv1a(term) % TERM_SHARDS
+
+
+
+def script(name: str, data: Any) -> bytes:
+    body = json.dumps([name, data], ensure_ascii=False, separators=(",", ":"))
+    return f"window.__csIdx.push({body});\n".encode()
+
+
+def quantized(x: float) -> float:
+    """An average field length on a grid of quarter octaves (within 10% of it): an edit moves
+    it rarely, even for a field few documents have (a body among 98k empty ones)."""
+    return 2 ** (round(math.log2(x) * 4) / 4) if x > 0 else 1.0
+
+
+def idf(df: int, n: int) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def doc_weights(fields: dict[str, list[str]], avg: dict[str, float]) -> dict[str, float]:
+    """A document's BM25F term weights: term frequencies by field weight and length norm."""
+    wtf: dict[str, float] = defaultdict(float)
+    for f, weight in FIELDS.items():
+        toks = fields[f]
+        if not toks:
+            continue
+        norm = 1 - B + B * len(toks) / avg[f]
+        for t, tf in Counter(toks).items():
+            wtf[t] += weight * tf / norm
+    return wtf
+
+
+Postings = tuple[list[int], list[float]]  # docids in order, and the term's weight in each
+
+
+@dataclass
+class State:
+    """What the scores depend on, kept between builds (``OUT/.cache/search*``) so that an edit
+    changes only the index files of the terms it touches.
+
+    The scores are edit-stable by design: the average field lengths are ``quantized`` (counted
+    over the documents that have the field: most have no notes), and the impacts are quantized
+    against a bound, not against the highest score seen, so one document's text moves
+    nothing but its own postings and its terms' document frequencies.
+    """
+
+    keys: list[tuple[str, str]]  # by docid
+    boosts: list[float]
+    billable: list[bool]
+    sums: dict[str, int]  # per field: tokens, over every document
+    counts: dict[str, int]  # per field: documents that have it
+    vocab: dict[str, int]  # document frequency of every term
+    shards: dict[int, dict[str, Postings]]  # term shard -> term -> postings (loaded as needed)
+    folder: str = ""  # where the rest of the shards are
+    dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
+
+    @property
+    def n(self) -> int:
+        return len(self.keys)
+
+    def avg(self) -> dict[str, float]:
+        return {f: quantized(self.sums[f] / self.counts[f]) if self.counts[f] else 1.0 for f in FIELDS}
+
+    def top(self) -> float:
+        """The scores' upper bound: no term weighs more than K1 + 1 once saturated, no idf is
+        above that of a term in one document, no boost above the broadest entry's."""
+        return max(self.boosts, default=1.0) * idf(1, self.n) * (K1 + 1)
+
+    def shard(self, i: int) -> dict[str, Postings]:
+        if i not in self.shards:
+            self.shards[i] = read_marshal(os.path.join(self.folder, f"{STATE}-t-{i}"))
+        return self.shards[i]
+
+    @classmethod
+    def of(cls, docs: Sequence[Doc]) -> State:
+        sums = {f: sum(len(d.fields[f]) for d in docs) for f in FIELDS}
+        counts = {f: sum(1 for d in docs if d.fields[f]) for f in FIELDS}
+        state = cls([(d.system, d.code) for d in docs], [d.boost for d in docs], [d.billable for d in docs],
+                    sums, counts, {}, {i: {} for i in range(TERM_SHARDS)})
+        avg = state.avg()
+        per_term: dict[str, Postings] = {}
+        for d in docs:
+            for t, w in doc_weights(d.fields, avg).items():
+                plist = per_term.get(t)
+                if plist is None:
+                    plist = per_term[t] = ([], [])
+                plist[0].append(d.id)
+                plist[1].append(w)
+        for t, plist in per_term.items():
+            state.shards[term_shard(t)][t] = plist
+            state.vocab[t] = len(plist[0])
+        return state
+
+    @classmethod
+    def load(cls, folder: str, token: str) -> State | None:
+        """The last build's state when it is the one ``token`` names, else None."""
+        try:
+            data = read_marshal(os.path.join(folder, STATE))
+            if data.get("format") != FORMAT or data.get("token") != token or not token:
+                return None
+            return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
+                       data["vocab"], {}, folder)
+        except (*DAMAGED, KeyError, AttributeError):
+            return None
+
+    def save(self, folder: str, token: str) -> None:
+        """Write the term shards changed (all for a new state), then the rest, naming ``token``.
+        The old state is removed first: a build stopped half way leaves none, not a mixed one."""
+        os.makedirs(folder, exist_ok=True)
+        meta = os.path.join(folder, STATE)
+        if os.path.exists(meta):
+            os.remove(meta)
+        for i in sorted(self.dirty if self.folder else self.shards):
+            write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
+        data = {"format": FORMAT, "token": token, "keys": self.keys, "boosts": self.boosts,
+                "billable": self.billable, "sums": self.sums, "counts": self.counts, "vocab": self.vocab}
+        write_marshal(meta, data)
+        self.folder, self.dirty = folder, set()
+
+
+STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
+
+
+def encode_postings(plist: Postings, df: int, state: State, top: float) -> list[int]:
+    """A term's postings as the client reads them: ``[docid delta, impact*2 + billable, ...]``."""
+    boosts, billable, n = state.boosts, state.billable, state.n
+    scale = idf(df, n) * (K1 + 1)
+    scored = [(docid, boosts[docid] * scale * w / (w + K1)) for docid, w in zip(*plist, strict=True)]
+    if len(scored) > POSTINGS_CAP:
+        scored = sorted(scored, key=lambda p: (-p[1], p[0]))[:POSTINGS_CAP]
+        scored.sort()
+    flat: list[int] = []
+    last = 0
+    for docid, score in scored:
+        q = max(1, min(IMPACT_LEVELS, round(score / top * IMPACT_LEVELS)))
+        flat += [docid - last, q * 2 + (1 if billable[docid] else 0)]
+        last = docid
+    return flat
+
+
+def term_file(i: int, state: State, top: float) -> Output:
+    shard = state.shard(i)
+    data = {t: encode_postings(shard[t], len(shard[t][0]), state, top) for t in sorted(shard)}
+    return Output("site", f"{INDEX_DIR}/t/{i}.js", script(f"t/{i}", data))
+
+
+def vocab_file(k: str, vocab: dict[str, int]) -> Output:
+    data = [x for t in sorted(t for t in vocab if vocab_key(t) == k) for x in (t, vocab[t])]
+    return Output("site", f"{INDEX_DIR}/v/{k}.js", script(f"v/{k}", data))
+
+
+def code_prefix(code: str) -> str:
+    return normalize_code(code)[:PREFIX_LEN]
+
+
+def codes_file(k: str, family: Sequence[tuple[int, str, bool]]) -> Output:
+    """A code-prefix shard: its (docid, code, billable) in code order, so a family is one run
+    of docids and the deltas are mostly 1."""
+    ids = [docid for docid, _, _ in family]
+    data = {
+        "s": [normalize_code(code)[PREFIX_LEN:] for _, code, _ in family],
+        "d": [b - a for a, b in zip([0, *ids], ids, strict=False)],
+        "b": "".join("1" if billable else "0" for *_, billable in family),
+    }
+    return Output("site", f"{INDEX_DIR}/c/{k}.js", script(f"c/{k}", data))
+
+
+def records_file(n: int, docs: Iterable[tuple[str, str, bool]]) -> Output:
+    recs = [[code, title, 1 if billable else 0] for code, title, billable in docs]
+    return Output("site", f"{INDEX_DIR}/r/{n}.js", script(f"r/{n}", recs))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What both indexes are built from: the public documents and the lay synonyms, and the
+    scores' state; after an edit (``outputs`` set), only the documents it changed and the
+    client index files that changed with them."""
+
+    docs: list[Doc]
+    synonyms: Synonyms
+    state: State | None = None
+    outputs: list[Output] | None = None
+
+
+def prepare(site: Site, synonyms: Synonyms) -> Prepared:
+    docs = documents(site)
+    return Prepared(docs, synonyms, State.of(docs))
+
+
+
+def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
+    """Every file of the client index, as public outputs under ``search-index/``; after an
+    edit, those it changed."""
+    if prepared.outputs is not None:
+        yield from prepared.outputs
+        return
+    docs, synonyms, state = prepared.docs, prepared.synonyms, prepared.state or State.of(prepared.docs)
+    top = state.top()
+    # Every term and vocabulary shard exists, empty or not: editing a code never removes one.
+    for i in range(TERM_SHARDS):
+        yield term_file(i, state, top)
+    for k in sorted(set(VOCAB_KEYS) | {vocab_key(t) for t in state.vocab}):
+        yield vocab_file(k, state.vocab)
+
+    codes: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
+    for d in docs:
+        codes[code_prefix(d.code)].append((d.id, d.code, d.billable))
+    for k, family in sorted(codes.items()):
+        yield codes_file(k, family)
+
+    for start in range(0, len(docs), RECORDS_PER_SHARD):
+        chunk = docs[start : start + RECORDS_PER_SHARD]
+        yield records_file(start // RECORDS_PER_SHARD, ((d.code, d.title, d.billable) for d in chunk))
+
+    systems = []
+    for sid, system in site.config.systems.items():
+        ids = [d.id for d in docs if d.system == sid]
+        if ids:
+            systems.append(
+                {
+                    "id": sid,
+                    "name": system.name,
+                    "prefix": system.url_prefix,
+                    "first": ids[0],
+                    "last": ids[-1],
+                }
+            )
+    manifest = {
+        "format": FORMAT,
+        "docs": len(docs),
+        "termShards": TERM_SHARDS,
+        "recordsPerShard": RECORDS_PER_SHARD,
+        "prefixLen": PREFIX_LEN,
+        "systems": systems,
+        "stop": sorted(STOP_WORDS),
+        "synonyms": synonyms,
+        "weights": {
+            "synonym": SYNONYM_WEIGHT,
+            "typo": TYPO_WEIGHT,
+            "maxTypoAlts": MAX_TYPO_ALTS,
+            "maxPhrase": MAX_PHRASE,
+        },
+    }
+    yield Output("site", f"{INDEX_DIR}/manifest.js", script("manifest", manifest))
+
+
+def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], after: Mapping[str, Code],
+                 folder: str, token: str) -> Prepared | None:
+    """The documents an edit changed and the client index files they change, from the last
+    build's state (``token`` names it); None when the edit needs a full index: no such state,
+    a parent changed (boosts move), or an average field length moved.
+
+    ``before``/``after``: the changed files' codes, every file keeping its code.
+    """
+    state = State.load(folder, token)
+    if state is None or any(before[p].parent != c.parent for p, c in after.items()):
+        return None
+    # an edit's few codes: found by a scan in C, not a map of all 98k keys made per save
+    docid = {c.key: state.keys.index(c.key) for c in after.values() if c.key in state.keys}
+    avg = state.avg()
+    edits: list[tuple[int, Code, dict[str, list[str]], dict[str, list[str]]]] = []
+    for path, new in sorted(after.items()):
+        old = before[path]
+        if new.key not in docid or old.key != new.key:
+            return None
+        fields_before, fields_after = code_fields(old, old.title or ""), code_fields(new, new.title or "")
+        for f in FIELDS:
+            state.sums[f] += len(fields_after[f]) - len(fields_before[f])
+            state.counts[f] += bool(fields_after[f]) - bool(fields_before[f])
+        edits.append((docid[new.key], new, fields_before, fields_after))
+    if state.avg() != avg:
+        return None
+
+    docs: list[Doc] = []
+    terms: set[str] = set()  # whose postings changed
+    records: set[int] = set()
+    families: set[str] = set()
+    for i, new, fields_before, fields_after in edits:
+        old = before[new.path]
+        w_before, w_after = doc_weights(fields_before, avg), doc_weights(fields_after, avg)
+        if new.billable != old.billable:
+            state.billable[i] = new.billable
+            families.add(code_prefix(new.code))
+            terms.update(w_before, w_after)
+        else:
+            terms.update(t for t in w_before.keys() | w_after.keys() if w_before.get(t) != w_after.get(t))
+        if (new.title, new.billable) != (old.title, old.billable):
+            records.add(i // RECORDS_PER_SHARD)
+        for t in terms & (w_before.keys() | w_after.keys()):
+            shard = state.shard(term_shard(t))
+            state.dirty.add(term_shard(t))
+            ids, ws = shard.get(t, ([], []))
+            at = bisect.bisect_left(ids, i)
+            if at < len(ids) and ids[at] == i:
+                del ids[at], ws[at]
+            if t in w_after:
+                ids.insert(at, i)
+                ws.insert(at, w_after[t])
+            if ids:
+                shard[t] = (ids, ws)
+                state.vocab[t] = len(ids)
+            else:
+                shard.pop(t, None)
+                state.vocab.pop(t, None)
+        docs.append(document(site, list(site.config.systems), i, new, fields_after, state.boosts[i]))
+
+    top = state.top()
+    outputs = [term_file(s, state, top) for s in sorted(state.dirty)]
+    wanted: dict[str, dict[str, int]] = {vocab_key(t): {} for t in terms}
+    for t, n in state.vocab.items():  # one pass over the vocabulary, not one per file
+        part = wanted.get(vocab_key(t))
+        if part is not None:
+            part[t] = n
+    outputs += [vocab_file(k, wanted[k]) for k in sorted(wanted)]
+    for k in sorted(families):
+        family = [(i, code, state.billable[i]) for i, (_, code) in enumerate(state.keys) if code_prefix(code) == k]
+        outputs.append(codes_file(k, family))
+    for n in sorted(records):
+        chunk = [site.codes[key] for key in state.keys[n * RECORDS_PER_SHARD : (n + 1) * RECORDS_PER_SHARD]]
+        outputs.append(records_file(n, ((c.code, c.title or "", c.billable) for c in chunk)))
+    return Prepared(docs, synonyms, state, outputs)
+

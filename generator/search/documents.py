@@ -1,0 +1,100 @@
+"""The search documents: the public text of each code, by field, that both indexes are built
+from. Gated sections never reach a document, so they never reach an index."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..mentions import without_mentions
+from ..model.code import Code
+from ..model.site import Site, sort_key
+from ..model.urls import code_url
+from .text import plain_markdown, tokens
+
+FORMAT = 1  # of the documents and both indexes made of them: a change rebuilds them whole
+
+# Field weights of BM25F: an official title word outweighs the same word in a note.
+FIELDS: dict[str, float] = {"title": 3.0, "syn": 2.5, "incl": 1.5, "text": 1.0}
+PRIOR = 0.1
+# Instructional notes indexed with the inclusion weight, and with the plain text.
+INCLUSION_NOTES = ("inclusion_terms", "includes")
+TEXT_NOTES = ("note",)  # excludes/code-first notes name other conditions: indexing them misleads
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    id: int
+    code: str
+    system: str
+    title: str
+    billable: bool
+    url: str
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    boost: float = 1.0
+    order: tuple[int, int, str] = (0, 0, "")  # system rank, then code order
+
+
+def document_order(site: Site) -> list[Code]:
+    systems = list(site.config.systems)
+    return sorted(site.codes.values(), key=lambda c: order_of(systems, c))
+
+
+def order_of(systems: list[str], code: Code) -> tuple[int, int, str]:
+    """Documents are in system order (as site.yaml lists them), then code order."""
+    return (systems.index(code.system), *sort_key(code.code))
+
+
+def code_fields(code: Code, title: str) -> dict[str, list[str]]:
+    """The public text of a code, by field. Gated sections are left out here, once. Codes
+    named in notes are left out too: a search for S72 wants S72, not every note naming it."""
+    incl = [n for k in INCLUSION_NOTES for n in code.notes.get(k, ())]
+    text = [n for k in TEXT_NOTES for n in code.notes.get(k, ())]
+    text.append(plain_markdown(code.body))
+    text += [plain_markdown(s.title + "\n" + s.body) for s in code.sections if not s.gated]
+    return {
+        "title": tokens(title),
+        "syn": tokens(" . ".join(code.synonyms)),
+        "incl": tokens(without_mentions(" . ".join(incl))),
+        "text": tokens(without_mentions(" . ".join(text))),
+    }
+
+
+def descendants(site: Site) -> dict[tuple[str, str], int]:
+    """How many entries sit below each entry of the hierarchy."""
+    count: dict[tuple[str, str], int] = {}
+    for code in document_order(site):
+        stack = [(code.key, False)]
+        while stack:
+            key, done = stack.pop()
+            if key in count:
+                continue
+            kids = site.children.get(key, [])
+            if done or not kids:
+                count[key] = sum(1 + count.get(k.key, 0) for k in kids)
+            else:
+                stack.append((key, True))
+                stack.extend((k.key, False) for k in kids if k.key not in count)
+    return count
+
+
+def prior(n_descendants: int) -> float:
+    """A document boost for broad entries: for "diabetes", E11 (hundreds of codes below it)
+    before E23.2 Diabetes insipidus, whose title is merely shorter."""
+    return 1 + PRIOR * math.log1p(n_descendants)
+
+
+def documents(site: Site) -> list[Doc]:
+    out: list[Doc] = []
+    below = descendants(site)
+    systems = list(site.config.systems)
+    for i, code in enumerate(document_order(site)):
+        fields = code_fields(code, code.title or "")
+        out.append(document(site, systems, i, code, fields, prior(below.get(code.key, 0))))
+    return out
+
+
+def document(site: Site, systems: list[str], docid: int, code: Code, fields: dict[str, list[str]], boost: float) -> Doc:
+    prefix = site.config.systems[code.system].url_prefix
+    return Doc(docid, code.code, code.system, code.title or "", code.billable, code_url(prefix, code.code), fields,
+               boost, order_of(systems, code))
