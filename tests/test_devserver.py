@@ -108,14 +108,14 @@ def test_a_yaml_error_shows_in_an_overlay_until_fixed(dev: Dev, page: Any) -> No
     good = (dev.site / CODE).read_text()
     dev.edit(CODE, lambda s: s.replace("billable: false", "billable: [unclosed", 1))
     overlay = page.locator("#codesite-overlay")
-    expect(overlay).to_contain_text(f"{CODE}:8:", timeout=WAIT * 1000)
+    expect(overlay).to_contain_text(f"{CODE}:7: billable:", timeout=WAIT * 1000)
     assert "Subluxation and dislocation of hip" in dev.get(CODE_URL)  # the last good site
     opened = page.context.new_page()  # a page opened while broken shows it at once
     opened.goto(dev.base + "/")
-    expect(opened.locator("#codesite-overlay")).to_contain_text(f"{CODE}:8:")
+    expect(opened.locator("#codesite-overlay")).to_contain_text(f"{CODE}:7: billable:")
     (dev.site / CODE).write_text(good)
     expect(overlay).to_have_count(0, timeout=WAIT * 1000)
-    assert any(f"{CODE}:8:" in x for x in dev.log)  # the terminal too
+    assert any(f"{CODE}:7: billable:" in x for x in dev.log)  # the terminal too
 
 
 def test_css_changes_apply_without_a_navigation(dev: Dev, page: Any) -> None:
