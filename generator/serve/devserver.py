@@ -11,7 +11,9 @@ it at once: a build under way is aborted (its staging folder removed) and the pr
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -31,7 +33,7 @@ from ..build import BuildOptions, build
 from ..errors import CheckFailed, CodesiteError
 from ..load import load_config
 from ..load.scan import Scanned
-from ..publish import Report
+from ..publish import MANIFEST, Report
 from ..state import Memory
 from . import watch
 from .overlay import ERRORS_URL
@@ -41,6 +43,7 @@ from .watch import STEP_MS
 
 T = TypeVar("T")
 SETTLE = 0.4  # seconds after a reload before the build state is saved (the pages load first)
+FORCE_AFTER = 0.8  # seconds a build interrupted by Ctrl-C may take to wind down
 
 
 @dataclass
@@ -55,22 +58,6 @@ class Settings:
     open_browser: bool = False
     quiet: bool = False  # no request log
     debounce_ms: int = STEP_MS  # quiet time that ends a batch
-
-
-def stop_on_signals() -> None:
-    """Ctrl-C and SIGTERM stop the server cleanly (KeyboardInterrupt in the main thread), even
-    when it was started with SIGINT ignored (a background job of a non-interactive shell)."""
-    main = os.getpid()
-
-    def stop(signum: int, frame: object) -> None:
-        if os.getpid() != main:  # a forked build worker: end as the signal's default would
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
 
 
 def handler_for(base: type[WSGIRequestHandler], hub: Hub) -> type[WSGIRequestHandler]:
@@ -106,19 +93,57 @@ class DevServer:
         self.preview: Preview | None = None
         self.rebuilds = 0  # builds after the first, failed ones included
         self.told = 0.0  # time.monotonic() when the browser was last told to reload
+        self.building = False
+        self.stopping = False
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
     def build(self, scanned: Scanned | None = None) -> Report:
         options = BuildOptions(out_dir=self.s.out_dir, quiet=True, memory=self.memory, prescan=scanned)
-        return build(self.s.site_dir, options)
+        self.building = True
+        try:
+            return build(self.s.site_dir, options)
+        finally:
+            self.building = False
+
+    def stop_on_signals(self) -> None:
+        """Ctrl-C and SIGTERM stop the server (KeyboardInterrupt in the main thread), even when
+        it was started with SIGINT ignored (a background job of a non-interactive shell). A
+        build under way is abandoned cleanly; should that take over ``FORCE_AFTER`` seconds
+        (forked render workers of a layout change wind down slowly), the process leaves at
+        once: the staging folder removed and the output manifest too, so that the next build,
+        whatever was applied, renders and writes everything again."""
+        main = os.getpid()
+
+        def force() -> None:
+            if self.building:
+                shutil.rmtree(os.path.join(self.s.out_dir, ".staging"), ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.s.out_dir, MANIFEST))
+            self.say("stopped (a rebuild was abandoned: the next build writes every file)")
+            os._exit(0)
+
+        def stop(signum: int, frame: object) -> None:
+            if os.getpid() != main:  # a forked build worker: end as the signal's default would
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+                return
+            if self.building and not self.stopping:
+                self.stopping = True
+                timer = threading.Timer(FORCE_AFTER, force)
+                timer.daemon = True
+                timer.start()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
 
     def run(self) -> int:
         """Build (CheckFailed and the like propagate: there is no good site to serve yet), then
         serve and watch until Ctrl-C or ``stop``; 0. The watches are set before the first build
         reads a file: a save made while it runs makes the first rebuild."""
-        stop_on_signals()
+        self.stop_on_signals()
         watcher = watch.Watcher(self.s.site_dir, self.stop, self.s.debounce_ms) if self.s.watch else None
         start = time.perf_counter()
         report = self.build()
