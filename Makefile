@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/search.py
 	$(PY) bench/edge.py
 	$(PY) bench/archive.py
+	$(PY) bench/serve.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check generator edge tests bench tools

@@ -184,7 +184,7 @@ def main() -> int:
             shutil.copytree(ROOT / part, site / part)
         out = Path(tmp) / "out"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "CODESITE_EDGE_KEYS": KEY}
-        edge_cmd = serve_command(str(site), str(out))
+        edge_cmd = [*serve_command(str(site), str(out)), "--no-watch"]  # the production app alone
         static_cmd = [
             sys.executable,
             "-u",

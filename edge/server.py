@@ -1,13 +1,13 @@
-"""``codesite serve``: the WSGI app on a threaded standard-library server."""
+"""The WSGI app for a built site, and the threaded standard-library server ``codesite serve``
+runs it on (the dev server in ``generator.serve`` wraps the app; nothing of it is in here)."""
 
 from __future__ import annotations
 
 import os
 import socket
 import socketserver
-import sys
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from .core import Policy
 from .keys import load_keys
@@ -61,29 +61,3 @@ def build_app(
     )
     return app, store, source
 
-
-def serve(
-    out_dir: str,
-    site_dir: str,
-    host: str,
-    port: int,
-    keys_file: str | None = None,
-    db: str | None = None,
-    quiet: bool = False,
-) -> None:
-    app, store, source = build_app(out_dir, site_dir, host, keys_file, db)
-    handler = QuietHandler if quiet else Handler
-    server_class = ThreadingWSGIServer6 if ":" in host else ThreadingWSGIServer
-    with (
-        store,
-        make_server(host, port, app, server_class=server_class, handler_class=handler) as httpd,
-    ):
-        shown = f"[{host}]" if ":" in host else host
-        print(f"signing keys: {source}", flush=True)
-        if host not in LOOPBACK:
-            print("cookies are Secure (__Host-): put this server behind HTTPS", flush=True)
-        print(f"serving http://{shown}:{httpd.server_address[1]}/ (Ctrl-C to stop)", flush=True)
-        try:
-            httpd.serve_forever()
-        except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)

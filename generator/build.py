@@ -18,7 +18,7 @@ from .load.descriptors import Descriptors, read_descriptors
 from .load.digests import template_digests
 from .load.loader import Changes
 from .load.plan import plan
-from .load.scan import Prescan
+from .load.scan import Prescan, Scanned
 from .load.snapshot import SNAPSHOT
 from .model.urls import split_whatsnew_url, whatsnew_url
 from .publish import Publisher, Report
@@ -29,7 +29,7 @@ from .render.templating import TemplateCache
 from .render.whatsnew import releases, whatsnew_pages
 from .search import stage as search
 from .search.engine import whoosh_dir
-from .state import BuildState
+from .state import BuildState, Memory
 
 
 @dataclass
@@ -40,7 +40,8 @@ class BuildOptions:
     descriptor_files: Sequence[str] = field(default_factory=tuple)  # "cpt=path/to/file.csv"
     search: bool = True  # build the client index and the whoosh index
     jobs: int | None = None  # rendering processes; None: one per core on large sites
-    prescan: Prescan | None = None  # the content files' stat, already under way (see ``cli``)
+    prescan: Prescan | Scanned | None = None  # the content files' stat, already under way (see ``cli``)
+    memory: Memory | None = None  # the last build's state, kept in memory between builds (the dev server)
     offline: bool = False  # pages for the offline archive (see ``archive``)
 
 
@@ -61,14 +62,18 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         return (sorted(descriptors.items()), options.file_links, options.offline, sorted(assets.items()))
 
     # 1. load and check: every problem, before anything renders
-    loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan)
+    memory = options.memory
+    if memory is not None:
+        memory.flush()
+    loaded = load_and_check(site_dir, out_dir, inputs=inputs, jobs=options.jobs, prescan=options.prescan,
+                            previous=memory.snapshot if memory else None)
     site, changes = loaded.site, loaded.changes
     guard_out_dir(site_dir, out_dir)
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links,
                         descriptors=descriptors, bytecode_cache=templates, offline=options.offline,
                         assets=assets)
-    publisher = Publisher(out_dir)
+    publisher = Publisher(out_dir, memory.manifest if memory else None)
     publisher.begin()
     state = BuildState(out_dir, changes.new, changes.old, publisher, templates)
     try:
@@ -94,7 +99,10 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         raise
     # 5. publish, 6. remember
     report = publisher.commit()
-    state.save()
+    if memory is not None:
+        memory.keep(state)  # saved by memory.flush()
+    else:
+        state.save()
     return report
 
 

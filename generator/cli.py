@@ -81,14 +81,26 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--billable", action="store_true", help="only billable codes")
 
     s = sub.add_parser(
-        "serve", help="build, then serve the site with metering and accounts (WSGI)",
-        description="Build the site, then serve OUT/site with the metering edge: full code pages "
-        "from OUT/private, accounts in OUT/edge.sqlite3. Signing keys come from "
+        "serve", help="live preview: build, serve with metering, rebuild and reload pages on save",
+        description="Build the site, then serve OUT/site with the metering edge (full code pages "
+        "from OUT/private, accounts in OUT/edge.sqlite3), watch content/, layouts/ and assets/, "
+        "rebuild on every save and reload the open pages (LiveReload; stylesheets in place). A file "
+        "with a problem never stops the server: the last good site stays served and every problem "
+        "shows over the pages and in the terminal until it is fixed. Signing keys come from "
         "$CODESITE_EDGE_KEYS, --keys-file, or a development key generated into OUT.")
     _site_arg(s)
     s.add_argument("--out", metavar="DIR", help="output folder (default: SITE/build)")
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
     s.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free)")
+    s.add_argument("--no-meter", dest="meter", action="store_false",
+                   help="show every gated section, without counting views (for previewing)")
+    s.add_argument("--no-watch", dest="watch", action="store_false",
+                   help="build once and serve, without watching or reloading")
+    s.add_argument("--open", action="store_true", help="open the site in the web browser")
+    s.add_argument("--debounce", type=int, default=50, metavar="MS",
+                   help="quiet time that ends a batch of changes, one rebuild (default: 50 ms; raise it "
+                   "on a busy machine or for tools that write in slow bursts)")
     s.add_argument("--keys-file", metavar="FILE", help="signing keys, one a line, oldest first")
     s.add_argument("--quiet", "-q", action="store_true", help="no request log")
     imp = sub.add_parser(
@@ -287,16 +299,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from edge.server import serve
-
-    from .build import BuildOptions, build
+    from .serve.devserver import DevServer, Settings
 
     out = args.out or os.path.join(args.site, "build")
-    report = build(args.site, BuildOptions(out_dir=out, quiet=True))
-    if not args.quiet:
-        print(f"built: {report.written} written, {report.unchanged} unchanged", flush=True)
-    serve(out, args.site, args.host, args.port, keys_file=args.keys_file, quiet=args.quiet)
-    return 0
+    settings = Settings(args.site, out, args.host, args.port, args.keys_file, meter=args.meter,
+                        watch=args.watch, open_browser=args.open, quiet=args.quiet,
+                        debounce_ms=max(1, args.debounce))
+    return DevServer(settings).run()
 
 
 COMMANDS = {

@@ -33,10 +33,11 @@ class Report:
 class Publisher:
     """Collects outputs into ``out/.staging`` and applies them to ``out/site`` and ``out/private``."""
 
-    def __init__(self, out_dir: str) -> None:
+    def __init__(self, out_dir: str, manifest: dict[str, str] | None = None) -> None:
+        """``manifest``: the last build's, when the caller kept it (else read from the folder)."""
         self.out = os.path.abspath(out_dir)
         self.staging = os.path.join(self.out, ".staging")
-        self.old = self._read_manifest()
+        self.old = manifest if manifest is not None else self._read_manifest()
         self.new: dict[str, str] = {}
         self.carried: dict[str, str] = {}  # the last build's files kept whole (see ``carry``)
         self.changed: list[str] = []
@@ -123,7 +124,9 @@ class Publisher:
     def carry(self, drop: set[str]) -> None:
         """Keep every file of the last build but those in ``drop``, in one step (an edit
         that renders a few pages of 98k)."""
-        self.carried = {k: h for k, h in self.old.items() if k not in drop}
+        carried = self.carried = dict(self.old)  # a copy in C, then the few dropped
+        for k in drop:
+            carried.pop(k, None)
 
     def has(self, key: str) -> bool:
         return key in self.new or key in self.carried
@@ -157,7 +160,7 @@ class Publisher:
             live = os.path.join(self.out, key)
             os.makedirs(os.path.dirname(live), exist_ok=True)
             os.replace(os.path.join(self.staging, key), live)
-        stale = [k for k in self.old if k not in self.new]
+        stale = sorted(self.old.keys() - self.new.keys())
         for key in stale:
             try:
                 os.remove(safe_join(self.out, key))

@@ -19,6 +19,37 @@ from .render.templating import TemplateCache
 
 
 @dataclass
+class Memory:
+    """The last good build's state, kept by a caller that builds again and again into one
+    output folder (the dev server): the next build starts from it instead of reading it from
+    OUT/.cache and OUT/.manifest. A failed build leaves it as it was, as it leaves the folder.
+
+    A build with a memory leaves its state unsaved (``unsaved``): the caller saves it with
+    ``flush`` once it has told the browser, and the next build (or the end of the program)
+    must find it saved; ``build`` flushes first.
+    """
+
+    snapshot: Snapshot | None = None
+    manifest: dict[str, str] | None = None
+    unsaved: BuildState | None = None
+
+    def keep(self, state: BuildState) -> None:
+        self.unsaved = state
+        self.manifest = state.publisher.new
+
+    def flush(self) -> None:
+        state, self.unsaved = self.unsaved, None
+        if state is None:
+            return
+        try:
+            state.save()
+        except BaseException:
+            self.snapshot = self.manifest = None  # the next build reads what is on disk
+            raise
+        self.snapshot = state.snapshot.as_read(state.out_dir, state.previous)
+
+
+@dataclass
 class BuildState:
     out_dir: str
     snapshot: Snapshot  # this build's

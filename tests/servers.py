@@ -14,15 +14,20 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def running(cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60) -> Iterator[str]:
+def running(
+    cmd: list[str], ready: str, env: dict[str, str], timeout: float = 60, log: list[str] | None = None
+) -> Iterator[str]:
     """Run a server command in a subprocess; yield the first output line containing ``ready``
-    (it names the address), then stop the process. For tests and benchmarks."""
+    (it names the address), then stop the process. For tests and benchmarks. ``log``: gets
+    every output line, as it comes."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
         for x in proc.stdout or ():
             lines.put(x)
+            if log is not None:
+                log.append(x)
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()

@@ -22,7 +22,8 @@ from ..model.config import CONFIG_PATH, SiteConfig, parse_config_checked
 from ..model.site import Site
 from .digests import env_digest, layouts_digest
 from .loader import Changes, ContentCheckFailed, load_codes
-from .scan import Prescan
+from .scan import Prescan, Scanned
+from .snapshot import Snapshot
 from .symlinks import refuse_symlinks
 from .synonyms import RawSynonyms, read_synonyms
 
@@ -69,28 +70,32 @@ def load_and_check(
     *,
     inputs: Callable[[SiteConfig], Any] | None = None,
     jobs: int | None = None,
-    prescan: Prescan | None = None,
+    prescan: Prescan | Scanned | None = None,
+    previous: Snapshot | None = None,
 ) -> Loaded:
     """Load and check the whole site; raise CheckFailed with every problem, all at once.
 
     ``out_dir``: a build's output folder, whose build state lets unchanged files go unparsed
     (None: parse everything, as ``codesite check`` does). ``inputs(config)``: the build's other
-    inputs (options, descriptors), part of the digest every page depends on.
+    inputs (options, descriptors), part of the digest every page depends on. ``previous``: the
+    last build's state, when the caller kept it in memory (the dev server).
     """
     refuse_symlinks(site_dir)  # before anything is read through one
     config, config_text, config_errors = read_config_checked(site_dir)
     if config is None:  # the content cannot be checked against it: its problems alone
         raise CheckFailed(config_errors)
     synonyms, synonyms_digest, synonym_errors = read_synonyms(site_dir)
-    errors: list[ContentError] = [*config_errors, *synonym_errors]
     layouts = layouts_digest(os.path.join(site_dir, "layouts"))
+    errors: list[ContentError] = [*config_errors, *synonym_errors]
     extra = (inputs(config) if inputs else None, synonyms_digest)
     env = env_digest(site_dir, config.digest, extra)
     content_errors: Sequence[ContentError] = ()
     site = changes = checked = None
     with parallel.loading():
         try:
-            site, changes = load_codes(site_dir, out_dir, config, env, layouts, jobs, prescan=prescan)
+            site, changes = load_codes(
+                site_dir, out_dir, config, env, layouts, jobs, prescan=prescan, previous=previous
+            )
         except ContentCheckFailed as exc:
             content_errors, checked = exc.errors, exc.site
         else:

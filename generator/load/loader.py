@@ -29,7 +29,7 @@ from .graph import Graph
 from .lazy import LazyCodes, LazyLists
 from .parse import Parsed, parse_files, read_text
 from .records import from_record, key_of
-from .scan import Prescan, scan
+from .scan import Prescan, Scanned, scan
 from .snapshot import DAMAGED, FileEntry, Snapshot
 from .symlinks import refuse_scanned_links
 
@@ -66,13 +66,15 @@ def load_codes(
     layouts: str,
     jobs: int | None,
     use_snapshot: bool = True,
-    prescan: Prescan | None = None,
+    prescan: Prescan | Scanned | None = None,
+    previous: Snapshot | None = None,
 ) -> tuple[Site, Changes]:
     """Load and check the site, parsing only the files whose bytes changed since the snapshot.
 
     ``layouts``: the digest of the layouts folder. When a few files changed, no code came
     or went and the layouts are the same, the other codes are read from the snapshot only when a page to render shows
-    them. Raises CheckFailed with every problem, exactly as a full load would.
+    them. Raises CheckFailed with every problem, exactly as a full load would. ``previous``: the
+    last build's snapshot kept in memory (the dev server's), read from OUT/.cache without it.
     """
     # stat the content files (in a thread, unless the caller already started a Prescan) while
     # the snapshot loads: stat releases the GIL
@@ -81,7 +83,7 @@ def load_codes(
         scanning = pool.submit(scan, site_dir) if prescan is None else None
         old = None
         if use_snapshot and out_dir and all(os.path.isdir(os.path.join(out_dir, a)) for a in ("site", "private")):
-            old = Snapshot.read(out_dir)
+            old = previous if previous is not None else Snapshot.read(out_dir)
             if old is not None and old.env != env:
                 old = None
         if prescan is not None:
@@ -95,7 +97,10 @@ def load_codes(
     # scan saw: read every file not safely older than that scan (git's "racily clean" files).
     racy = old.scanned - RACY_NS if old else 0
     todo = []
-    for rel, st in stats.items():
+    candidates = stats
+    if isinstance(prescan, Scanned) and old is previous is not None:  # a watcher saw every change
+        candidates = {rel: stats[rel] for rel in prescan.changed if rel in stats}
+    for rel, st in candidates.items():
         was = prev.get(rel)
         if was is None or was[0] != st[0] or was[1] != st[1] or st[0] >= racy:
             todo.append((rel, st, was[2] if was else None))

@@ -88,3 +88,17 @@ class Prescan:
                     return found
         self.started = time.time_ns()
         return scan(self.site_dir)
+
+
+class Scanned:
+    """A scan already made (``Prescan``'s interface): the dev server's, from the last build's
+    stats and the files its watcher saw change (``changed``: only those can differ from the last
+    build; every file written since it started is one of them)."""
+
+    def __init__(self, stats: dict[str, Stat], started: int, changed: set[str]) -> None:
+        self.stats = stats
+        self.started = started
+        self.changed = changed
+
+    def result(self) -> dict[str, Stat]:
+        return self.stats

@@ -49,6 +49,7 @@ class Snapshot:
     search: str = ""  # the build that left the search state and indexes ("": none is current)
     _graph: Graph | None = None
     _shards: dict[int, dict[str, FileEntry]] = field(default_factory=dict)
+    _written: dict[int, dict[str, FileEntry]] = field(default_factory=dict)  # by ``save``
 
     @classmethod
     def read(cls, out_dir: str) -> Snapshot | None:
@@ -134,6 +135,7 @@ class Snapshot:
             parts["files"] = self.files
         if old is None or self.graph != old.graph:
             parts["graph"] = self.graph.dump()
+        self._written = shards
         meta = self.meta()
         if not parts and old is not None and {**meta, "scanned": 0} == {**old.meta(), "scanned": 0}:
             return
@@ -141,6 +143,18 @@ class Snapshot:
         for name, data in parts.items():
             write_marshal(os.path.join(folder, name), data)
         write_marshal(os.path.join(folder, "meta"), meta)
+
+    def as_read(self, out_dir: str, old: Snapshot | None) -> Snapshot:
+        """This snapshot, once saved, as ``read`` would return it, with what is already in memory
+        kept: the graph, and the shards this build or the last one loaded. After a build that
+        had no snapshot, the shards are read from disk when asked for (holding them all would
+        hold every code)."""
+        last = Snapshot(self.env, self.layouts, self.templates, self.others, self.counts, self.scanned,
+                        self.files, os.path.join(out_dir, SNAPSHOT), search=self.search)
+        last._graph = self._graph
+        if old is not None:
+            last._shards = {**old._shards, **self._written}
+        return last
 
 
 def shard_of(key: Key) -> int:

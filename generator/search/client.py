@@ -318,7 +318,8 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
     state = State.load(folder, token)
     if state is None or any((before[p].parent, before[p].kind) != (c.parent, c.kind) for p, c in after.items()):
         return None
-    docid = {key: i for i, key in enumerate(state.keys)}
+    # an edit's few codes: found by a scan in C, not a map of all 98k keys made per save
+    docid = {c.key: state.keys.index(c.key) for c in after.values() if c.key in state.keys}
     avg = state.avg()
     edits: list[tuple[int, Code, dict[str, list[str]], dict[str, list[str]]]] = []
     for path, new in sorted(after.items()):
@@ -368,7 +369,12 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
 
     top = state.top()
     outputs = [term_file(s, state, top) for s in sorted(state.dirty)]
-    outputs += [vocab_file(k, state.vocab) for k in sorted({vocab_key(t) for t in terms})]
+    wanted: dict[str, dict[str, int]] = {vocab_key(t): {} for t in terms}
+    for t, n in state.vocab.items():  # one pass over the vocabulary, not one per file
+        part = wanted.get(vocab_key(t))
+        if part is not None:
+            part[t] = n
+    outputs += [vocab_file(k, wanted[k]) for k in sorted(wanted)]
     for k in sorted(families):
         family = [(i, code, state.billable[i]) for i, (_, code) in enumerate(state.keys) if code_prefix(code) == k]
         outputs.append(codes_file(k, family))

@@ -12,7 +12,8 @@ from edge.store import MIN_PASSWORD
 
 def banner(body: str) -> str:
     """The banner's text, tags stripped."""
-    m = re.search(r'<div class="meter-banner" id="meter-banner">(.*?)</div>\s*<main', body, re.S)
+    banner_at = r'<(?:div|aside) class="meter-banner" id="meter-banner"[^>]*>(.*?)</(?:div|aside)>\s*<main'
+    m = re.search(banner_at, body, re.S)
     assert m, body[:2000]
     return " ".join(re.sub(r"<[^>]+>", " ", m.group(1)).split()).replace(" .", ".").replace(" ,", ",")
 

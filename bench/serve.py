@@ -1,0 +1,275 @@
+"""Benchmark: the dev server on the full ICD-10-CM set, seen from a real browser.
+
+Imports the set into a temporary site (as bench/build_full.py does), builds it once with
+``codesite build`` (an editor's usual starting point), starts ``codesite serve`` on it, opens a
+code page in headless Chromium and times, for each of 20 edits of different kinds, the save (the
+file written) until the page in the browser shows the result: the new body text, the new title,
+a reloaded page after a synonym edit (the new synonym is then checked to be in the search
+index), a new code in its parent's children list. Then a layout change, the same way. Prints
+p50/p95 of the edits, each kind's median, the layout change, the cold build for comparison, and
+the server's peak memory (the largest sum of RSS and of PSS of the server process and its
+children, sampled every 20 ms; and the kernel's high-water mark of the server process).
+
+    python bench/serve.py [--work DIR] [--edits 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from build_full import codesite, env, imported_site, run  # noqa: E402
+
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.servers import port_of  # noqa: E402
+
+CODE = "S72.001A"  # a leaf: body, title and synonym edits
+PARENT = "S72.001"  # its parent: new codes appear in its children list
+KINDS = ("body", "title", "synonym", "new code")
+SHOWS = "t => document.body !== null && document.body.innerText.includes(t)"
+
+
+def tree_of(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def field_kib(path: str, name: str) -> int:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Memory:
+    """Samples the server's process tree every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.rss = self.pss = self.hwm = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self) -> None:
+        while not self.stop.wait(0.02):
+            pids = tree_of(self.pid)
+            self.rss = max(self.rss, sum(field_kib(f"/proc/{p}/status", "VmRSS") for p in pids))
+            self.pss = max(self.pss, sum(field_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids))
+            self.hwm = max(self.hwm, field_kib(f"/proc/{self.pid}/status", "VmHWM"))
+
+    def done(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def rewrite(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def front_value(path: Path, key: str) -> str:
+    for line in path.read_text().splitlines():
+        if line.startswith(key + ": "):
+            return line[len(key) + 2 :]
+    raise KeyError(key)
+
+
+class Session:
+    def __init__(self, page: Any, base: str, site: Path) -> None:
+        self.page, self.base, self.site = page, base, site
+        self.codes = site / "content" / "codes" / "icd10cm"
+        self.search_lag: list[float] = []
+
+    def api_finds(self, word: str, start: float) -> float:
+        """Seconds from the save until /api/search (the whoosh index, saved after the page
+        reloads) finds the code by its new synonym."""
+        q = urllib.parse.quote(word)
+        while time.perf_counter() - start < 120:
+            with urllib.request.urlopen(f"{self.base}/api/search?q={q}", timeout=30) as r:
+                if CODE in [x["code"] for x in json.load(r)["results"]]:
+                    return time.perf_counter() - start
+            time.sleep(0.05)
+        raise AssertionError(f"/api/search never found {CODE} by {word!r}")
+
+    def goto(self, code: str) -> None:
+        sockets: list[Any] = []
+
+        def opened(ws: Any) -> None:
+            sockets.append(ws)
+
+        self.page.on("websocket", opened)
+        self.page.goto(f"{self.base}/icd-10-cm/{code}/")
+        deadline = time.monotonic() + 30
+        while not sockets and time.monotonic() < deadline:
+            self.page.wait_for_timeout(10)
+        self.page.remove_listener("websocket", opened)
+        self.page.wait_for_timeout(300)  # the LiveReload hello
+
+    def timed(self, save: Any, shows: str, arg: Any, timeout_s: float = 60) -> float:
+        """Seconds from just before the save until ``shows(arg)`` holds in the page."""
+        start = time.perf_counter()
+        save()
+        self.page.wait_for_function(shows, arg=arg, timeout=timeout_s * 1000, polling=5)
+        return time.perf_counter() - start
+
+    def text_shown(self, path: Path, old: str, new: str, shown: str, timeout_s: float = 60) -> float:
+        return self.timed(lambda: rewrite(path, old, new), SHOWS, shown, timeout_s)
+
+    def edit(self, kind: str, i: int) -> float:
+        leaf = self.codes / f"{CODE}.md"
+        if kind == "body":
+            self.goto(CODE)
+            text = leaf.read_text()
+            marker = f"Bench body edit {i} {time.time_ns()}."
+            return self.timed(lambda: leaf.write_text(text.rstrip("\n") + f"\n\n{marker}\n"), SHOWS, marker)
+        if kind == "title":
+            self.goto(CODE)
+            title = front_value(leaf, "title")
+            return self.text_shown(leaf, f"title: {title}\n", f"title: Bench {i} {title}\n", f"Bench {i} {title}")
+        if kind == "synonym":
+            self.goto(CODE)
+            self.page.evaluate("window.benchMarker = 1")
+            word = f"benchsyn{i}x{time.time_ns() % 10**6}"
+            text = leaf.read_text()
+            new = text.replace("\nsynonyms:\n", f"\nsynonyms:\n- {word}\n", 1) if "\nsynonyms:\n" in text else \
+                text.replace("\n---\n", f"\nsynonyms:\n- {word}\n---\n", 1)
+            took = self.timed(lambda: leaf.write_text(new),
+                              "() => window.benchMarker === undefined && document.readyState !== 'loading'", None)
+            self.search_lag.append(self.api_finds(word, start=time.perf_counter() - took))
+            return took
+        if kind == "new code":
+            self.goto(PARENT)
+            code = new_code(i)
+            text = leaf.read_text().replace(f"code: {CODE}\n", f"code: {code}\n", 1)
+            target = self.codes / f"{code}.md"
+            return self.timed(lambda: target.write_text(text), SHOWS, code)
+        raise ValueError(kind)
+
+
+def new_code(i: int) -> str:
+    return f"{CODE[:7]}{'XYZWV'[i % 5]}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", metavar="DIR", help="keep the imported site here (reused when present)")
+    ap.add_argument("--edits", type=int, default=20)
+    ap.add_argument("--keep-out", action="store_true", help="start from WORK/out as it is (no cold build)")
+    args = ap.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="codesite-serve-bench-"))
+    try:
+        bench(work, args.edits, args.keep_out and (work / "out").is_dir())
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(work: Path, edits: int, keep_out: bool) -> None:
+    from playwright.sync_api import sync_playwright
+
+    site = imported_site(work)
+    for i in range(5):  # a previous run's new codes
+        (site / "content" / "codes" / "icd10cm" / f"{new_code(i)}.md").unlink(missing_ok=True)
+    out = work / "out"
+    cold = None
+    if not keep_out:
+        shutil.rmtree(out, ignore_errors=True)
+        cold = run(codesite("build", "--site", str(site), "--out", str(out), "--quiet"))
+        print(f"cold build (codesite build, fresh process): {cold.wall:.1f} s, peak RSS {cold.rss_mib:.0f} MiB")
+    cmd = [*codesite("serve", "--site", str(site), "--out", str(out), "--port", "0", "--quiet")]
+    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    memory = Memory(proc.pid)
+    log: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+            if "serving http://" in line:
+                break
+        else:
+            raise RuntimeError("".join(log))
+        threading.Thread(target=lambda: log.extend(proc.stdout or ()), daemon=True).start()
+        base = f"http://127.0.0.1:{port_of(line)}"
+        times: dict[str, list[float]] = {k: [] for k in KINDS}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            session = Session(browser.new_page(), base, site)
+            for i in range(edits):
+                kind = KINDS[i % len(KINDS)]
+                times[kind].append(session.edit(kind, i))
+                print(f"  edit {i + 1:2d} {kind:<9} {times[kind][-1] * 1000:6.0f} ms", flush=True)
+            session.goto(CODE)
+            layout = site / "layouts" / "code.html"
+            marker = f"Layout edit {time.time_ns()}"
+            new = "{% block main %}<p>" + marker + "</p>"
+            layout_s = session.text_shown(layout, "{% block main %}", new, marker, timeout_s=1800)
+            browser.close()
+        every = sorted(t for ts in times.values() for t in ts)
+        p95 = every[min(len(every) - 1, round(0.95 * (len(every) - 1)))]
+        print(f"save -> page shows it, {len(every)} edits: p50 {statistics.median(every) * 1000:.0f} ms, "
+              f"p95 {p95 * 1000:.0f} ms, max {every[-1] * 1000:.0f} ms (target p95 <= 300 ms)")
+        for kind, ts in times.items():
+            print(f"  {kind}: median {statistics.median(ts) * 1000:.0f} ms over {len(ts)}")
+        lags = ", ".join(f"{x:.1f}" for x in session.search_lag)
+        print(f"synonym edits: save -> /api/search (whoosh) finds the code: {lags} s")
+        print(f"layout change (code.html) -> page shows it: {layout_s:.1f} s"
+              + (f" (cold build {cold.wall:.1f} s)" if cold else ""))
+        rebuilds = [x.strip() for x in log if " rebuilt in " in x]
+        print(f"server: {len(rebuilds)} rebuilds; last: {rebuilds[-1] if rebuilds else '-'}")
+    except BaseException:
+        print("the server's last lines:\n" + "".join(log[-20:]))
+        raise
+    finally:
+        stopping = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print("the server did not stop within 60 s of Ctrl-C; its log:\n" + "".join(log[-20:]))
+            proc.kill()
+            code = proc.wait()
+        stopped = time.perf_counter() - stopping
+        memory.done()
+        if proc.stdout:
+            proc.stdout.close()
+    print(f"server peak memory: RSS {memory.rss / 1024:.0f} MiB, PSS {memory.pss / 1024:.0f} MiB (process and "
+          f"children, sampled), high-water RSS of the server process {memory.hwm / 1024:.0f} MiB "
+          f"(target <= 1024 MiB); Ctrl-C: exit status {code} after {stopped:.2f} s")
+    if shutil.which("hugo") is None:
+        print("hugo: not installed here; no side-by-side figures")
+
+
+if __name__ == "__main__":
+    main()

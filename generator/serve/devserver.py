@@ -1,0 +1,291 @@
+"""The dev server's loop: build once, serve, then rebuild on each debounced batch of changes.
+
+The HTTP server (the production edge app inside the ``Preview`` middleware, and the LiveReload
+websocket on the same port) runs on its own threads; the main thread watches and rebuilds, one
+build at a time, with the build state kept in memory between builds (``state.Memory``). A
+rebuild that fails (a problem in the content, a template that does not compile or render, a
+file that cannot be read) changes nothing on disk: the last good site stays served, and every
+problem shows in the terminal and over every open page until a rebuild succeeds. Ctrl-C stops
+it at once: a build under way is aborted (its staging folder removed) and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+import traceback
+import webbrowser
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any, TextIO, TypeVar
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, make_server
+
+from edge.core import Policy
+from edge.server import LOOPBACK, Handler, QuietHandler, ThreadingWSGIServer, ThreadingWSGIServer6, build_app
+
+from ..build import BuildOptions, build
+from ..errors import CheckFailed, CodesiteError
+from ..load import load_config
+from ..load.scan import Scanned
+from ..publish import MANIFEST, Report
+from ..state import Memory
+from . import watch
+from .overlay import ERRORS_URL
+from .preview import Preview
+from .reload import SOCKET_PATH, Hub
+from .watch import STEP_MS
+
+T = TypeVar("T")
+SETTLE = 0.4  # seconds after a reload before the build state is saved (the pages load first)
+FORCE_AFTER = 0.8  # seconds a build interrupted by Ctrl-C may take to wind down
+
+
+@dataclass
+class Settings:
+    site_dir: str
+    out_dir: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    keys_file: str | None = None
+    meter: bool = True  # False: every gated section shows (--no-meter)
+    watch: bool = True
+    open_browser: bool = False
+    quiet: bool = False  # no request log
+    debounce_ms: int = STEP_MS  # quiet time that ends a batch
+
+
+def handler_for(base: type[WSGIRequestHandler], hub: Hub) -> type[WSGIRequestHandler]:
+    """The edge server's request handler, with the LiveReload websocket at /livereload."""
+
+    class DevHandler(base):  # type: ignore[valid-type,misc]
+        def handle(self) -> None:  # wsgiref's, with the upgrade in the middle
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(414)
+                return
+            if not self.parse_request():
+                return
+            if self.path.split("?", 1)[0] == SOCKET_PATH:
+                self.close_connection = True
+                hub.serve(self.connection, self.rfile, self.headers)
+                return
+            handler = ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+            handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's back pointer
+            handler.run(self.server.get_app())
+
+    return DevHandler
+
+
+class DevServer:
+    def __init__(self, settings: Settings, out: TextIO = sys.stdout) -> None:
+        self.s = settings
+        self.out = out
+        self.memory = Memory()
+        self.hub = Hub()
+        self.stop = threading.Event()
+        self.preview: Preview | None = None
+        self.rebuilds = 0  # builds after the first, failed ones included
+        self.told = 0.0  # time.monotonic() when the browser was last told to reload
+        self.building = False
+        self.stopping = False
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def build(self, scanned: Scanned | None = None) -> Report:
+        options = BuildOptions(out_dir=self.s.out_dir, quiet=True, memory=self.memory, prescan=scanned)
+        self.building = True
+        try:
+            return build(self.s.site_dir, options)
+        finally:
+            self.building = False
+
+    def stop_on_signals(self) -> None:
+        """Ctrl-C and SIGTERM stop the server (KeyboardInterrupt in the main thread), even when
+        it was started with SIGINT ignored (a background job of a non-interactive shell). A
+        build under way is abandoned cleanly; should that take over ``FORCE_AFTER`` seconds
+        (forked render workers of a layout change wind down slowly), the process leaves at
+        once: the staging folder removed and the output manifest too, so that the next build,
+        whatever was applied, renders and writes everything again."""
+        main = os.getpid()
+
+        def force() -> None:
+            if self.building:
+                shutil.rmtree(os.path.join(self.s.out_dir, ".staging"), ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.s.out_dir, MANIFEST))
+            self.say("stopped (a rebuild was abandoned: the next build writes every file)")
+            os._exit(0)
+
+        def stop(signum: int, frame: object) -> None:
+            if os.getpid() != main:  # a forked build worker: end as the signal's default would
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+                return
+            if self.building and not self.stopping:
+                self.stopping = True
+                timer = threading.Timer(FORCE_AFTER, force)
+                timer.daemon = True
+                timer.start()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+    def run(self) -> int:
+        """Build (CheckFailed and the like propagate: there is no good site to serve yet), then
+        serve and watch until Ctrl-C or ``stop``; 0. The watches are set before the first build
+        reads a file: a save made while it runs makes the first rebuild."""
+        self.stop_on_signals()
+        watcher = watch.Watcher(self.s.site_dir, self.stop, self.s.debounce_ms) if self.s.watch else None
+        start = time.perf_counter()
+        report = self.build()
+        self.save()
+        self.say(f"built in {time.perf_counter() - start:.2f}s: {report.written} written, {report.unchanged} unchanged")
+        with ExitStack() as stack:
+            app, store, source = build_app(self.s.out_dir, self.s.site_dir, self.s.host, self.s.keys_file)
+            stack.callback(store.close)
+            self.preview = Preview(app, live=self.s.watch, meter=self.s.meter)
+            httpd = self.start_server(stack)
+            shown = f"[{self.s.host}]" if ":" in self.s.host else self.s.host
+            url = f"http://{shown}:{httpd.server_address[1]}/"
+            self.say(f"signing keys: {source}")
+            if self.s.host in LOOPBACK:
+                self.say(f"listening on {self.s.host} only (this machine); --host 0.0.0.0 to share on the network")
+            else:
+                self.say("cookies are Secure (__Host-): put this server behind HTTPS")
+            if not self.s.meter:
+                self.say("metering off (--no-meter): every gated section shows")
+            if self.s.watch:
+                self.say("watching content/, layouts/ and assets/; pages reload on save (LiveReload)")
+            try:
+                self.say(f"serving {url} (Ctrl-C to stop)")
+                if self.s.open_browser:
+                    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+                if watcher is None:
+                    self.stop.wait()
+                for batch in watcher or ():
+                    if batch.changes:
+                        self.rebuild(batch)
+                    elif time.monotonic() - self.told > SETTLE:
+                        self.save_state()
+            except KeyboardInterrupt:
+                pass
+            self.save()  # a rebuild's state, should Ctrl-C have come before it was saved
+        self.say("stopped")
+        return 0
+
+    def start_server(self, stack: ExitStack) -> Any:
+        base = QuietHandler if self.s.quiet else Handler
+        server_class = ThreadingWSGIServer6 if ":" in self.s.host else ThreadingWSGIServer
+        assert self.preview is not None
+        # --no-watch with the meter on: the production app as it is, nothing added
+        app = self.preview.app if not self.s.watch and self.s.meter else self.preview
+        httpd = make_server(self.s.host, self.s.port, app, server_class=server_class,
+                            handler_class=handler_for(base, self.hub))
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        thread.start()
+
+        def shut() -> None:
+            self.hub.close()
+            httpd.shutdown()
+            httpd.server_close()
+
+        stack.callback(shut)
+        return httpd
+
+    def rebuild(self, batch: watch.Batch) -> None:
+        """One rebuild for one batch; on success the pages reload, on failure the overlay shows."""
+        assert self.preview is not None
+        self.rebuilds += 1
+        start = time.perf_counter()
+        report, errors = self.attempt(lambda: self.build_batch(batch))
+        took = time.perf_counter() - start
+        was_broken = bool(self.preview.errors)
+        if report is None:
+            for line in errors:
+                self.say(line)
+            self.say(f"{len(errors)} error(s) after {batch.summary()}; serving the last good build")
+            self.preview.set_errors(errors)
+            self.hub.reload(ERRORS_URL)
+            return
+        self.say(
+            f"{batch.summary()} ({', '.join(sorted(k.value for k in batch.kinds))}): rebuilt in {took:.2f}s, "
+            f"{report.written} written, {report.removed} removed"
+        )
+        self.preview.set_errors([])
+        self.notify(report, was_broken)
+        self.told = time.monotonic()
+
+    def save_state(self) -> None:
+        """The last rebuild's state, saved once the pages it reloaded had time to load (the
+        save holds the interpreter for a while): at the first quiet moment ``SETTLE`` seconds
+        after it, or before the next build."""
+        if self.memory.unsaved is None:
+            return
+        _, errors = self.attempt(self.save)
+        for line in errors:  # the site is served as built; the next build starts from the disk
+            self.say(f"saving the build state: {line}")
+
+    def build_batch(self, batch: watch.Batch) -> Report:
+        self.save()  # the last build's, normally saved already
+        stats = None
+        if self.memory.snapshot is not None:
+            stats = watch.known_stats(self.s.site_dir, self.memory.snapshot.files, batch)
+        report = self.build(stats)
+        if watch.ChangeKind.CONFIG in batch.kinds:
+            self.swap_policy()
+        return report
+
+    def attempt(self, step: Callable[[], T]) -> tuple[T | None, list[str]]:
+        """``step()``, and the problems that stopped it, as the overlay shows them."""
+        try:
+            return step(), []
+        except CheckFailed as exc:
+            return None, [str(e) for e in exc.errors]
+        except (CodesiteError, OSError, UnicodeError) as exc:
+            return None, [f"error: {exc}"]
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the preview either
+            traceback.print_exc()
+            return None, [f"internal error: {type(exc).__name__}: {exc} (see the terminal)"]
+
+    def save(self) -> None:
+        """Save the build state (after the browser was told: it is not needed to show the
+        page), with Ctrl-C held back until it is written."""
+        interrupted: list[int] = []
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+        try:
+            self.memory.flush()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def swap_policy(self) -> None:
+        """The meter limits come from site.yaml: a config change gives the app a new policy."""
+        assert self.preview is not None
+        app = self.preview.app
+        meter = load_config(self.s.site_dir).meter
+        app.policy = Policy.from_config(meter, secure=self.s.host not in LOOPBACK)
+
+    def notify(self, report: Report, was_broken: bool) -> None:
+        """Stylesheets alone: each reloaded in place; anything else: the pages reload; and the
+        overlay goes when the last build had failed (a fix may write nothing)."""
+        public = [k[len("site/"):] for k in report.files if k.startswith("site/")]
+        changed = report.files or report.removed
+        if changed and public and len(public) == len(report.files) and not report.removed and all(
+            p.endswith(".css") for p in public
+        ):
+            for p in public:
+                self.hub.reload("/" + p, live_css=True)
+        elif changed:
+            self.hub.reload("/", live_css=False)
+        if was_broken:
+            self.hub.reload(ERRORS_URL)

@@ -1,0 +1,119 @@
+"""The dev server's WSGI middleware around the production app (``edge.server.build_app``),
+which stays free of anything here.
+
+It serves livereload.js, the overlay script and the current problems as JSON; adds the overlay
+and livereload.js to every HTML page; marks every response ``no-cache`` (a preview must never
+show a stale file); and with ``--no-meter`` serves code pages with every gated section filled
+in, without touching the meter, for previewing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from edge.core import SECURITY_HEADERS
+from edge.pages import fill_gates
+from edge.wsgi import HTML, EdgeApp
+
+from . import overlay, reload
+
+StartResponse = Callable[..., Any]
+Headers = list[tuple[str, str]]
+DEV_CACHE = ("Cache-Control", "no-cache")
+
+
+class Preview:
+    """``app``: the edge app of the last good build (swapped when the config changes);
+    ``errors``: the problems of the last rebuild, shown over every page while not empty."""
+
+    def __init__(self, app: EdgeApp, live: bool = True, meter: bool = True) -> None:
+        self.app = app
+        self.live = live
+        self.meter = meter
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self._script: bytes | None = None
+
+    def set_errors(self, errors: list[str]) -> None:
+        with self.lock:
+            self.errors = list(errors)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        with self.lock:
+            app, errors = self.app, self.errors
+        own = self.own(path, errors)
+        if own is not None:
+            ctype, body = own
+            return self.respond(environ, start_response, "200 OK", [("Content-Type", ctype)], body)
+        if not self.meter:
+            page = unmetered(app, environ)
+            if page is not None:
+                headers = [("Content-Type", HTML), *SECURITY_HEADERS]
+                return self.respond(environ, start_response, "200 OK", headers, page, errors)
+        got: dict[str, Any] = {}
+
+        def capture(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], None]:
+            got["status"], got["headers"] = status, headers
+            return lambda data: None  # EdgeApp returns its body; it never calls write()
+
+        body = b"".join(app(environ, capture))
+        headers = [(k, v) for k, v in got["headers"] if k.lower() not in ("cache-control", "content-length")]
+        return self.respond(environ, start_response, got["status"], headers, body, errors, got["headers"])
+
+    def own(self, path: str, errors: list[str]) -> tuple[str, bytes] | None:
+        """The dev server's own files: (content type, body), or None."""
+        if path == reload.SCRIPT_URL and self.live:
+            if self._script is None:
+                self._script = reload.script()
+            return "application/javascript; charset=utf-8", self._script
+        if path == overlay.SCRIPT:
+            return "application/javascript; charset=utf-8", overlay.OVERLAY_JS.encode()
+        if path == overlay.ERRORS_URL:
+            return "application/json; charset=utf-8", overlay.errors_json(errors)
+        return None
+
+    def respond(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        status: str,
+        headers: Headers,
+        body: bytes,
+        errors: list[str] | None = None,
+        original: Headers | None = None,
+    ) -> Iterable[bytes]:
+        """Send ``body`` (with the overlay and livereload.js when it is a page) uncached. For
+        HEAD the app's body is empty: the length is its Content-Length plus what was added."""
+        length = len(body)
+        if original is not None:
+            length = next((int(v) for k, v in original if k.lower() == "content-length"), length)
+        if errors is not None and any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers):
+            extra = overlay.snippet(errors, self.live)
+            body = overlay.inject(body, extra) if body else body
+            length += len(extra.encode())
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+        start_response(status, [*headers, DEV_CACHE, ("Content-Length", str(length))])
+        return [b"" if head else body]
+
+
+def unmetered(app: EdgeApp, environ: dict[str, Any]) -> bytes | None:
+    """A code page with every gated section filled in (``--no-meter``); None for any other
+    request, which the app answers as usual."""
+    if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+        return None
+    try:
+        path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8")
+        found = app.locate(path)
+        if found is None or found[1] or not found[0].endswith(".html"):
+            return None
+        _, html, code = app.read(found[0])
+        if html is None or code is None:
+            return None
+        base = os.path.relpath(os.path.dirname(found[0]), app.site)
+        return fill_gates(html, lambda gid: app.fragment(base, gid)).encode()
+    except (OSError, UnicodeError, ValueError):
+        return None

@@ -1,0 +1,331 @@
+"""`codesite serve` as the editors' live preview: a real server subprocess on 127.0.0.1, real
+file edits, real headless Chromium connected over LiveReload."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from generator.serve.watch import Batch, ChangeKind, kind_of
+from tests.conftest import ROOT
+from tests.servers import port_of, running, serve_command
+from tests.test_incremental import clean_build, tree
+
+CODE = "content/codes/icd10cm/S73.0.md"
+CODE_URL = "/icd-10-cm/S73.0/"
+WAIT = 30.0  # a guard against hanging, never a measurement
+
+
+@dataclass
+class Dev:
+    base: str
+    site: Path
+    out: Path
+    log: list[str]
+
+    def rebuilds(self) -> list[str]:
+        return [x for x in self.log if " rebuilt in " in x or " error(s) after " in x]
+
+    def wait_log(self, ok: Callable[[list[str]], bool], what: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if ok(list(self.log)):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"server never logged {what}:\n{''.join(self.log)}")
+
+    def wait_rebuilds(self, n: int) -> None:
+        self.wait_log(lambda _: len(self.rebuilds()) >= n, f"{n} rebuild(s)")
+
+    def get(self, path: str) -> str:
+        with urllib.request.urlopen(self.base + path, timeout=10) as r:
+            return r.read().decode()
+
+    def edit(self, rel: str, change: Callable[[str], str]) -> None:
+        p = self.site / rel
+        p.write_text(change(p.read_text()))
+
+
+def start(site: Path, out: Path, *extra: str) -> Iterator[Dev]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log: list[str] = []
+    with running([*serve_command(str(site), str(out)), *extra], "serving http://", env, log=log) as line:
+        yield Dev(f"http://127.0.0.1:{port_of(line)}", site, out, log)
+
+
+@pytest.fixture
+def dev(sample_site: Path, tmp_path: Path) -> Iterator[Dev]:
+    yield from start(sample_site, tmp_path / "out")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def open_live(page: Any, dev: Dev, path: str) -> None:
+    """Open a page and wait until its LiveReload connection is up (the server then logs
+    nothing; the page's websocket says so)."""
+    connected: list[Any] = []
+    page.on("websocket", lambda ws: connected.append(ws))
+    page.goto(dev.base + path)
+    deadline = time.monotonic() + WAIT
+    while not connected and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert connected, "livereload.js did not connect"
+    page.wait_for_timeout(200)  # the hello exchange
+
+
+def append_body(text: str) -> Callable[[str], str]:
+    return lambda s: s.rstrip("\n") + f"\n\n{text}\n"
+
+
+def test_the_page_reloads_with_the_new_text(dev: Dev, page: Any) -> None:
+    open_live(page, dev, CODE_URL)
+    page.evaluate("window.codesiteMarker = 1")
+    dev.edit(CODE, append_body("Reloaded by the dev server."))
+    expect(page.locator("main")).to_contain_text("Reloaded by the dev server.", timeout=WAIT * 1000)
+    assert page.evaluate("window.codesiteMarker") is None  # a new document
+
+
+def test_a_yaml_error_shows_in_an_overlay_until_fixed(dev: Dev, page: Any) -> None:
+    open_live(page, dev, CODE_URL)
+    good = (dev.site / CODE).read_text()
+    dev.edit(CODE, lambda s: s.replace("billable: false", "billable: [unclosed", 1))
+    overlay = page.locator("#codesite-overlay")
+    expect(overlay).to_contain_text(f"{CODE}:7: billable:", timeout=WAIT * 1000)
+    assert "Subluxation and dislocation of hip" in dev.get(CODE_URL)  # the last good site
+    opened = page.context.new_page()  # a page opened while broken shows it at once
+    opened.goto(dev.base + "/")
+    expect(opened.locator("#codesite-overlay")).to_contain_text(f"{CODE}:7: billable:")
+    (dev.site / CODE).write_text(good)
+    expect(overlay).to_have_count(0, timeout=WAIT * 1000)
+    assert any(f"{CODE}:7: billable:" in x for x in dev.log)  # the terminal too
+
+
+def test_css_changes_apply_without_a_navigation(dev: Dev, page: Any) -> None:
+    open_live(page, dev, CODE_URL)
+    page.evaluate("window.codesiteMarker = 1")
+    dev.edit("assets/site.css", lambda s: s + "\nh1 { color: rgb(1, 2, 3) !important; }\n")
+    page.wait_for_function(
+        "getComputedStyle(document.querySelector('h1')).color === 'rgb(1, 2, 3)'", timeout=WAIT * 1000
+    )
+    assert page.evaluate("window.codesiteMarker") == 1
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+BREAKS: list[tuple[str, str, Callable[[Path], Callable[[], None]]]] = []
+
+
+def breaks(name: str, expected: str) -> Callable[[Callable[[Path], Callable[[], None]]], Any]:
+    """A way to break the site: does it, returns how to undo it; ``expected`` in the overlay."""
+    def add(f: Callable[[Path], Callable[[], None]]) -> Any:
+        BREAKS.append((name, expected, f))
+        return f
+    return add
+
+
+def rewrite(path: Path, text: str | bytes) -> Callable[[], None]:
+    old = path.read_bytes()
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return lambda: path.write_bytes(old)
+
+
+@breaks("template syntax error", "layouts/code.html:")
+def _template(site: Path) -> Callable[[], None]:
+    p = site / "layouts" / "code.html"
+    return rewrite(p, p.read_text().replace("{% block main %}", "{% block main %}{% if %}", 1))
+
+
+@breaks("missing parent", f"{CODE}:6: parent:")
+def _parent(site: Path) -> Callable[[], None]:
+    p = site / CODE
+    return rewrite(p, p.read_text().replace("parent: S73\n", "parent: S99\n", 1))
+
+
+@breaks("deleted site.yaml", "content/site.yaml:1: site: not found")
+def _config(site: Path) -> Callable[[], None]:
+    p = site / "content" / "site.yaml"
+    old = p.read_bytes()
+    p.unlink()
+    return lambda: p.write_bytes(old)
+
+
+@breaks("unreadable file", f"{CODE}:1:")
+def _unreadable(site: Path) -> Callable[[], None]:
+    p = site / CODE
+    return rewrite(p, p.read_bytes().replace(b"Subluxation", b"Sub\xffluxation", 1))
+
+
+@pytest.mark.parametrize(("name", "expected", "how"), BREAKS, ids=[b[0] for b in BREAKS])
+def test_a_broken_site_shows_every_error_and_the_server_survives(
+    dev: Dev, page: Any, name: str, expected: str, how: Callable[[Path], Callable[[], None]]
+) -> None:
+    open_live(page, dev, CODE_URL)
+    undo = how(dev.site)
+    overlay = page.locator("#codesite-overlay")
+    expect(overlay).to_contain_text(expected, timeout=WAIT * 1000)
+    assert any(expected in x for x in dev.log)
+    assert "Subluxation and dislocation of hip" in dev.get(CODE_URL)  # the last good site
+    undo()
+    expect(overlay).to_have_count(0, timeout=WAIT * 1000)
+    dev.edit(CODE, append_body("Still alive."))  # and it keeps rebuilding
+    expect(page.locator("main")).to_contain_text("Still alive.", timeout=WAIT * 1000)
+
+
+def test_a_burst_of_writes_is_one_rebuild(sample_site: Path, tmp_path: Path) -> None:
+    # 250 ms: on this shared machine the writing process can be held off the CPU for more than
+    # the default 50 ms mid-burst, which would (rightly) make two batches
+    for dev in start(sample_site, tmp_path / "out", "--debounce", "250"):
+        burst(dev)
+
+
+def burst(dev: Dev) -> None:
+    files = sorted((dev.site / "content" / "codes" / "icd10cm").glob("S72.*.md"))[:10]
+    assert len(files) == 10
+    texts = [p.read_text().rstrip("\n") for p in files]
+    writes = [(files[i % 10], f"{texts[i % 10]}\n\nBurst {i}.\n".encode()) for i in range(50)]
+    for p, data in writes:  # as fast as a git checkout writes them
+        p.write_bytes(data)
+    dev.wait_rebuilds(1)
+    time.sleep(1.0)  # room for a second rebuild, should the burst have been split
+    assert len(dev.rebuilds()) == 1, dev.rebuilds()
+    assert "Burst 49." in dev.get("/icd-10-cm/" + files[9].stem + "/")
+
+
+def test_write_temp_then_rename_is_seen(dev: Dev) -> None:
+    target = dev.site / CODE
+    tmp = target.with_name(".S73.0.md.tmp")
+    tmp.write_text(target.read_text().rstrip("\n") + "\n\nSaved by renaming.\n")
+    os.replace(tmp, target)
+    dev.wait_rebuilds(1)
+    assert "Saved by renaming." in dev.get(CODE_URL)
+
+
+def test_deleted_and_recreated_is_one_rebuild_and_a_new_code_appears(dev: Dev) -> None:
+    target = dev.site / CODE
+    text = target.read_text()
+    target.unlink()
+    target.write_text(text.rstrip("\n") + "\n\nRecreated.\n")
+    dev.wait_rebuilds(1)
+    assert "Recreated." in dev.get(CODE_URL)
+    new = dev.site / "content" / "codes" / "icd10cm" / "S73.09.md"
+    new.write_text(text.replace("code: S73.0\n", "code: S73.09\n").replace("parent: S73\n", "parent: S73.0\n")
+                   .replace("title: Subluxation and dislocation of hip", "title: A brand new code"))
+    dev.wait_rebuilds(2)
+    assert "A brand new code" in dev.get("/icd-10-cm/S73.09/")
+    assert "S73.09" in dev.get(CODE_URL)  # the parent's children list
+    assert "/icd-10-cm/S73.09/" in dev.get("/sitemap.xml") + "".join(
+        p.read_text() for p in (dev.out / "site" / "sitemaps").glob("*.xml")
+    )
+    new.unlink()
+    dev.wait_rebuilds(3)
+    assert "S73.09" not in dev.get(CODE_URL)
+    assert not (dev.out / "site" / "icd-10-cm" / "S73.09").exists()
+
+
+def test_edits_through_the_server_equal_a_clean_build(dev: Dev, tmp_path: Path) -> None:
+    codes = dev.site / "content" / "codes" / "icd10cm"
+    steps: list[Callable[[], None]] = [
+        lambda: dev.edit(CODE, append_body("An edited body.")),
+        lambda: dev.edit(CODE, lambda s: s.replace("title: Subluxation", "title: Edited subluxation", 1)),
+        lambda: dev.edit(CODE, lambda s: s.replace("- hip popped out\n", "- hip popped out\n- jumped hip\n", 1)),
+        lambda: (codes / "S73.09.md").write_text(
+            (dev.site / CODE).read_text().replace("code: S73.0\n", "code: S73.09\n")
+            .replace("parent: S73\n", "parent: S73.0\n")
+        ),
+        lambda: dev.edit(CODE, lambda s: s.replace("billable: false", "billable: [", 1)),  # broken
+        lambda: dev.edit(CODE, lambda s: s.replace("billable: [", "billable: false", 1)),  # fixed
+        lambda: dev.edit("layouts/code.html", lambda s: s.replace("{% block main %}", "{% block main %}<!-- e -->", 1)),
+        lambda: dev.edit("assets/site.css", lambda s: s + "\n/* edited */\n"),
+        lambda: dev.edit("content/site.yaml", lambda s: s.replace("tagline: ", "tagline: Edited. ", 1)),
+        lambda: (codes / "S73.09.md").unlink(),
+        lambda: dev.edit("content/synonyms.yaml", lambda s: s + "\n"),
+    ]
+    for i, step in enumerate(steps, 1):
+        step()
+        dev.wait_rebuilds(i)
+    assert not (dev.out / ".staging").exists()
+    clean = clean_build(dev.site, tmp_path)
+    assert isinstance(clean, dict), clean
+    served = tree(dev.out)
+    assert served.keys() == clean.keys()
+    assert [k for k in clean if served[k] != clean[k]] == []
+
+
+def test_no_meter_shows_every_gated_section(sample_site: Path, tmp_path: Path) -> None:
+    for d in start(sample_site, tmp_path / "out", "--no-meter"):
+        for _ in range(3):  # a guest would see one code page in full
+            for code in ("cpt/27253", "icd-10-cm/S73.0"):
+                html = d.get(f"/{code}/")
+                assert "code page views remaining" not in html
+                assert "traumatic hip dislocation" in d.get("/cpt/27253/")
+
+
+def test_no_watch_serves_the_production_app_alone(sample_site: Path, tmp_path: Path) -> None:
+    for d in start(sample_site, tmp_path / "out", "--no-watch"):
+        html = d.get("/")
+        assert "livereload" not in html and "codesite-overlay" not in html
+        assert not any("watching" in x for x in d.log)
+    for d in start(sample_site, tmp_path / "out"):
+        html = d.get("/")
+        assert html.count('<script src="/livereload.js"></script>') == 1
+        assert html.rstrip().endswith("</html>")
+
+
+def test_sigint_stops_it_with_exit_0_and_no_staging_folder(sample_site: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "out"
+    proc = subprocess.Popen(serve_command(str(sample_site), str(out)), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "serving http://" in line:
+                break
+        (sample_site / CODE).write_text((sample_site / CODE).read_text() + "\nA last edit.\n")
+        time.sleep(0.1)  # the rebuild may well be under way
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0, proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert not (out / ".staging").exists()
+
+
+def test_changes_are_sorted_by_kind() -> None:
+    assert kind_of("content/codes/icd10cm/S73.0.md") is ChangeKind.CONTENT
+    assert kind_of("content/codes/icd10cm/.S73.0.md.swp") is None
+    assert kind_of("content/codes/icd10cm/notes.txt") is None
+    assert kind_of("content/site.yaml") is ChangeKind.CONFIG
+    assert kind_of("content/synonyms.yaml") is ChangeKind.CONFIG
+    assert kind_of("layouts/partials/list.html") is ChangeKind.LAYOUT
+    assert kind_of("assets/site.css") is ChangeKind.ASSET
+    b = Batch({"assets/site.css": ChangeKind.ASSET, "layouts/code.html": ChangeKind.LAYOUT})
+    assert b.kinds == {ChangeKind.ASSET, ChangeKind.LAYOUT}
+    assert b.summary() == "1 layout, 1 asset files"
+
+
+def test_help_names_the_options() -> None:
+    done = subprocess.run([sys.executable, "-m", "generator.cli", "serve", "--help"], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    for option in ("--no-meter", "--open", "--no-watch", "--host", "--port", "--debounce", "127.0.0.1"):
+        assert option in done.stdout
