@@ -422,7 +422,7 @@ def test_polish(built_sample: Path) -> None:
     h1 = text_of(re.search(r"<h1>(.*?)</h1>", block, re.S).group(1))  # type: ignore[union-attr]
     assert h1 == "S70-S79 Injuries to the hip and thigh"
     assert "<title>ICD-10-CM S70-S79 - Injuries to the hip and thigh</title>" in block
-    assert '<link rel="icon" href="../../assets/favicon.svg"' in cpt
+    assert re.search(r'<link rel="icon" href="\.\./\.\./assets/favicon\.[0-9a-f]{10}\.svg"', cpt)  # fingerprinted
     assert (built_sample / "site" / "assets" / "favicon.svg").is_file()
     register = (built_sample / "site" / "account" / "register" / "index.html").read_text()
     assert "at least 10 characters" in register

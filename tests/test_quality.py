@@ -62,11 +62,13 @@ def need(path: Path, what: str) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The sample site built and served by ``codesite serve``; yields (base URL, output folder)."""
+    """The sample site built and served by ``codesite serve --no-watch`` (the production app, no
+    live preview); yields (base URL, output folder)."""
     site = copy_site(ROOT, tmp_path_factory.mktemp("quality") / "site")
     out = site / "build"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with running(serve_command(str(site), str(out)), "127.0.0.1:", env, timeout=120) as line:
+    command = [*serve_command(str(site), str(out)), "--no-watch"]  # the production app, as deployed
+    with running(command, "127.0.0.1:", env, timeout=120) as line:
         yield f"http://127.0.0.1:{port_of(line)}", out
 
 
@@ -209,7 +211,7 @@ def test_assets_are_fingerprinted_cached_for_a_year_and_gzipped(served: tuple[st
         url = urllib.parse.urljoin(base + "/cpt/27253/", href)
         name = url.rsplit("/", 1)[1]
         assert re.fullmatch(r"(site|search)\.[0-9a-f]{10}\.(css|js)", name), name
-        plain = (ROOT / "assets" / re.sub(r"\.[0-9a-f]{10}\.", ".", name)).read_bytes()
+        plain = (out / "site" / "assets" / re.sub(r"\.[0-9a-f]{10}\.", ".", name)).read_bytes()  # as published
         status, headers, body = fetch(url)
         assert status == 200 and headers["cache-control"] == "public, max-age=31536000, immutable"
         assert headers["content-encoding"] == "gzip" and headers["vary"] == "Accept-Encoding"
@@ -299,3 +301,19 @@ def test_the_checker_reports_what_is_wrong(tmp_path: Path) -> None:
     css.write_text("a { colr: red; }\n")
     found = {(m["type"], m.get("subType"), m["url"].rsplit("/", 1)[1]) for m in vnu_messages([page, css])}
     assert found == {("error", None, "bad.html"), ("info", "warning", "bad.html"), ("error", None, "bad.css")}
+
+
+def test_published_scripts_lose_whole_line_comments_only() -> None:
+    """The asset stage leaves comment lines, blank lines and indentation out of scripts; the
+    result still parses (node --check); the browser tests run it."""
+    import subprocess
+
+    from generator.render.assets import without_comments
+
+    source = (ROOT / "assets" / "search.js").read_bytes()
+    published = without_comments(source)
+    assert len(gzip.compress(published)) < len(gzip.compress(source))
+    assert b"\n/*" not in published and b"\n//" not in published
+    check = subprocess.run(["node", "--check", "-"], input=published, capture_output=True, check=False)
+    assert check.returncode == 0, check.stderr
+    assert b"function Engine(load)" in published and b"Engine.prototype.search = function (q, opts)" in published

@@ -221,7 +221,7 @@ class DevServer:
             f"{report.written} written, {report.removed} removed"
         )
         self.preview.set_errors([])
-        self.notify(report, was_broken)
+        self.notify(report, was_broken, batch)
         self.told = time.monotonic()
 
     def save_state(self) -> None:
@@ -275,15 +275,16 @@ class DevServer:
         meter = load_config(self.s.site_dir).meter
         app.policy = Policy.from_config(meter, secure=self.s.host not in LOOPBACK)
 
-    def notify(self, report: Report, was_broken: bool) -> None:
-        """Stylesheets alone: each reloaded in place; anything else: the pages reload; and the
-        overlay goes when the last build had failed (a fix may write nothing)."""
-        public = [k[len("site/"):] for k in report.files if k.startswith("site/")]
+    def notify(self, report: Report, was_broken: bool, batch: watch.Batch | None = None) -> None:
+        """Stylesheets alone changed: each reloaded in place (the preview links assets by their
+        plain names, so a new fingerprint does not matter); anything else: the pages reload; and
+        the overlay goes when the last build had failed (a fix may write nothing)."""
         changed = report.files or report.removed
-        if changed and public and len(public) == len(report.files) and not report.removed and all(
-            p.endswith(".css") for p in public
+        sources = list(batch.changes) if batch is not None else []
+        if changed and sources and batch is not None and batch.kinds == {watch.ChangeKind.ASSET} and all(
+            p.endswith(".css") for p in sources
         ):
-            for p in public:
+            for p in sources:
                 self.hub.reload("/" + p, live_css=True)
         elif changed:
             self.hub.reload("/", live_css=False)

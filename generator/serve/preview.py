@@ -10,6 +10,7 @@ in, without touching the meter, for previewing.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,6 +24,11 @@ from . import overlay, reload
 StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
 DEV_CACHE = ("Cache-Control", "no-cache")
+
+
+# a fingerprinted asset link in a page (``assets/site.3f2a1c9b0d.css``): the preview serves the
+# plain name instead (``assets/site.css``), which LiveReload can swap in place when it changes
+PLAIN_ASSET = re.compile(rb'(assets/[^"\s<>]*?)\.[0-9a-f]{10}(\.[A-Za-z0-9]+")')
 
 
 class Preview:
@@ -42,6 +48,9 @@ class Preview:
             self.errors = list(errors)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        # the preview writes into pages (livereload, the overlay): it asks the app for them
+        # uncompressed (a local server gains nothing from gzip)
+        environ = {k: v for k, v in environ.items() if k != "HTTP_ACCEPT_ENCODING"}
         path = environ.get("PATH_INFO", "/")
         with self.lock:
             app, errors = self.app, self.errors
@@ -93,8 +102,11 @@ class Preview:
             length = next((int(v) for k, v in original if k.lower() == "content-length"), length)
         if errors is not None and any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers):
             extra = overlay.snippet(errors, self.live)
-            body = overlay.inject(body, extra) if body else body
-            length += len(extra.encode())
+            if body:  # pages link each asset by its plain name, so a stylesheet reloads in place
+                body = overlay.inject(PLAIN_ASSET.sub(rb"\1\2", body), extra)
+                length = len(body)
+            else:
+                length += len(extra.encode())
         head = environ.get("REQUEST_METHOD") == "HEAD"
         start_response(status, [*headers, DEV_CACHE, ("Content-Length", str(length))])
         return [b"" if head else body]
