@@ -53,12 +53,20 @@ def site_relative(site_dir: str, paths: Iterable[str]) -> set[str]:
 
 def problems(site_dir: str, with_warnings: bool = True) -> tuple[list[ContentError], list[ContentError], int]:
     """(errors, warnings, codes checked) of the whole site, the lay vocabulary's errors included."""
+    return problems_and_terms(site_dir, with_warnings)[:3]
+
+
+def problems_and_terms(
+    site_dir: str, with_warnings: bool = True
+) -> tuple[list[ContentError], list[ContentError], int, int]:
+    """``problems``, and how many lay vocabulary terms the site has (its files read once)."""
     errors, warnings, count = site_problems(site_dir, with_warnings)
+    terms = 0
     try:
-        vocabulary.check_site(site_dir)
+        terms = vocabulary.check_site(site_dir)
     except CheckFailed as exc:
         errors = [*errors, *exc.errors]
-    return errors, warnings, count
+    return errors, warnings, count, terms
 
 
 def site_problems(site_dir: str, with_warnings: bool) -> tuple[list[ContentError], list[ContentError], int]:
@@ -83,20 +91,12 @@ def site_problems(site_dir: str, with_warnings: bool) -> tuple[list[ContentError
     return errors, warnings, len(codes)
 
 
-def vocabulary_terms(site_dir: str) -> int:
-    """How many lay vocabulary terms the site has (0 without a vocabulary folder)."""
-    try:
-        return vocabulary.check_site(site_dir)
-    except CheckFailed:
-        return 0
-
-
 def run_check(
     site_dir: str, fmt: str = "text", strict: bool = False, paths: Sequence[str] = (),
     out: TextIO = sys.stdout, err: TextIO = sys.stderr, with_warnings: bool = True,
 ) -> int:
     """Print the problems; exit status 1 on errors (or on warnings, when strict)."""
-    errors, warnings, count = problems(site_dir, with_warnings)
+    errors, warnings, count, terms = problems_and_terms(site_dir, with_warnings)
     if paths:
         wanted = site_relative(site_dir, paths)
         errors = [e for e in errors if e.path in wanted]
@@ -112,7 +112,6 @@ def run_check(
         if errors:
             print(f"{len(errors)} error(s){tail}", file=err)
         else:
-            terms = vocabulary_terms(site_dir)
             vocab = f", {terms} vocabulary terms" if terms else ""
             summary = f"{'failed' if failed else 'ok'}: {count} codes checked{vocab}{tail}{hint}"
             print(summary, file=err if failed else out)
