@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import html.parser
+import json
 import posixpath
 import re
 import zipfile
@@ -152,6 +153,79 @@ def test_browser_journey_from_file_urls(browser: Any, full: Path, public: Path, 
     assert watch.problems == []
 
 
+# --- parts the pages share (notes and 7th characters from above) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def site_build(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site's own build (default: file links), to compare the archive's pages with."""
+    out = tmp_path_factory.mktemp("site-build")
+    r = codesite("build", "--site", str(site), "--out", str(out), "--quiet", "--no-search")
+    assert r.returncode == 0, r.stderr
+    return out / "site"
+
+
+SHOWN = """sel => { const e = document.querySelector(sel); if (!e) return null;
+  const c = e.cloneNode(true); c.querySelectorAll('script, noscript').forEach(x => x.remove());
+  return c.innerHTML.replace(/>\\s+</g, '><').replace(/\\s+/g, ' ').trim(); }"""
+
+
+def shown(browser: Any, page_file: Path, selectors: tuple[str, ...]) -> tuple[dict[str, str | None], list[str]]:
+    """What a page opened from file:// shows in each part (scripts run), and its problems."""
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(page_file.as_uri())
+    parts = {sel: page.evaluate(SHOWN, sel) for sel in selectors}
+    ctx.close()
+    return parts, watch.problems
+
+
+def test_inherited_notes_and_7th_characters_show_in_the_archive(browser: Any, full: Path) -> None:
+    """S72.001A's page in the unpacked archive shows S72's Excludes1 and its 7th-character
+    table with its own "A" marked, from the category's script files, offline and error-free."""
+    page = full / "icd-10-cm" / "S72.001A" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    assert 'src="../S72/notes.js"' in html and 'src="../S72/seventh.js"' in html
+    assert "traumatic amputation of hip and thigh" not in html  # written once, in S72/notes.js
+    ctx = browser.new_context()
+    tab = ctx.new_page()
+    watch = Watch(tab)
+    tab.goto(page.as_uri())
+    excludes1 = tab.locator("#notes-from-S72 .note-excludes1")
+    assert excludes1.is_visible()
+    assert "traumatic amputation of hip and thigh (S78.-)" in excludes1.inner_text()
+    assert tab.locator("#notes-from-19").count() == 1  # the chapter's, in the collapsed part
+    current = tab.locator("#seventh-characters tr.current")
+    assert current.count() == 1 and current.get_attribute("aria-current") == "true"
+    assert " ".join(current.inner_text().split()) == "A ◀ S72.001A initial encounter for closed fracture"
+    assert tab.locator("#seventh-characters tbody tr").count() == 16
+    ctx.close()
+    assert watch.problems == []
+
+
+@pytest.mark.parametrize("code", ["S72.001A", "S72.0", "S73.001A", "S73.0", "S72", "S70-S79"])
+def test_archive_pages_show_what_the_site_shows(browser: Any, full: Path, site_build: Path, code: str) -> None:
+    """The notes and 7th characters of a page, as Chromium shows them, are the site's."""
+    parts = ("#notes", "#seventh-characters")
+    archived, problems = shown(browser, full / "icd-10-cm" / code / "index.html", parts)
+    hosted, _ = shown(browser, site_build / "icd-10-cm" / code / "index.html", parts)
+    assert archived == hosted
+    assert archived["#notes"] and problems == []
+
+
+def test_without_javascript_the_shared_parts_are_links(browser: Any, full: Path) -> None:
+    ctx = browser.new_context(java_script_enabled=False)
+    page = ctx.new_page()
+    page.goto((full / "icd-10-cm" / "S72.001A" / "index.html").as_uri())
+    fallback = page.locator("#seventh-characters .shared-part")
+    assert fallback.inner_text() == "A: initial encounter for closed fracture. All 7th characters of S72"
+    page.locator("#notes").get_by_role("link", name="Notes from S72", exact=True).click()
+    page.wait_for_url("**/icd-10-cm/S72/index.html#notes")
+    assert "traumatic amputation of hip and thigh" in page.locator("#notes").inner_text()
+    ctx.close()
+
+
 # --- every link, every fragment --------------------------------------------------------------
 
 
@@ -173,9 +247,25 @@ class Links(html.parser.HTMLParser):
                 self.links.append((tag, name, value))
 
 
+SHARED = re.compile(r'<script src="([^"]+/(?:notes|seventh)\.js)"[^>]*></script>')
+INSERT = "(function(s){s.insertAdjacentHTML('beforebegin',"
+
+
+def with_shared_parts(path: Path, text: str) -> str:
+    """A page as the browser shows it: each shared part's script replaced by the HTML it inserts
+    (the part's links and ids are the page's)."""
+
+    def inserted(m: re.Match[str]) -> str:
+        script = (path.parent / m.group(1)).read_text(encoding="utf-8")
+        assert script.startswith(INSERT), script[:80]
+        return str(json.JSONDecoder().raw_decode(script, len(INSERT))[0])
+
+    return SHARED.sub(inserted, text)
+
+
 def parse(path: Path) -> Links:
     p = Links()
-    p.feed(path.read_text(encoding="utf-8"))
+    p.feed(with_shared_parts(path, path.read_text(encoding="utf-8")))
     return p
 
 

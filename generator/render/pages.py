@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
@@ -21,6 +21,7 @@ from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
+from .shared import NOTES_FILE, SEVENTH_FILE, reference, script
 from .sitemap import sitemaps
 from .templating import PageEnvironment
 
@@ -56,6 +57,7 @@ class SeventhTable(NamedTuple):
     source: Code | None  # the ancestor the page takes its 7th character from; None: its own
     href: str
     rows: list[SeventhRow]
+    shared: Markup | None = None  # the archive: the source's seventh.js in place of the table
 
 
 class ListItem(NamedTuple):
@@ -91,6 +93,7 @@ class Renderer:
         self.site = site
         self.config = site.config
         self.file_links = file_links
+        self.offline = offline
         self.descriptors = descriptors or {}
         self.assets = assets or {}  # asset URL -> its fingerprinted URL (render.assets)
         self.md = MarkdownRenderer()
@@ -100,7 +103,8 @@ class Renderer:
         self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[ListItem]] | None = None
         # an ancestor's notes, rendered once for all the pages below it: (key, links memo) ->
         # (html, the codes its notes name: a page among them links the others, not itself)
-        self._groups: dict[tuple[tuple[str, str], int], tuple[Markup, frozenset[str]]] = {}
+        self._groups: dict[tuple[tuple[str, str], int], tuple[Markup | None, frozenset[str]]] = {}
+        self._seventh_names: dict[tuple[str, str], frozenset[str]] = {}
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -204,16 +208,77 @@ class Renderer:
     def note_group(self, owner: Code, page: Code, links: Links) -> Markup:
         key = (owner.key, id(links.memo))
         found = self._groups.get(key)
-        if found is not None and page.code not in found[1]:
-            return found[0]
+        if found is None:
+            named = self.note_names(owner)
+            found = self._groups[key] = (self.shared_notes(owner, links, named), named)
+        shared, named = found
+        if page.code in named:
+            return self.render_group(owner, page, links)
+        if shared is None:
+            shared = self.render_group(owner, page, links)
+            self._groups[key] = (shared, named)
+        return shared
+
+    def render_group(self, owner: Code, page: Code, links: Links) -> Markup:
         group = NoteGroup(owner, links[self.url_of(owner)], entry_label(owner), self.title_of(owner),
                           self.notes_of(owner, page, links))
-        html = Markup(self.env.get_template("partials/list.html").module.note_group(group))  # type: ignore[attr-defined]
+        return Markup(self.macro("note_group")(group))
+
+    @staticmethod
+    def note_names(owner: Code) -> frozenset[str]:
+        """The codes an ancestor's notes name: a page among them links the others, not itself."""
+        return frozenset(m.group(1) for ns in owner.notes.values() for n in ns for m in all_mentions(n))
+
+    def seventh_names(self, source: Code) -> frozenset[str]:
+        """The codes the notes of a code's 7th characters name (memoised: asked on each page)."""
+        found = self._seventh_names.get(source.key)
         if found is None:
-            named = frozenset(m.group(1) for ns in owner.notes.values() for n in ns for m in all_mentions(n))
-            if page.code not in named:
-                self._groups[key] = (html, named)
-        return html
+            found = self._seventh_names[source.key] = frozenset(
+                m.group(1) for ns in source.seventh_notes.values() for n in ns for m in all_mentions(n))
+        return found
+
+    def macro(self, name: str) -> Any:
+        return getattr(self.env.get_template("partials/list.html").module, name)
+
+    # --- parts shared by the archive's pages (render.shared) ------------------------------
+
+    def shares(self, owner: Code, links: Links) -> bool:
+        """Whether pages with these links show ``owner``'s parts from its script files: in the
+        archive, when the part's links are the same from them as from ``owner``'s own page."""
+        return self.offline and links.memo is self.links(self.url_of(owner)).memo
+
+    def proxy(self, owner: Code, named: frozenset[str]) -> Code | None:
+        """A page below ``owner`` that its part's text does not name: the part is rendered as
+        it shows there (and on every other such page: only a page's own code is not linked)."""
+        return next((c for c in self.site.children.get(owner.key, ()) if c.code not in named), None)
+
+    def shared_notes(self, owner: Code, links: Links, named: frozenset[str]) -> Markup | None:
+        """An ancestor's notes as a reference to its notes.js; None where they are rendered on each
+        page (on the site)."""
+        if not self.shares(owner, links) or self.proxy(owner, named) is None:
+            return None
+        base = self.url_of(owner)
+        fallback = (f'<p class="shared-part"><a href="{escape(links[base] + "#notes")}">'
+                    f"Notes from {escape(entry_label(owner))}</a></p>")
+        return reference(links[base + NOTES_FILE], Markup(fallback))
+
+    def shared_files(self, code: Code) -> list[Output]:
+        """The archive's script files of a code's parts that the pages below it show, rendered
+        as a page below it shows them (its links, not those of the code's own page)."""
+        if not self.offline:
+            return []
+        base = self.url_of(code).strip("/")
+        out = []
+        proxy = self.proxy(code, self.note_names(code)) if code.notes else None
+        if proxy is not None:
+            html = self.render_group(code, proxy, self.links(self.url_of(proxy)))
+            out.append(Output("site", f"{base}/{NOTES_FILE}", script(html)))
+        proxy = self.proxy(code, self.seventh_names(code)) if code.seventh_characters else None
+        if proxy is not None:
+            rows = self.seventh_rows(code, proxy, None, self.links(self.url_of(proxy)))
+            table = self.macro("seventh_table")(rows, "")
+            out.append(Output("site", f"{base}/{SEVENTH_FILE}", script(table, mark=True)))
+        return out
 
     def seventh_table(self, code: Code, ancestors: list[Code], links: Links) -> SeventhTable | None:
         """The 7th characters a code defines, or those of the nearest level above that defines
@@ -225,14 +290,25 @@ class Renderer:
             return None
         plain = code.code.replace(".", "")
         own = plain[-1] if source is not code and len(plain) == 7 else None
-        rows = [
-            SeventhRow(ch, meaning, [self.link_codes(n, code, links) for n in source.seventh_notes.get(ch, ())],
+        if source is code:
+            return SeventhTable(None, "", self.seventh_rows(code, code, own, links))
+        url = self.url_of(source)
+        names = self.seventh_names(source)
+        if self.shares(source, links) and code.code not in names and self.proxy(source, names) is not None:
+            meaning = source.seventh_characters.get(own or "")
+            mine = f"{escape(own)}: {escape(meaning)}. " if own and meaning else ""
+            fallback = (f'<p class="shared-part">{mine}<a href="{escape(links[url] + "#seventh-characters")}">'
+                        f"All 7th characters of {escape(source.code)}</a></p>")
+            shared = reference(links[url + SEVENTH_FILE], Markup(fallback), char=own or "", code=code.code)
+            return SeventhTable(source, links[url], [], shared)
+        return SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
+
+    def seventh_rows(self, source: Code, page: Code, own: str | None, links: Links) -> list[SeventhRow]:
+        return [
+            SeventhRow(ch, meaning, [self.link_codes(n, page, links) for n in source.seventh_notes.get(ch, ())],
                        ch == own)
             for ch, meaning in source.seventh_characters.items()
         ]
-        if source is code:
-            return SeventhTable(None, "", rows)
-        return SeventhTable(source, links[self.url_of(source)], rows)
 
     # --- code pages ---------------------------------------------------------------------
 
@@ -244,7 +320,7 @@ class Renderer:
         """The files ``code_page`` writes for a code (publisher keys), known without rendering."""
         base = self.url_of(code).strip("/")
         gated = (f"private/{base}/{s.id}.html" for s in code.gated_sections)
-        return [f"site/{base}/index.html", *gated]
+        return [f"site/{base}/index.html", *gated]  # and, in the archive, its shared_files (same folder)
 
     def code_page(self, code: Code) -> list[Output]:
         system = self.config.systems[code.system]
@@ -316,7 +392,7 @@ class Renderer:
             "json_ld": json_ld(ld),
         }
         page = self.env.get_template(template).render(ctx)
-        return [Output("site", f"{base}/index.html", page.encode()), *fragments]
+        return [Output("site", f"{base}/index.html", page.encode()), *fragments, *self.shared_files(code)]
 
     # --- other pages --------------------------------------------------------------------
 
