@@ -165,18 +165,22 @@ def site_build(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "site"
 
 
-SHOWN = """sel => { const e = document.querySelector(sel); if (!e) return null;
+SHOWN = """([sel, top]) => { const e = document.querySelector(sel); if (!e) return null;
   const c = e.cloneNode(true); c.querySelectorAll('script, noscript').forEach(x => x.remove());
+  c.querySelectorAll('[href], [action]').forEach(x => { const n = x.hasAttribute('href') ? 'href' : 'action';
+    x.setAttribute(n, new URL(x.getAttribute(n), location.href).href.replace(top, '')); });
   return c.innerHTML.replace(/>\\s+</g, '><').replace(/\\s+/g, ' ').trim(); }"""
 
 
-def shown(browser: Any, page_file: Path, selectors: tuple[str, ...]) -> tuple[dict[str, str | None], list[str]]:
-    """What a page opened from file:// shows in each part (scripts run), and its problems."""
+def shown(browser: Any, root: Path, rel: str, selectors: tuple[str, ...]) -> tuple[dict[str, str | None], list[str]]:
+    """What a page opened from file:// shows in each part (scripts run; links as paths from
+    the top folder), and its problems."""
     ctx = browser.new_context()
     page = ctx.new_page()
     watch = Watch(page)
-    page.goto(page_file.as_uri())
-    parts = {sel: page.evaluate(SHOWN, sel) for sel in selectors}
+    page.goto((root / rel).as_uri())
+    top = root.as_uri() + "/"
+    parts = {sel: page.evaluate(SHOWN, [sel, top]) for sel in selectors}
     ctx.close()
     return parts, watch.problems
 
@@ -200,18 +204,30 @@ def test_inherited_notes_and_7th_characters_show_in_the_archive(browser: Any, fu
     assert current.count() == 1 and current.get_attribute("aria-current") == "true"
     assert " ".join(current.inner_text().split()) == "A ◀ S72.001A initial encounter for closed fracture"
     assert tab.locator("#seventh-characters tbody tr").count() == 16
+    # the header (from header.js): its search box works from a code page
+    box = tab.locator("header [data-search-input]")
+    box.click()
+    box.press_sequentially("hip dislocation")
+    tab.locator("[data-search-popup] [role=option]", has_text="S73.0").first.click()
+    tab.wait_for_url("**/icd-10-cm/S73.0/index.html")
+    tab.locator("header nav a", has_text="ICD-10-CM").click()
+    tab.wait_for_url("**/icd-10-cm/index.html")
     ctx.close()
     assert watch.problems == []
 
 
 @pytest.mark.parametrize("code", ["S72.001A", "S72.0", "S73.001A", "S73.0", "S72", "S70-S79"])
 def test_archive_pages_show_what_the_site_shows(browser: Any, full: Path, site_build: Path, code: str) -> None:
-    """The notes and 7th characters of a page, as Chromium shows them, are the site's."""
-    parts = ("#notes", "#seventh-characters")
-    archived, problems = shown(browser, full / "icd-10-cm" / code / "index.html", parts)
-    hosted, _ = shown(browser, site_build / "icd-10-cm" / code / "index.html", parts)
+    """The header, notes and 7th characters of a page, as Chromium shows them, are the site's."""
+    parts = ("header.site-header", "#notes", "#seventh-characters")
+    rel = f"icd-10-cm/{code}/index.html"
+    archived, problems = shown(browser, full, rel, parts)
+    hosted, _ = shown(browser, site_build, rel, parts)
+    # the archive leaves the account pages out (test_left_out_of_the_archive)
+    accounts = r'<li><a href="account/[^"]*">[^<]*</a></li>'
+    hosted["header.site-header"] = re.sub(accounts, "", hosted["header.site-header"] or "")
     assert archived == hosted
-    assert archived["#notes"] and problems == []
+    assert archived["#notes"] and archived["header.site-header"] and problems == []
 
 
 def test_without_javascript_the_shared_parts_are_links(browser: Any, full: Path) -> None:
@@ -247,18 +263,20 @@ class Links(html.parser.HTMLParser):
                 self.links.append((tag, name, value))
 
 
-SHARED = re.compile(r'<script src="([^"]+/(?:notes|seventh)\.js)"[^>]*></script>')
+SHARED = re.compile(r'<script src="([^"]*?)((?:notes|seventh|header)\.js)"[^>]*></script>')
 INSERT = "(function(s){s.insertAdjacentHTML('beforebegin',"
+FROM_TOP = re.compile(r'\b(href|action)="(?![a-z]+:|#)')
 
 
 def with_shared_parts(path: Path, text: str) -> str:
     """A page as the browser shows it: each shared part's script replaced by the HTML it inserts
-    (the part's links and ids are the page's)."""
+    (the part's links and ids are the page's; the header's links lead from the top folder)."""
 
     def inserted(m: re.Match[str]) -> str:
-        script = (path.parent / m.group(1)).read_text(encoding="utf-8")
+        script = (path.parent / (m.group(1) + m.group(2))).read_text(encoding="utf-8")
         assert script.startswith(INSERT), script[:80]
-        return str(json.JSONDecoder().raw_decode(script, len(INSERT))[0])
+        html = str(json.JSONDecoder().raw_decode(script, len(INSERT))[0])
+        return FROM_TOP.sub(lambda a: f'{a.group(1)}="{m.group(1)}', html) if m.group(2) == "header.js" else html
 
     return SHARED.sub(inserted, text)
 

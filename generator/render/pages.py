@@ -21,7 +21,7 @@ from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
-from .shared import NOTES_FILE, SEVENTH_FILE, reference, script
+from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
 from .sitemap import sitemaps
 from .templating import PageEnvironment
 
@@ -277,7 +277,7 @@ class Renderer:
         if proxy is not None:
             rows = self.seventh_rows(code, proxy, None, self.links(self.url_of(proxy)))
             table = self.macro("seventh_table")(rows, "")
-            out.append(Output("site", f"{base}/{SEVENTH_FILE}", script(table, mark=True)))
+            out.append(Output("site", f"{base}/{SEVENTH_FILE}", script(table, MARK_SEVENTH)))
         return out
 
     def seventh_table(self, code: Code, ancestors: list[Code], links: Links) -> SeventhTable | None:
@@ -391,6 +391,8 @@ class Renderer:
             "sections": sections,
             "json_ld": json_ld(ld),
         }
+        if self.offline:
+            ctx["shared_header"] = reference(links[HEADER_URL])
         page = self.env.get_template(template).render(ctx)
         return [Output("site", f"{base}/index.html", page.encode()), *fragments, *self.shared_files(code)]
 
@@ -413,6 +415,9 @@ class Renderer:
 
     def fixed_pages(self) -> Iterator[Output]:
         counts = {sid: self.site.counts.get(sid, 0) for sid in self.config.systems}
+        if self.offline:  # the header of the archive's code pages, its links from the top folder
+            header = self.env.get_template("partials/header.html").render(links=self.links("/"), page_url="")
+            yield Output("site", HEADER_URL.lstrip("/"), script(header, FROM_TOP))
         yield self.page("home.html", "/", self.config.name, counts=counts)
         yield self.page("search.html", "/search/", f"Search - {self.config.name}")
         yield self.page("login.html", "/account/login/", f"Log in - {self.config.name}")

@@ -9,6 +9,10 @@ a classic ``<script src>`` (it works from ``file://``, as the archive's search d
 inserts the very HTML the site shows inline right where the script stands, before the page is
 first painted. Without JavaScript a ``<noscript>`` link leads to the part on the category's page.
 
+The site's header (brand, search box, menu) is the same on every code page: they load it from
+``header.js`` at the top of the archive. Without JavaScript its search box would not work (the
+archive's search needs it) and the breadcrumb still leads home and to the code system.
+
 The hosted site keeps everything inline: its pages are not touched.
 """
 
@@ -20,6 +24,7 @@ from markupsafe import Markup, escape
 
 NOTES_FILE = "notes.js"
 SEVENTH_FILE = "seventh.js"
+HEADER_URL = "/header.js"
 
 # The script inserts the part before itself (``document.currentScript``: parser-inserted,
 # synchronous, so the part is there before the rest of the page is parsed).
@@ -27,7 +32,7 @@ _INSERT = "(function(s){s.insertAdjacentHTML('beforebegin',%s);%s})(document.cur
 
 # The page's own 7th character, marked as the site marks it (layouts/partials/list.html,
 # ``seventh_table``): the row's class and aria-current, and "◀ CODE" after the character.
-_MARK = (
+MARK_SEVENTH = (
     "var c=s.getAttribute('data-char'),k=s.getAttribute('data-code'),"
     "r=s.previousElementSibling.tBodies[0].rows;"
     "for(var i=0;i<r.length;i++){var d=r[i].cells[0];if(c&&d.textContent===c){"
@@ -37,14 +42,26 @@ _MARK = (
 )
 
 
-def script(html: str, mark: bool = False) -> bytes:
-    """The script file of a shared part: ``html`` inserted where the script stands (ASCII only:
-    a script file read from disk takes the page's encoding only by convention)."""
-    return (_INSERT % (json.dumps(html, ensure_ascii=True), _MARK if mark else "")).encode()
+# The site's header, its links written relative to the archive's top folder (where header.js
+# is): made absolute from the script's own address, as search.js does. (No code page is in the
+# menu, so none is marked as the current one.)
+FROM_TOP = (
+    "var t=s.src.replace(/[^/]*$/,''),e=s.previousElementSibling.querySelectorAll('[href],[action]');"
+    "for(var i=0;i<e.length;i++){var n=e[i].hasAttribute('href')?'href':'action';"
+    "e[i].setAttribute(n,new URL(e[i].getAttribute(n),t).href);}"
+)
 
 
-def reference(src: str, fallback: Markup, **data: str) -> Markup:
+def script(html: str, then: str = "") -> bytes:
+    """The script file of a shared part: ``html`` inserted where the script stands, then the
+    script ``then`` run (``s``: the script element). ASCII only: a script file read from disk
+    takes the page's encoding only by convention."""
+    return (_INSERT % (json.dumps(html, ensure_ascii=True), then)).encode()
+
+
+def reference(src: str, fallback: Markup | None = None, **data: str) -> Markup:
     """Where a page shows a shared part: the script, and what readers without JavaScript see
     instead (``fallback``: a link to the part on the page it comes from)."""
     attrs = "".join(f' data-{k}="{escape(v)}"' for k, v in data.items())
-    return Markup(f'<script src="{escape(src)}"{attrs}></script><noscript>{fallback}</noscript>')
+    tag = f'<script src="{escape(src)}"{attrs}></script>'
+    return Markup(tag + f"<noscript>{fallback}</noscript>" if fallback else tag)
