@@ -175,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
                    "$SOURCE_DATE_EPOCH, else today, UTC)")
     a.add_argument("--descriptors", action="append", default=[], metavar="SYSTEM=FILE",
                    help="licensed official descriptors (CSV or TSV of code,descriptor), e.g. cpt=cpt.csv")
-    a.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to parse and render with")
+    a.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to parse, render and compress with")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
     sub.add_parser("schema", help="print the content schema as Markdown",
@@ -191,7 +191,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     build_dir = args.build_dir or archive_build_dir(args.site)
     build_for_archive(args.site, build_dir, quiet=args.quiet, jobs=args.jobs, descriptor_files=args.descriptors)
     built = time.perf_counter()
-    path = write_archive(args.site, build_dir, args.out, args.edition, date)
+    path = write_archive(args.site, build_dir, args.out, args.edition, date, jobs=args.jobs)
     if not args.quiet:
         size = os.path.getsize(path) / 1e6
         print(f"built in {built - start:.2f}s, archived in {time.perf_counter() - built:.2f}s: "

@@ -42,13 +42,15 @@ def run_chunks(
     jobs: int,
     size: int = 500,
     prepare: Callable[[Sequence[T]], None] | None = None,
+    ordered: bool = False,
 ) -> Iterator[R]:
     """``task`` over ``items`` in chunks, in ``jobs`` forked processes (inline when 1).
 
     ``task`` runs in the children with the parent's memory as it was at the fork: the caller
     sets up what the task reads (site, renderer, publisher) before calling this. ``prepare``
     runs in the parent on each chunk before a child gets it (the pool feeds chunks from a
-    thread, a few ahead of the children).
+    thread, a few ahead of the children). ``ordered``: results in the order of the chunks
+    (else as they are done).
     """
 
     def feed() -> Iterator[Sequence[T]]:
@@ -66,7 +68,7 @@ def run_chunks(
     ctx = multiprocessing.get_context("fork")
     try:
         with ctx.Pool(jobs) as pool:
-            yield from pool.imap_unordered(_run, feed())
+            yield from (pool.imap if ordered else pool.imap_unordered)(_run, feed())
     finally:
         _TASK = None
 
