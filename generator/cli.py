@@ -160,7 +160,9 @@ def parser() -> argparse.ArgumentParser:
         "next archive is incremental), then write OUT/<site>-<systems>-<version>-<edition>.zip: "
         "every page, relative links to files for opening from file://, search, an About page; "
         "no meter, accounts or "
-        "network requests. The same content and date give a byte-identical zip.",
+        "network requests. Notes and 7th-character tables that many pages share, and the header, "
+        "are stored once and shown with JavaScript (as search is); without it pages link to them. "
+        "The same content and date give a byte-identical zip.",
         epilog="The full edition carries licensed text (gated sections, licensed descriptors): "
         "give it only to readers your licences cover.",
     )
