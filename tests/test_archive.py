@@ -230,6 +230,27 @@ def test_archive_pages_show_what_the_site_shows(browser: Any, full: Path, site_b
     assert archived["#notes"] and archived["header.site-header"] and problems == []
 
 
+def test_an_edit_to_notes_reaches_the_pages_below(site: Path, tmp_path: Path) -> None:
+    """An incremental archive: a category's changed notes and a code's first notes reach the
+    pages below them (the scripts are rewritten; the pages gain their script tags)."""
+    build = tmp_path / "b"
+    archive(site, tmp_path / "d1", "public", "--build-dir", str(build))
+    s72, s72001 = (site / "content" / "codes" / "icd10cm" / f"{c}.md" for c in ("S72", "S72.001"))
+    before = {p: p.read_text() for p in (s72, s72001)}
+    try:
+        s72.write_text(before[s72].replace("  excludes1:\n", "  excludes1:\n  - an added exclusion (S79.0-)\n", 1))
+        s72001.write_text(before[s72001].replace("billable: false\n", "billable: false\nnotes:\n  note:\n"
+                                                 "  - a first note of S72.001\n", 1))
+        unpacked = unpack(archive(site, tmp_path / "d2", "public", "--build-dir", str(build)), tmp_path / "u")
+    finally:
+        for p, text in before.items():
+            p.write_text(text)
+    page = parse(unpacked / "icd-10-cm" / "S72.001A" / "index.html")
+    shown = page.text
+    assert "an added exclusion" in shown and "a first note of S72.001" in shown
+    assert "an added exclusion" in (unpacked / "icd-10-cm" / "S72" / "notes.js").read_text()
+
+
 def test_without_javascript_the_shared_parts_are_links(browser: Any, full: Path) -> None:
     ctx = browser.new_context(java_script_enabled=False)
     page = ctx.new_page()
@@ -246,12 +267,16 @@ def test_without_javascript_the_shared_parts_are_links(browser: Any, full: Path)
 
 
 class Links(html.parser.HTMLParser):
-    """The links, resources and ids of one page."""
+    """The links, resources, ids and text of one page."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.ids: set[str] = set()
         self.links: list[tuple[str, str, str]] = []  # (tag, attribute, value)
+        self.text = ""
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
