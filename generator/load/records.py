@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from ..model.code import Code, Related, Section, summary
+from ..model.code import Code, Key, Related, Section, summary
 
 FIELDS = tuple(f.name for f in fields(Code))
 RELATED_AT = FIELDS.index("related")
 SECTIONS_AT = FIELDS.index("sections")
 
-Key = tuple[str, str]
 Record = tuple[Any, ...]
 
 
