@@ -195,7 +195,6 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
         [
             "content/codes/cpt/27253.md:5:12: related[0].code: related code '27254' does not exist in cpt",
             "content/codes/hcpcs/E0100.md:3:1: system: unknown system 'hcpcs' (known: icd10cm, cpt)",
-            f"{P}27253.md:2:1: code: duplicate code '27253' (also in content/codes/cpt/27253.md)",
             f"{P}27253.md:3:1: system: file is in folder 'icd10cm' but system is 'cpt'",
             f"{P}27255.md:3:1: system: file is in folder 'icd10cm' but system is 'cpt'",
             f"{P}S73.0.md:6:1: replaced_by: only deleted codes are replaced (set status: deleted)",
@@ -210,13 +209,16 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
              f"^(?:[A-Z][0-9][0-9A-Z](?:\\.[0-9A-Z]{{1,4}})?|[A-Z][0-9][0-9A-Z]-[A-Z][0-9][0-9A-Z]|[1-9]|1[0-9]|2[0-2])$",
         ],
     ),
-    "reserved URL segment": (
+    "reserved URL segment, duplicate code": (
         {
-            "content/site.yaml": BASE_CONFIG + "  - {id: misc, name: Misc, url_prefix: misc, pattern: '^[a-z]+$', "
+            "content/site.yaml": BASE_CONFIG + "  - {id: misc, name: Misc, url_prefix: misc, pattern: '^[A-Za-z]+$', "
             "copyright: x}\n",
             "content/codes/misc/search.md": minimal("search", system="misc"),
+            "content/codes/misc/ABC.md": minimal("ABC", system="misc"),
+            "content/codes/misc/abc.md": minimal("abc", system="misc"),
         },
         [
+            "content/codes/misc/abc.md:2:1: code: duplicate code 'abc' (also in content/codes/misc/ABC.md)",
             "content/codes/misc/search.md:2:1: code: 'search' is a reserved URL segment",
         ],
     ),
