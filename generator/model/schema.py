@@ -15,6 +15,8 @@ from typing import Any
 
 from edge.contract import GUEST_VIEWS, PERIOD_DAYS, REGISTERED_VIEWS
 
+from ..messages import M
+
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
 
@@ -90,10 +92,10 @@ class Url(Str):
         allowed = ", ".join(self.schemes)
         shown = re.sub(r"[\x00-\x1f\x7f]", lambda c: f"\\x{ord(c.group()):02x}", value)
         if URL_BAD_CHARS.search(value):
-            yield path, f"'{shown}': URLs may not contain spaces, control characters or backslashes"
+            yield path, M.URL_CHARACTERS.format(url=shown)
         elif (m := URL_SCHEME.match(value)) and m.group(1).lower() not in self.schemes:
             scheme = m.group(1).lower()
-            yield path, f"'{shown}': the scheme '{scheme}:' is not allowed (allowed: {allowed}, or a path)"
+            yield path, M.URL_SCHEME.format(url=shown, scheme=scheme, allowed=allowed)
 
     def describe(self) -> str:
         return f"URL ({', '.join(self.schemes)}, or a path on the site)"
