@@ -287,7 +287,7 @@ class M:
     )
     BAD_REGEX = Message(
         "invalid regular expression: {detail}",
-        "A system's `pattern` in site.yaml is not a valid regular expression.",
+        "A `pattern` in site.yaml (a system's, or one of its `kinds` rules) is not a valid regular expression.",
         "Fix the pattern (Python `re` syntax).",
         where="config",
     )

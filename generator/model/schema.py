@@ -296,6 +296,8 @@ SEVENTH = Record(
     },
 )
 
+KINDS = ("chapter", "block", "category", "code")
+
 CODE_FIELDS: dict[str, Key] = {
     "code": Key(Str(), required=True, doc="The code exactly as published; the file is named after it."),
     "system": Key(Str(), required=True, doc="A code system id from content/site.yaml."),
@@ -305,7 +307,7 @@ CODE_FIELDS: dict[str, Key] = {
         "from a licensed data file at build time (CPT).",
     ),
     "kind": Key(
-        Str(choices=("chapter", "block", "category", "code")),
+        Str(choices=KINDS),
         default="code",
         doc="Where the entry sits in the hierarchy; chapters and blocks are range pages.",
     ),
@@ -331,6 +333,15 @@ CODE = Record(name="code front matter", keys=CODE_FIELDS)
 
 # --- the site.yaml schema -------------------------------------------------------------------
 
+KIND_RULE = Record(
+    name="kind rule",
+    keys={
+        "pattern": Key(Str(), doc="Regular expression the whole code must match; left out: any code."),
+        "kind": Key(Str(choices=KINDS), required=True, doc="The `kind` a matching code gets."),
+        "billable": Key(Bool(), default=False, doc="The `billable` a matching code gets."),
+    },
+)
+
 SYSTEM = Record(
     name="code system",
     keys={
@@ -345,6 +356,11 @@ SYSTEM = Record(
         ),
         "release": Key(Str(), default="", doc="The official release the content follows, e.g. 2026 "
                        "(names the offline archive)."),
+        "kinds": Key(
+            List(KIND_RULE),
+            doc="How `codesite new` fills in a new code's `kind` and `billable`: the first rule whose "
+            "pattern matches the code. Left out: the built-in rules of the system's id (see below).",
+        ),
     },
 )
 
@@ -386,7 +402,8 @@ def document(record: Record, heading: str) -> str:
         doc = key.doc or key.spec.doc
         if key.default not in (None, [], {}, ""):
             doc = f"{doc} Default: `{key.default}`.".strip()
-        rows.append(f"| `{name}` | {key.spec.describe()} | {'yes' if key.required else ''} | {doc} |")
+        kind = key.spec.describe().replace("|", "\\|")  # "true | false" in a table cell
+        rows.append(f"| `{name}` | {kind} | {'yes' if key.required else ''} | {doc} |")
     return "\n".join(rows)
 
 
