@@ -384,9 +384,12 @@ ALL: tuple[Message, ...] = tuple(v for v in vars(M).values() if isinstance(v, Me
 
 def find(message: str, path: str = "") -> list[Message]:
     """The templates a message about ``path`` matches (exactly one, for every message printed).
-    A template's error is Jinja2's own text: only looked for in layouts/."""
-    layouts = path.startswith("layouts/")
-    return [m for m in ALL if (m.where == "layouts") == layouts and m.matches(message)]
+    A template's error is Jinja2's own text: only looked for in layouts/, when no other matches
+    (a symbolic link there gets the link's message)."""
+    found = [m for m in ALL if m.where != "layouts" and m.matches(message)]
+    if found or not path.startswith("layouts/"):
+        return found
+    return [m for m in ALL if m.where == "layouts" and m.matches(message)]
 
 
 def document() -> str:

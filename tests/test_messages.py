@@ -44,11 +44,17 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
         [f"{P}S73.0.md:1:1: file: cannot read (Is a directory)"],
     ),
     "symbolic link": (
-        {P + "S73.0.md": Link("/etc/hostname"), "assets/leak.html": Link("../build/private/x.html")},
+        {
+            P + "S73.0.md": Link("/etc/hostname"),
+            "assets/leak.html": Link("../build/private/x.html"),
+            "layouts/base.html": Link("/etc/passwd"),
+        },
         [
             "assets/leak.html:0:1: symlink: symbolic links are not followed (this one points to "
             "'../build/private/x.html'); put the file itself here",
             f"{P}S73.0.md:0:1: symlink: symbolic links are not followed (this one points to '/etc/hostname'); "
+            "put the file itself here",
+            "layouts/base.html:0:1: symlink: symbolic links are not followed (this one points to '/etc/passwd'); "
             "put the file itself here",
         ],
     ),
