@@ -65,7 +65,8 @@ class Checker:
         for c in self.codes:
             self.check_one(c)
         unsound = {e.path for e in self.errors if e.field in IDENTITY}
-        for c in sorted(self.codes, key=lambda c: c.path in unsound):  # the sound files first
+        ordered = sorted(self.codes, key=lambda c: c.path in unsound) if unsound else self.codes
+        for c in ordered:  # the sound files first: a duplicate is called so on the unsound one
             key = (c.system, c.code.upper())
             if key not in folded:
                 folded[key] = c
