@@ -15,6 +15,8 @@ from typing import Any
 
 from edge.contract import GUEST_VIEWS, PERIOD_DAYS, REGISTERED_VIEWS
 
+from ..messages import M
+
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
 
@@ -90,10 +92,10 @@ class Url(Str):
         allowed = ", ".join(self.schemes)
         shown = re.sub(r"[\x00-\x1f\x7f]", lambda c: f"\\x{ord(c.group()):02x}", value)
         if URL_BAD_CHARS.search(value):
-            yield path, f"'{shown}': URLs may not contain spaces, control characters or backslashes"
+            yield path, M.URL_CHARACTERS.format(url=shown)
         elif (m := URL_SCHEME.match(value)) and m.group(1).lower() not in self.schemes:
             scheme = m.group(1).lower()
-            yield path, f"'{shown}': the scheme '{scheme}:' is not allowed (allowed: {allowed}, or a path)"
+            yield path, M.URL_SCHEME.format(url=shown, scheme=scheme, allowed=allowed)
 
     def describe(self) -> str:
         return f"URL ({', '.join(self.schemes)}, or a path on the site)"
@@ -294,6 +296,8 @@ SEVENTH = Record(
     },
 )
 
+KINDS = ("chapter", "block", "category", "code")
+
 CODE_FIELDS: dict[str, Key] = {
     "code": Key(Str(), required=True, doc="The code exactly as published; the file is named after it."),
     "system": Key(Str(), required=True, doc="A code system id from content/site.yaml."),
@@ -303,7 +307,7 @@ CODE_FIELDS: dict[str, Key] = {
         "from a licensed data file at build time (CPT).",
     ),
     "kind": Key(
-        Str(choices=("chapter", "block", "category", "code")),
+        Str(choices=KINDS),
         default="code",
         doc="Where the entry sits in the hierarchy; chapters and blocks are range pages.",
     ),
@@ -329,6 +333,15 @@ CODE = Record(name="code front matter", keys=CODE_FIELDS)
 
 # --- the site.yaml schema -------------------------------------------------------------------
 
+KIND_RULE = Record(
+    name="kind rule",
+    keys={
+        "pattern": Key(Str(), doc="Regular expression the whole code must match; left out: any code."),
+        "kind": Key(Str(choices=KINDS), required=True, doc="The `kind` a matching code gets."),
+        "billable": Key(Bool(), default=False, doc="The `billable` a matching code gets."),
+    },
+)
+
 SYSTEM = Record(
     name="code system",
     keys={
@@ -343,6 +356,11 @@ SYSTEM = Record(
         ),
         "release": Key(Str(), default="", doc="The official release the content follows, e.g. 2026 "
                        "(names the offline archive)."),
+        "kinds": Key(
+            List(KIND_RULE),
+            doc="How `codesite new` fills in a new code's `kind` and `billable`: the first rule whose "
+            "pattern matches the code. Left out: the built-in rules of the system's id (see below).",
+        ),
     },
 )
 
@@ -384,7 +402,8 @@ def document(record: Record, heading: str) -> str:
         doc = key.doc or key.spec.doc
         if key.default not in (None, [], {}, ""):
             doc = f"{doc} Default: `{key.default}`.".strip()
-        rows.append(f"| `{name}` | {key.spec.describe()} | {'yes' if key.required else ''} | {doc} |")
+        kind = key.spec.describe().replace("|", "\\|")  # "true | false" in a table cell
+        rows.append(f"| `{name}` | {kind} | {'yes' if key.required else ''} | {doc} |")
     return "\n".join(rows)
 
 
