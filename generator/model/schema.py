@@ -7,7 +7,6 @@ caller turns a path into a line in the file. Nothing here does I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -152,6 +151,8 @@ class Key:
 
 def nearest(word: str, names: Iterable[str]) -> str | None:
     """The one name ``word`` is a near miss of (None if none, or two are as near)."""
+    import difflib  # only when a field name is wrong: not in every build's imports
+
     scored = sorted(((difflib.SequenceMatcher(None, word.lower(), n).ratio(), n) for n in names), reverse=True)
     if scored and scored[0][0] >= 0.75 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
         return scored[0][1]
