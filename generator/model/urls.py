@@ -9,6 +9,17 @@ from urllib.parse import quote, unquote
 from ..errors import BuildError
 
 
+def key_of(path: str) -> tuple[str, str]:
+    """The (system, code) a content file's place names: content/codes/<system>/<code>.md (the key
+    of a file that passed the checks; of a file already reported, the code its links may name)."""
+    d = path.rindex("/")
+    return path[path.rindex("/", 0, d) + 1 : d], path[d + 1 : -3]
+
+
+def path_of(key: tuple[str, str]) -> str:
+    return f"content/codes/{key[0]}/{key[1]}.md"
+
+
 def code_url(prefix: str, code: str) -> str:
     return f"/{prefix}/{quote(code, safe='.-_')}/"
 
