@@ -12,7 +12,7 @@ from ..model.site import Site, sort_key
 from ..model.urls import code_url
 from .text import plain_markdown, tokens
 
-FORMAT = 2  # of the documents and both indexes made of them: a change rebuilds them whole
+FORMAT = 3  # of the documents and both indexes made of them: a change rebuilds them whole
 
 # Field weights of BM25F: an official title word outweighs the same word in a note.
 FIELDS: dict[str, float] = {"title": 3.0, "syn": 2.5, "incl": 1.5, "text": 1.0}
@@ -33,7 +33,7 @@ class Doc:
     fields: dict[str, list[str]] = field(default_factory=dict)
     boost: float = 1.0
     order: tuple[int, int, str] = (0, 0, "")  # system rank, then code order
-    range: bool = False  # a chapter or block: it follows the codes (understand.ranges_last)
+    range: bool = False  # a chapter or block: it follows the codes (engine._text_search, search.js)
 
 
 def document_order(site: Site) -> list[Code]:
