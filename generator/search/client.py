@@ -32,13 +32,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import parallel
 from ..model.code import Code
 from ..model.site import Site
 from ..outputs import DAMAGED, Output, read_marshal, write_marshal
 from . import scores
 from .documents import FIELDS, FORMAT, Doc, code_fields, document, documents
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
-from .scores import averages, doc_weights, field_stats, impacts, saturated
+from .scores import averages, doc_weights, field_stats, impacts, saturated_all
 from .synonyms import Synonyms
 from .text import STOP_WORDS, fnv1a, normalize_code, vocab_key
 from .understand import RULES
@@ -151,14 +152,12 @@ STATE = "search"  # the state's file in the snapshot folder; its term shards are
 
 def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:
     """A term's postings as the client reads them: ``[docid delta, impact*2 + billable, ...]``."""
-    boosts, billable = state.boosts, state.billable
+    billable = state.billable
     docs, ws = plist
-    ids, qs = impacts(docs, [saturated(w, boosts[d]) for d, w in zip(docs, ws, strict=True)], state.n, bound)
-    flat: list[int] = []
-    last = 0
-    for docid, q in zip(ids, qs, strict=True):
-        flat += [docid - last, q * 2 + (1 if billable[docid] else 0)]
-        last = docid
+    ids, qs = impacts(docs, saturated_all(docs, ws, state.boosts), state.n, bound)
+    flat = [0] * (2 * len(ids))
+    flat[0::2] = deltas(ids)
+    flat[1::2] = [q * 2 + billable[d] for d, q in zip(ids, qs, strict=True)]
     return flat
 
 
@@ -168,8 +167,19 @@ def term_file(i: int, state: State, bound: float) -> Output:
     return Output("site", f"{INDEX_DIR}/t/{i}.js", script(f"t/{i}", data))
 
 
-def vocab_file(k: str, vocab: dict[str, int]) -> Output:
-    data = [x for t in sorted(t for t in vocab if vocab_key(t) == k) for x in (t, vocab[t])]
+def vocab_parts(vocab: Mapping[str, int], keys: Iterable[str]) -> dict[str, dict[str, int]]:
+    """The vocabulary shards ``keys`` (by ``vocab_key``), in one pass over the vocabulary."""
+    parts: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for t, n in vocab.items():
+        part = parts.get(vocab_key(t))
+        if part is not None:
+            part[t] = n
+    return parts
+
+
+def vocab_file(k: str, part: Mapping[str, int]) -> Output:
+    """The vocabulary shard ``k``, from its terms (``vocab_parts``)."""
+    data = [x for t in sorted(part) for x in (t, part[t])]
     return Output("site", f"{INDEX_DIR}/v/{k}.js", script(f"v/{k}", data))
 
 
@@ -211,8 +221,13 @@ class Prepared:
 
 
 def prepare(site: Site, synonyms: Synonyms) -> Prepared:
-    docs = documents(site)
-    return Prepared(docs, synonyms, State.of(docs))
+    """The documents and their scores' state: a few million small containers, made without
+    the cyclic garbage collector (its passes over them cost a third of the time) and frozen,
+    as the loaded site is (``parallel.loading``)."""
+    with parallel.loading():
+        docs = documents(site)
+        state = State.of(docs)
+    return Prepared(docs, synonyms, state)
 
 
 
@@ -227,8 +242,9 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
     # Every term and vocabulary shard exists, empty or not: editing a code never removes one.
     for i in range(TERM_SHARDS):
         yield term_file(i, state, bound)
-    for k in sorted(set(VOCAB_KEYS) | {vocab_key(t) for t in state.vocab}):
-        yield vocab_file(k, state.vocab)
+    parts = vocab_parts(state.vocab, set(VOCAB_KEYS) | {vocab_key(t) for t in state.vocab})
+    for k in sorted(parts):
+        yield vocab_file(k, parts[k])
 
     codes: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
     for d in docs:
@@ -240,19 +256,18 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
         chunk = docs[start : start + RECORDS_PER_SHARD]
         yield records_file(start // RECORDS_PER_SHARD, ((d.code, d.title, d.billable) for d in chunk))
 
-    systems = []
-    for sid, system in site.config.systems.items():
-        ids = [d.id for d in docs if d.system == sid]
-        if ids:
-            systems.append(
-                {
-                    "id": sid,
-                    "name": system.name,
-                    "prefix": system.url_prefix,
-                    "first": ids[0],
-                    "last": ids[-1],
-                }
-            )
+    spans: dict[str, list[int]] = {}  # system -> [first, last] docid: documents are in system order
+    for d in docs:
+        span = spans.get(d.system)
+        if span is None:
+            spans[d.system] = [d.id, d.id]
+        else:
+            span[1] = d.id
+    systems = [
+        {"id": sid, "name": system.name, "prefix": system.url_prefix, "first": spans[sid][0], "last": spans[sid][1]}
+        for sid, system in site.config.systems.items()
+        if sid in spans
+    ]
     manifest = {
         "format": FORMAT,
         "docs": len(docs),
@@ -337,11 +352,7 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
 
     bound = state.top()
     outputs = [term_file(s, state, bound) for s in sorted(state.dirty)]
-    wanted: dict[str, dict[str, int]] = {vocab_key(t): {} for t in terms}
-    for t, n in state.vocab.items():  # one pass over the vocabulary, not one per file
-        part = wanted.get(vocab_key(t))
-        if part is not None:
-            part[t] = n
+    wanted = vocab_parts(state.vocab, {vocab_key(t) for t in terms})
     outputs += [vocab_file(k, wanted[k]) for k in sorted(wanted)]
     for k in sorted(families):
         family = [(i, code, state.billable[i]) for i, (_, code) in enumerate(state.keys) if code_prefix(code) == k]

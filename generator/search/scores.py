@@ -57,14 +57,15 @@ def averages(sums: Mapping[str, int], counts: Mapping[str, int]) -> dict[str, fl
 
 def doc_weights(fields: Mapping[str, list[str]], avg: Mapping[str, float]) -> dict[str, float]:
     """A document's BM25F term weights: term frequencies by field weight and length norm."""
-    wtf: dict[str, float] = defaultdict(float)
+    wtf: dict[str, float] = {}
+    get = wtf.get
     for f, weight in FIELDS.items():
         toks = fields[f]
         if not toks:
             continue
         norm = 1 - B + B * len(toks) / avg[f]
         for t, tf in Counter(toks).items():
-            wtf[t] += weight * tf / norm
+            wtf[t] = get(t, 0.0) + weight * tf / norm
     return wtf
 
 
@@ -72,6 +73,12 @@ def saturated(w: float, boost: float) -> float:
     """A term's score in a document before its idf: the BM25 saturation of its weight ``w``,
     times the document's prior."""
     return boost * (K1 + 1) * w / (w + K1)
+
+
+def saturated_all(docs: Sequence[int], weights: Sequence[float], boosts: Sequence[float]) -> list[float]:
+    """``saturated`` for a term's postings (``docs`` index ``boosts``), the same arithmetic."""
+    k = K1 + 1
+    return [boosts[d] * k * w / (w + K1) for d, w in zip(docs, weights, strict=True)]
 
 
 def top(max_boost: float, n: int) -> float:
@@ -88,11 +95,12 @@ def impacts(docs: Sequence[int], sat: Sequence[float], n: int, bound: float) -> 
     1..IMPACT_LEVELS; past ``POSTINGS_CAP`` postings only the highest-scored (first in
     document order among equals) are kept."""
     scale = idf(len(docs), n)
-    scored = [(d, scale * s) for d, s in zip(docs, sat, strict=True)]
-    if len(scored) > POSTINGS_CAP:
-        scored = sorted(scored, key=lambda p: (-p[1], p[0]))[:POSTINGS_CAP]
-        scored.sort()
-    return [d for d, _ in scored], [max(1, min(IMPACT_LEVELS, round(s / bound * IMPACT_LEVELS))) for _, s in scored]
+    scores = [scale * s for s in sat]
+    if len(scores) > POSTINGS_CAP:  # a stable sort: among equal scores, document order
+        kept = sorted(sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:POSTINGS_CAP])
+        docs, scores = [docs[i] for i in kept], [scores[i] for i in kept]
+    # every score is below the bound (see ``top``): round() never passes IMPACT_LEVELS
+    return list(docs), [round(s / bound * IMPACT_LEVELS) or 1 for s in scores]
 
 
 def rank(groups: Sequence[Group], postings: Mapping[str, Impacts]) -> list[tuple[int, int, float]]:
