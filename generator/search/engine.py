@@ -52,7 +52,7 @@ WHOOSH_DIR = "search_index"
 META = "codesite.meta"  # marshal: JSON of 98k digests costs an edit 0.1 s to read and write
 REBUILD_SHARE = 0.2  # past this share of changed documents, a fresh index is faster
 WEIGHTS = "w"  # the one scored field: "term^weight" tokens (scores.saturated)
-CACHED_TERMS = 4096  # a term's impacts are kept while the index stays the same, up to this many
+CACHED_TERMS = 1024  # terms whose impacts are kept while the index stays the same (a capped term: ~90 KB)
 
 
 def whoosh_dir(site_dir: str, out_dir: str | None = None) -> str:
