@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from urllib.parse import quote, unquote
 
 from ..errors import BuildError
+
+_PLAIN = re.compile(r"[A-Za-z0-9._-]+").fullmatch  # what quote() leaves as it is
 
 
 def key_of(path: str) -> tuple[str, str]:
@@ -21,6 +24,8 @@ def path_of(key: tuple[str, str]) -> str:
 
 
 def code_url(prefix: str, code: str) -> str:
+    if _PLAIN(code):  # nearly every code: nothing to quote
+        return f"/{prefix}/{code}/"
     return f"/{prefix}/{quote(code, safe='.-_')}/"
 
 
