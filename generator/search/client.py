@@ -63,10 +63,25 @@ def script(name: str, data: Any) -> bytes:
     return f"window.__csIdx.push({body});\n".encode()
 
 
+# A field fewer than MIN_FIELD_DOCS documents have (synonyms, a body among 98k empty ones) is
+# given a typical average length (a centre of the quantizing grid) instead of its own: its own
+# moves with every edit of one of its few documents, and once it crosses the grid every posting
+# of the field changes (the whole client index made again). A field many documents have keeps
+# its own average, which one edit moves by a few thousandths.
+MIN_FIELD_DOCS = 500
+TYPICAL_LENGTH = {"title": 2.0**3, "syn": 2.0**2.75, "incl": 2.0**3, "text": 2.0**5}
+
+
 def quantized(x: float) -> float:
     """An average field length on a grid of quarter octaves (within 10% of it): an edit moves
-    it rarely, even for a field few documents have (a body among 98k empty ones)."""
+    it rarely."""
     return 2 ** (round(math.log2(x) * 4) / 4) if x > 0 else 1.0
+
+
+def average_length(f: str, tokens: int, docs: int) -> float:
+    """Field ``f``'s average length for BM25: from its ``tokens`` in ``docs`` documents, or
+    typical when few documents have it."""
+    return quantized(tokens / docs) if docs >= MIN_FIELD_DOCS else TYPICAL_LENGTH[f]
 
 
 def idf(df: int, n: int) -> float:
@@ -95,9 +110,10 @@ class State:
     changes only the index files of the terms it touches.
 
     The scores are edit-stable by design: the average field lengths are ``quantized`` (counted
-    over the documents that have the field: most have no notes), and the impacts are quantized
-    against a bound, not against the highest score seen, so one document's text moves
-    nothing but its own postings and its terms' document frequencies.
+    over the documents that have the field: most have no notes; a rare field gets a typical
+    length, see ``average_length``), and the impacts are quantized against a bound, not
+    against the highest score seen, so one document's text moves nothing but its own
+    postings and its terms' document frequencies.
     """
 
     keys: list[tuple[str, str]]  # by docid
@@ -115,7 +131,7 @@ class State:
         return len(self.keys)
 
     def avg(self) -> dict[str, float]:
-        return {f: quantized(self.sums[f] / self.counts[f]) if self.counts[f] else 1.0 for f in FIELDS}
+        return {f: average_length(f, self.sums[f], self.counts[f]) for f in FIELDS}
 
     def top(self) -> float:
         """The scores' upper bound: no term weighs more than K1 + 1 once saturated, no idf is
@@ -152,7 +168,7 @@ class State:
         """The last build's state when it is the one ``token`` names, else None."""
         try:
             data = read_marshal(os.path.join(folder, STATE))
-            if data.get("format") != FORMAT or data.get("token") != token or not token:
+            if (data.get("format"), data.get("scores")) != (FORMAT, SCORES) or data.get("token") != token or not token:
                 return None
             return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
                        data["vocab"], {}, folder)
@@ -168,12 +184,13 @@ class State:
             os.remove(meta)
         for i in sorted(self.dirty if self.folder else self.shards):
             write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
-        data = {"format": FORMAT, "token": token, "keys": self.keys, "boosts": self.boosts,
+        data = {"format": FORMAT, "scores": SCORES, "token": token, "keys": self.keys, "boosts": self.boosts,
                 "billable": self.billable, "sums": self.sums, "counts": self.counts, "vocab": self.vocab}
         write_marshal(meta, data)
         self.folder, self.dirty = folder, set()
 
 
+SCORES = 2  # how the state's weights are computed (2: a rare field's typical length): another is not used
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
 
 
