@@ -66,3 +66,49 @@ def test_synonym_edits_change_a_few_index_files_and_equal_a_clean_build(sample_s
     clean = clean_build(sample_site, tmp_path)
     assert isinstance(clean, dict), clean
     assert tree(server.out) == clean
+
+
+def test_a_code_that_comes_and_goes_is_built_incrementally_and_equals_a_clean_build(
+    sample_site: Path, tmp_path: Path
+) -> None:
+    server = Server(sample_site, tmp_path / "out")
+    total = len(list((sample_site / "content" / "codes").rglob("*.md")))
+    leaf = sample_site / CODES / "S73.0.md"
+    new = sample_site / CODES / "S73.09.md"
+    text = leaf.read_text().replace("code: S73.0\n", "code: S73.09\n").replace("parent: S73\n", "parent: S73.0\n")
+    new.write_text(text.replace("title: Subluxation and dislocation of hip", "title: A brand new hip code"))
+    came = server.build()
+    assert came.codes_read < total // 4, came.codes_read  # not every code loaded
+    assert "site/icd-10-cm/S73.09/index.html" in came.files
+    assert "site/icd-10-cm/S73.0/index.html" in came.files  # the parent's children list
+    assert "site/search-index/manifest.js" in came.files  # one more document
+    assert "A brand new hip code" in (server.out / "site" / "icd-10-cm" / "S73.0" / "index.html").read_text()
+    clean = clean_build(sample_site, tmp_path)
+    assert isinstance(clean, dict), clean
+    assert tree(server.out) == clean
+    # an edit of the new code, then it goes again, with another edit in the same build
+    server.edit(CODES / "S73.09.md", "title: A brand new", "title: An edited new")
+    new.unlink()
+    path = sample_site / CODES / "S72.001B.md"
+    path.write_text(path.read_text().replace("title: ", "title: Renamed ", 1))
+    went = server.build()
+    assert went.codes_read < total // 4, went.codes_read
+    assert went.removed >= 1 and not (server.out / "site" / "icd-10-cm" / "S73.09").exists()
+    clean = clean_build(sample_site, tmp_path)
+    assert isinstance(clean, dict), clean
+    assert tree(server.out) == clean
+
+
+def test_a_code_that_goes_while_another_names_it_falls_back_to_the_full_check(
+    sample_site: Path, tmp_path: Path
+) -> None:
+    from generator.errors import CheckFailed
+
+    server = Server(sample_site, tmp_path / "out")
+    (sample_site / CODES / "S73.01.md").unlink()  # S73.011 and others name it as their parent
+    try:
+        server.build()
+    except CheckFailed as exc:
+        assert any("parent 'S73.01' does not exist" in str(e) for e in exc.errors), exc.errors
+    else:
+        raise AssertionError("a missing parent passed")

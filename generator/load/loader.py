@@ -121,25 +121,21 @@ def load_codes(
     def source(rel: str) -> str:
         return read_text(site_dir, rel)
 
+    gone = prev.keys() - stats.keys() if old is not None else set()
     if (
         old is not None
         and not parsed.errors
-        and len(fresh) <= FAST_MAX
-        and stats.keys() == prev.keys()
+        and len(fresh) + len(gone) <= FAST_MAX
+        and stats.keys() - prev.keys() <= fresh.keys()
         and same_layouts
         and all(c.key == key_of(rel) for rel, c in after.items())
     ):
         try:
-            before = {rel: from_record(old.entry(rel)[0]) for rel in fresh}
-            new.graph = old.graph.edited(before.values(), after.values())
-            codes = LazyCodes(old, after)  # the same keys, and the old entries but for ``after``
-            new.counts = old.counts
-            site = Site(site_dir, config, codes, LazyLists(codes, new.graph.children),
-                        LazyLists(codes, new.graph.tops), new.counts)
-            if not check_changed(config, site.codes, list(after.values()), source):
-                return site, Changes(old, new, before, after, False, lazy=True)
+            site, changes = _edit(site_dir, config, old, new, after, gone, source)
         except DAMAGED:
             return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
+        if changes is not None:
+            return site, changes
     if old is None:
         return _full(site_dir, config, new, parsed, {}, {}, after, source)
     try:
@@ -148,6 +144,42 @@ def load_codes(
         return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
     before = {rel: from_record(entries[rel][0]) for rel in prev if rel in fresh or rel not in stats}
     return _full(site_dir, config, new, parsed, entries, before, after, source, old)
+
+
+def _edit(
+    site_dir: str,
+    config: SiteConfig,
+    old: Snapshot,
+    new: Snapshot,
+    after: dict[str, Code],
+    gone: set[str],
+    source: Source,
+) -> tuple[Site, Changes | None]:
+    """An editor's edit: a few files changed, came or went, the layouts the same. The other
+    codes are read from the snapshot only when a page to render shows them, and only what the
+    edit can break is checked: the changed and new codes, their links, and that no code still
+    names one that went. None when that check finds a problem (the full check reports it)."""
+    before = {rel: from_record(old.entry(rel)[0]) for rel in (*after, *gone) if rel in old.files}
+    new.graph = old.graph.edited(before, after)
+    codes = LazyCodes(old, after, new.files)
+    new.counts = dict(old.counts)
+    for c in before.values():
+        new.counts[c.system] -= 1
+    for c in after.values():
+        new.counts[c.system] = new.counts.get(c.system, 0) + 1
+    site = Site(site_dir, config, codes, LazyLists(codes, new.graph.children),
+                LazyLists(codes, new.graph.tops), new.counts)
+    came = [c for rel, c in after.items() if rel not in old.files]
+    went = [key_of(rel) for rel in gone]
+    if any(k in new.graph.children or k in new.graph.linked for k in went):
+        return site, None  # a code names one that went as its parent or a related code
+    if came:
+        folded = [(s, code.upper()) for s, code in codes]
+        if len(set(folded)) != len(folded):
+            return site, None  # a duplicate code (in another case)
+    if check_changed(config, site.codes, list(after.values()), source):
+        return site, None
+    return site, Changes(old, new, before, after, bool(came or went), lazy=True)
 
 
 def _full(

@@ -126,19 +126,23 @@ def build_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str
     return True
 
 
-def update_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str, since: str, token: str) -> bool:
-    """After an edit (``docs``: the documents it changed): the ``live`` index with those
-    updated, in ``staged``, without a digest of every document, when ``live`` is the one the
-    build ``since`` left; False, and nothing made, when it is not."""
+def update_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str, since: str, token: str,
+                  removed: Sequence[str] = ()) -> bool:
+    """After an edit (``docs``: the documents it changed or added; ``removed``: the keys of
+    those that went): the ``live`` index with those updated, in ``staged``, without a digest
+    of every document, when ``live`` is the one the build ``since`` left; False, and nothing
+    made, when it is not."""
     old = _whoosh_meta(live)
     if not since or (old.get("build"), old.get("format"), old.get("synonyms")) != (since, FORMAT, synonyms):
         return False
     digests: dict[str, str] = old["docs"]
     changed = [d for d in docs if digests.get(doc_key(d)) != doc_digest(d)]
     _link_copy(live, staged)
-    if changed:
-        _update_whoosh(staged, changed, [])
+    if changed or removed:
+        _update_whoosh(staged, changed, removed)
     digests.update((doc_key(d), doc_digest(d)) for d in changed)
+    for k in removed:
+        digests.pop(k, None)
     _write_whoosh_meta(staged, synonyms, digests, token)
     return True
 
