@@ -261,6 +261,10 @@ def test_edits_through_the_server_equal_a_clean_build(dev: Dev, tmp_path: Path) 
         step()
         dev.wait_rebuilds(i)
     assert not (dev.out / ".staging").exists()
+    # the code that came and the one that went took the incremental path: not every code read
+    total = len(list((dev.site / "content" / "codes").rglob("*.md")))
+    for line in (dev.rebuilds()[3], dev.rebuilds()[9]):
+        assert "S73.09.md" in line and int(line.split(" removed, ")[1].split()[0]) < total // 4, line
     clean = clean_build(dev.site, tmp_path)
     assert isinstance(clean, dict), clean
     served = tree(dev.out)

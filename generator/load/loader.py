@@ -91,15 +91,22 @@ def load_codes(
         else:
             assert scanning is not None
             stats = scanning.result()
-    refuse_scanned_links(site_dir, stats)  # before any content file is read
     prev = old.files if old else {}
+    # what a watcher saw change (every change: its stats are the last build's but for these)
+    changed = prescan.changed if isinstance(prescan, Scanned) and old is previous is not None else None
+    seen = stats if changed is None else {rel: stats[rel] for rel in changed if rel in stats}
+    refuse_scanned_links(site_dir, seen)  # before any content file is read
     # A file written in the same clock tick as the last scan, after it, can have the stat the
     # scan saw: read every file not safely older than that scan (git's "racily clean" files).
     racy = old.scanned - RACY_NS if old else 0
     todo = []
     candidates = stats
-    if isinstance(prescan, Scanned) and old is previous is not None:  # a watcher saw every change
-        candidates = {rel: stats[rel] for rel in prescan.changed if rel in stats}
+    if changed is not None:
+        candidates = seen
+        gone = {rel for rel in changed if rel in prev and rel not in stats}
+        added = {rel for rel in changed if rel in stats and rel not in prev}
+    else:
+        gone, added = prev.keys() - stats.keys(), stats.keys() - prev.keys()
     for rel, st in candidates.items():
         was = prev.get(rel)
         if was is None or was[0] != st[0] or was[1] != st[1] or st[0] >= racy:
@@ -113,7 +120,9 @@ def load_codes(
     same_layouts = old is not None and old.layouts == layouts
     # the templates' digests are the last build's, or made by the caller once the content passed
     new = Snapshot(env, layouts, old.templates if old and same_layouts else {}, scanned=scanned, records=fresh)
-    new.files = prev.copy() if stats.keys() == prev.keys() else {rel: prev[rel] for rel in stats if rel in prev}
+    new.files = prev.copy()
+    for rel in gone:
+        del new.files[rel]
     for rel, (stat, h, _) in parsed.records.items():
         new.files[rel] = (*stat, h)
     after = {rel: from_record(rec) for rel, rec in fresh.items()}
@@ -121,12 +130,11 @@ def load_codes(
     def source(rel: str) -> str:
         return read_text(site_dir, rel)
 
-    gone = prev.keys() - stats.keys() if old is not None else set()
     if (
         old is not None
         and not parsed.errors
         and len(fresh) + len(gone) <= FAST_MAX
-        and stats.keys() - prev.keys() <= fresh.keys()
+        and added <= fresh.keys()
         and same_layouts
         and all(c.key == key_of(rel) for rel, c in after.items())
     ):

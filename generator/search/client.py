@@ -166,7 +166,11 @@ class State:
 
     @classmethod
     def load(cls, folder: str, token: str) -> State | None:
-        """The last build's state when it is the one ``token`` names, else None."""
+        """The last build's state when it is the one ``token`` names, else None. The one this
+        process saved last is taken from memory (once: a build changes it in place)."""
+        kept = _SAVED.pop(folder, None)
+        if kept is not None and kept[0] == token and token:
+            return kept[1]
         try:
             data = read_marshal(os.path.join(folder, STATE))
             if (data.get("format"), data.get("scores")) != (FORMAT, SCORES) or data.get("token") != token or not token:
@@ -190,6 +194,14 @@ class State:
                 "vocab": self.vocab}
         write_marshal(meta, data)
         self.folder, self.dirty = folder, set()
+        # for the next build of this process (the dev server): all but the term shards, read
+        # again as needed (after a code came or went, every one is loaded)
+        _SAVED.clear()
+        _SAVED[folder] = (token, State(self.keys, self.boosts, self.billable, self.ranges, self.sums, self.counts,
+                                       self.vocab, {}, folder))
+
+
+_SAVED: dict[str, tuple[str, State]] = {}  # folder -> the token and state this process saved there
 
 
 SCORES = 2  # how the state's weights are computed (2: a rare field's typical length): another is not used

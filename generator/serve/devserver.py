@@ -12,6 +12,7 @@ it at once: a build under way is aborted (its staging folder removed) and the pr
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -95,6 +96,8 @@ class DevServer:
         self.told = 0.0  # time.monotonic() when the browser was last told to reload
         self.building = False
         self.stopping = False
+        self.detached = False  # True in a child process that finishes writing the build state
+        self.listening: Any = None  # the server's listening socket
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -178,7 +181,7 @@ class DevServer:
                         self.save_state()
             except KeyboardInterrupt:
                 pass
-            self.save()  # a rebuild's state, should Ctrl-C have come before it was saved
+            self.save_at_exit()  # a rebuild's state, should Ctrl-C have come before it was saved
         self.say("stopped")
         return 0
 
@@ -190,6 +193,7 @@ class DevServer:
         app = self.preview.app if not self.s.watch and self.s.meter else self.preview
         httpd = make_server(self.s.host, self.s.port, app, server_class=server_class,
                             handler_class=handler_for(base, self.hub))
+        self.listening = httpd.socket
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         thread.start()
 
@@ -218,7 +222,7 @@ class DevServer:
             return
         self.say(
             f"{batch.summary()} ({', '.join(sorted(k.value for k in batch.kinds))}): rebuilt in {took:.2f}s, "
-            f"{report.written} written, {report.removed} removed"
+            f"{report.written} written, {report.removed} removed, {report.codes_read} codes read"
         )
         self.preview.set_errors([])
         self.notify(report, was_broken, batch)
@@ -258,15 +262,56 @@ class DevServer:
 
     def save(self) -> None:
         """Save the build state (after the browser was told: it is not needed to show the
-        page), with Ctrl-C held back until it is written."""
+        page). Ctrl-C while it is written (a second or two after a large rebuild) hands the
+        rest of the writing to a child process, which finishes it after the server is gone."""
         interrupted: list[int] = []
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+
+        def detach(signum: int, frame: object) -> None:
+            interrupted.append(signum)
+            if self.background():  # the server: stop now, the child writes on
+                raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, detach)
         try:
             self.memory.flush()
         finally:
             signal.signal(signal.SIGINT, previous)
+        if self.detached:
+            os._exit(0)  # the child: the state is written
+        # What the build state holds lives on between builds: moved out of the collector's
+        # sight, so that a collection in the middle of the next edit's build (set off by its
+        # allocations) does not walk millions of objects (0.2-0.3 s of a 0.3 s rebuild).
+        gc.collect(1)
+        gc.freeze()
         if interrupted:
             raise KeyboardInterrupt
+
+    def background(self) -> bool:
+        """Fork: the child goes on with what the main thread was doing (writing the build
+        state) and leaves when it is done, with no socket of the server's open; True in the
+        server (the parent), False in the child."""
+        sys.stdout.flush()
+        if os.fork() != 0:
+            return True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C reaches the whole group
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.detached = True
+        # the port is free as soon as the server is gone (no lock taken: no other thread here)
+        for sock in (self.listening, *(c.sock for c in list(self.hub.clients))):
+            with contextlib.suppress(OSError, AttributeError):
+                os.close(sock.fileno())
+        return False
+
+    def save_at_exit(self) -> None:
+        """At exit, a build state not yet saved is written by a child process, so that the
+        server stops at once (the next start reads it; the order of its writes keeps a start
+        that comes before it ends correct, see ``state``)."""
+        if self.memory.unsaved is None:
+            return
+        if not self.background():
+            with contextlib.suppress(BaseException):
+                self.memory.flush()
+            os._exit(0)
 
     def swap_policy(self) -> None:
         """The meter limits come from site.yaml: a config change gives the app a new policy."""
