@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from generator.build import BuildOptions, build
+from generator.errors import CheckFailed
 from generator.publish import Report
 from generator.search.client import TERM_SHARDS
 from generator.state import Memory
@@ -34,6 +37,12 @@ class Server:
         assert old in text, old
         path.write_text(text.replace(old, new, 1))
         return self.build()
+
+
+def assert_equals_clean(server: Server, tmp_path: Path) -> None:
+    clean = clean_build(server.site, tmp_path)
+    assert isinstance(clean, dict), clean
+    assert tree(server.out) == clean
 
 
 def index_files(report: Report) -> list[str]:
@@ -63,9 +72,7 @@ def test_synonym_edits_change_a_few_index_files_and_equal_a_clean_build(sample_s
         assert changed and "site/search-index/manifest.js" not in changed, changed
         rewritten = [k for k, t in state_files(server.out).items() if before[k] != t]
         assert 0 < len(rewritten) < TERM_SHARDS // 10, (i, len(rewritten))
-    clean = clean_build(sample_site, tmp_path)
-    assert isinstance(clean, dict), clean
-    assert tree(server.out) == clean
+    assert_equals_clean(server, tmp_path)
 
 
 def test_a_code_that_comes_and_goes_is_built_incrementally_and_equals_a_clean_build(
@@ -83,9 +90,7 @@ def test_a_code_that_comes_and_goes_is_built_incrementally_and_equals_a_clean_bu
     assert "site/icd-10-cm/S73.0/index.html" in came.files  # the parent's children list
     assert "site/search-index/manifest.js" in came.files  # one more document
     assert "A brand new hip code" in (server.out / "site" / "icd-10-cm" / "S73.0" / "index.html").read_text()
-    clean = clean_build(sample_site, tmp_path)
-    assert isinstance(clean, dict), clean
-    assert tree(server.out) == clean
+    assert_equals_clean(server, tmp_path)
     # an edit of the new code, then it goes again, with another edit in the same build
     server.edit(CODES / "S73.09.md", "title: A brand new", "title: An edited new")
     new.unlink()
@@ -94,21 +99,14 @@ def test_a_code_that_comes_and_goes_is_built_incrementally_and_equals_a_clean_bu
     went = server.build()
     assert went.codes_read < total // 4, went.codes_read
     assert went.removed >= 1 and not (server.out / "site" / "icd-10-cm" / "S73.09").exists()
-    clean = clean_build(sample_site, tmp_path)
-    assert isinstance(clean, dict), clean
-    assert tree(server.out) == clean
+    assert_equals_clean(server, tmp_path)
 
 
 def test_a_code_that_goes_while_another_names_it_falls_back_to_the_full_check(
     sample_site: Path, tmp_path: Path
 ) -> None:
-    from generator.errors import CheckFailed
-
     server = Server(sample_site, tmp_path / "out")
     (sample_site / CODES / "S73.01.md").unlink()  # S73.011 and others name it as their parent
-    try:
+    with pytest.raises(CheckFailed) as failed:
         server.build()
-    except CheckFailed as exc:
-        assert any("parent 'S73.01' does not exist" in str(e) for e in exc.errors), exc.errors
-    else:
-        raise AssertionError("a missing parent passed")
+    assert any("parent 'S73.01' does not exist" in str(e) for e in failed.value.errors), failed.value.errors

@@ -274,6 +274,10 @@ class DevServer:
         previous = signal.signal(signal.SIGINT, detach)
         try:
             self.memory.flush()
+        except BaseException:
+            if self.detached:  # the child never goes back to the server's loop
+                os._exit(1)
+            raise
         finally:
             signal.signal(signal.SIGINT, previous)
         if self.detached:
@@ -291,8 +295,11 @@ class DevServer:
         state) and leaves when it is done, with no socket of the server's open; True in the
         server (the parent), False in the child."""
         sys.stdout.flush()
-        if os.fork() != 0:
-            return True
+        try:
+            if os.fork() != 0:
+                return True
+        except OSError:  # no child to be had: the server writes it, as before
+            return False
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C reaches the whole group
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.detached = True
@@ -311,7 +318,8 @@ class DevServer:
         if not self.background():
             with contextlib.suppress(BaseException):
                 self.memory.flush()
-            os._exit(0)
+            if self.detached:
+                os._exit(0)
 
     def swap_policy(self) -> None:
         """The meter limits come from site.yaml: a config change gives the app a new policy."""
