@@ -169,7 +169,7 @@ class State:
         """The last build's state when it is the one ``token`` names, else None. The one this
         process saved last is taken from memory (once: a build changes it in place)."""
         kept = _SAVED.pop(folder, None)
-        if kept is not None and kept[0] == token and token:
+        if kept is not None and kept[0] == (token, meta_stat(folder)) and token:
             return kept[1]
         try:
             data = read_marshal(os.path.join(folder, STATE))
@@ -197,11 +197,21 @@ class State:
         # for the next build of this process (the dev server): all but the term shards, read
         # again as needed (after a code came or went, every one is loaded)
         _SAVED.clear()
-        _SAVED[folder] = (token, State(self.keys, self.boosts, self.billable, self.ranges, self.sums, self.counts,
-                                       self.vocab, {}, folder))
+        _SAVED[folder] = ((token, meta_stat(folder)), State(self.keys, self.boosts, self.billable, self.ranges,
+                                                            self.sums, self.counts, self.vocab, {}, folder))
 
 
-_SAVED: dict[str, tuple[str, State]] = {}  # folder -> the token and state this process saved there
+# folder -> the token and state this process saved there, and the stat of the state's file then
+# (the state is read from the folder when another process, or a hand, changed the file)
+_SAVED: dict[str, tuple[tuple[str, tuple[int, ...]], State]] = {}
+
+
+def meta_stat(folder: str) -> tuple[int, ...]:
+    try:
+        st = os.stat(os.path.join(folder, STATE))
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 SCORES = 2  # how the state's weights are computed (2: a rare field's typical length): another is not used

@@ -44,6 +44,7 @@ from .watch import STEP_MS
 
 T = TypeVar("T")
 SETTLE = 0.4  # seconds after a reload before the build state is saved (the pages load first)
+SETTLE_MAX = 3.0  # ... or, when the reloaded pages say hello again sooner, that many at most
 FORCE_AFTER = 0.8  # seconds a build interrupted by Ctrl-C may take to wind down
 
 
@@ -97,6 +98,7 @@ class DevServer:
         self.building = False
         self.stopping = False
         self.detached = False  # True in a child process that finishes writing the build state
+        self.reloading = (0, 0)  # LiveReload hellos before the last reload, and pages it reloaded
         self.listening: Any = None  # the server's listening socket
 
     def say(self, text: str) -> None:
@@ -177,7 +179,7 @@ class DevServer:
                 for batch in watcher or ():
                     if batch.changes:
                         self.rebuild(batch)
-                    elif time.monotonic() - self.told > SETTLE:
+                    elif self.settled():
                         self.save_state()
             except KeyboardInterrupt:
                 pass
@@ -225,8 +227,17 @@ class DevServer:
             f"{report.written} written, {report.removed} removed, {report.codes_read} codes read"
         )
         self.preview.set_errors([])
-        self.notify(report, was_broken, batch)
+        hellos = self.hub.hellos
+        self.reloading = (hellos, self.notify(report, was_broken, batch))
         self.told = time.monotonic()
+
+    def settled(self) -> bool:
+        """Whether the pages told to reload have loaded (each said hello again over LiveReload,
+        its script being the page's last) or had ``SETTLE_MAX`` seconds to; on a busy machine
+        a page takes longer than ``SETTLE`` to load, and a save while it loads slows it."""
+        since = time.monotonic() - self.told
+        hellos, reloaded = self.reloading
+        return since > SETTLE_MAX or (since > SETTLE and self.hub.hellos - hellos >= reloaded)
 
     def save_state(self) -> None:
         """The last rebuild's state, saved once the pages it reloaded had time to load (the
@@ -328,18 +339,21 @@ class DevServer:
         meter = load_config(self.s.site_dir).meter
         app.policy = Policy.from_config(meter, secure=self.s.host not in LOOPBACK)
 
-    def notify(self, report: Report, was_broken: bool, batch: watch.Batch | None = None) -> None:
+    def notify(self, report: Report, was_broken: bool, batch: watch.Batch | None = None) -> int:
         """Stylesheets alone changed: each reloaded in place (the preview links assets by their
         plain names, so a new fingerprint does not matter); anything else: the pages reload; and
-        the overlay goes when the last build had failed (a fix may write nothing)."""
+        the overlay goes when the last build had failed (a fix may write nothing). Returns how
+        many pages were told to load again."""
         changed = report.files or report.removed
         sources = list(batch.changes) if batch is not None else []
+        reloaded = 0
         if changed and sources and batch is not None and batch.kinds == {watch.ChangeKind.ASSET} and all(
             p.endswith(".css") for p in sources
         ):
             for p in sources:
                 self.hub.reload("/" + p, live_css=True)
         elif changed:
-            self.hub.reload("/", live_css=False)
+            reloaded = self.hub.reload("/", live_css=False)
         if was_broken:
             self.hub.reload(ERRORS_URL)
+        return reloaded
