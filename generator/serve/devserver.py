@@ -46,6 +46,7 @@ T = TypeVar("T")
 SETTLE = 0.4  # seconds after a reload before the build state is saved (the pages load first)
 SETTLE_MAX = 3.0  # ... or, when the reloaded pages say hello again sooner, that many at most
 FORCE_AFTER = 0.8  # seconds a build interrupted by Ctrl-C may take to wind down
+CLOSE_WAIT = 0.4  # seconds the server may take to close once stopped
 
 
 @dataclass
@@ -184,8 +185,18 @@ class DevServer:
             except KeyboardInterrupt:
                 pass
             self.save_at_exit()  # a rebuild's state, should Ctrl-C have come before it was saved
-        self.say("stopped")
+            # closing the accounts' database checkpoints its log, which a busy disk can hold up
+            # for a second: past CLOSE_WAIT, leave without (SQLite recovers the log on next use)
+            timer = threading.Timer(CLOSE_WAIT, self.leave)
+            timer.daemon = True
+            timer.start()
+        self.leave()
         return 0
+
+    def leave(self) -> None:
+        self.say("stopped")
+        sys.stdout.flush()
+        os._exit(0)
 
     def start_server(self, stack: ExitStack) -> Any:
         base = QuietHandler if self.s.quiet else Handler
