@@ -59,6 +59,7 @@ HUGO_LIST = """<!doctype html><html><head><title>{{ .Title }}</title></head>
 @dataclass
 class Run:
     wall: float
+    cpu: float  # user + system seconds of the process and the workers it waited for
     rss_mib: float
     written: int | None
     out: str
@@ -85,7 +86,8 @@ def run(cmd: list[str], cwd: Path | None = None, root: Path = ROOT) -> Run:
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{out}")
     m = SUMMARY.search(out)
-    return Run(wall, usage.ru_maxrss / 1024, int(m.group(1)) if m else None, out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss / 1024, int(m.group(1)) if m else None, out)
 
 
 def codesite(*args: str) -> list[str]:
@@ -142,14 +144,16 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def imported_site(work: Path) -> Path:
-    site = work / "site"
+def imported_site(work: Path, root: Path = ROOT, name: str = "site") -> Path:
+    """The full set imported by the checkout at ``root`` (its own importer, site.yaml, layouts
+    and assets: content written by one version's importer need not load in another's)."""
+    site = work / name
     if not (site / "content" / "codes").exists():
         (site / "content").mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / "content" / "site.yaml", site / "content" / "site.yaml")
+        shutil.copy(root / "content" / "site.yaml", site / "content" / "site.yaml")
         for part in ("layouts", "assets"):
-            shutil.copytree(ROOT / part, site / part, dirs_exist_ok=True)
-        imp = run(codesite("import", "icd10cm", "--site", str(site)))
+            shutil.copytree(root / part, site / part, dirs_exist_ok=True)
+        imp = run(codesite("import", "icd10cm", "--site", str(site)), root=root)
         print(line("import (98,505 files)", [imp], 98_505), "|", imp.out.strip().splitlines()[-1])
     return site
 
@@ -159,35 +163,34 @@ STEPS = ("cold build", "no-op rebuild", "one-file edit (body)", "with search: co
 
 
 def compare(work: Path, runs: int, old_root: Path) -> None:
-    """This checkout and ``old_root`` alternating on one imported site, each with its own output."""
-    site = imported_site(work)
-    pages = sum(1 for _ in (site / "content" / "codes" / "icd10cm").glob("*.md"))
+    """This checkout and ``old_root`` alternating, each on the full set as its own importer
+    writes it, each cold build into a fresh folder (the last round's folders are removed first
+    and the disk synced), three body edits per round. Wall and CPU medians, and their ratios."""
+    sites = {"old": imported_site(work, old_root, "site-old"), "new": imported_site(work)}
+    roots = {"old": old_root, "new": ROOT}
+    pages = sum(1 for _ in (sites["new"] / "content" / "codes" / "icd10cm").glob("*.md"))
     results: dict[tuple[str, str], list[Run]] = {}
     for i in range(runs):
-        for name, root in (("old", old_root), ("new", ROOT)) if i % 2 == 0 else (("new", ROOT), ("old", old_root)):
-            out = work / f"out-{name}"
-            shutil.rmtree(site / "layouts")  # each checkout with its own templates
-            shutil.copytree(root / "layouts", site / "layouts")
-            plain = codesite("build", "--site", str(site), "--out", str(out), "--no-search")
-            full = codesite("build", "--site", str(site), "--out", str(out))
-            todo = []
-            shutil.rmtree(out, ignore_errors=True)
-            todo.append(run(plain, root=root))
-            todo.append(run(plain, root=root))
-            edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
-            todo.append(run(plain, root=root))
-            shutil.rmtree(out, ignore_errors=True)
-            todo.append(run(full, root=root))
-            todo.append(run(full, root=root))
-            edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
-            todo.append(run(full, root=root))
-            for step, r in zip(STEPS, todo, strict=True):
-                results.setdefault((name, step), []).append(r)
+        for stale in work.glob("out-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        os.sync()
+        for name in ("old", "new") if i % 2 == 0 else ("new", "old"):
+            site, root = sites[name], roots[name]
+            for step, extra in (("", ("--no-search",)), ("with search: ", ())):
+                out = work / f"out-{name}-{i}-{'plain' if extra else 'full'}"
+                cmd = codesite("build", "--site", str(site), "--out", str(out), *extra)
+                results.setdefault((name, f"{step}cold build"), []).append(run(cmd, root=root))
+                results.setdefault((name, f"{step}no-op rebuild"), []).append(run(cmd, root=root))
+                for _ in range(3):
+                    edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
+                    results.setdefault((name, f"{step}one-file edit (body)"), []).append(run(cmd, root=root))
     for step in STEPS:
         old, new = results[("old", step)], results[("new", step)]
         ratio = statistics.median(r.wall for r in new) / statistics.median(r.wall for r in old)
-        print(line(f"old: {step}", old, pages))
-        print(line(f"new: {step}", new, pages), f" ratio new/old {ratio:.2f}")
+        cpu_old, cpu_new = (statistics.median(r.cpu for r in rs) for rs in (old, new))
+        print(line(f"old: {step}", old, pages), f" CPU {cpu_old:.2f} s")
+        print(line(f"new: {step}", new, pages), f" CPU {cpu_new:.2f} s  ratio new/old: wall {ratio:.2f},"
+              f" CPU {cpu_new / cpu_old:.2f}")
 
 
 def bench(work: Path, runs: int, with_hugo: bool) -> None:

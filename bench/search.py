@@ -153,9 +153,11 @@ def index_build_child(site_dir: str, whoosh_dir: str) -> None:
     site = load_site(site_dir)
     t1 = time.perf_counter()
     rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu = time.process_time()
     prepared = client.prepare(site, load_synonyms(site_dir))
     files = list(client.client_index(site, prepared))
     t2 = time.perf_counter()
+    client_cpu = time.process_time() - cpu
     rss_client = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     shutil.rmtree(whoosh_dir, ignore_errors=True)
     engine.build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, whoosh_dir)  # a fresh index, in place
@@ -166,6 +168,8 @@ def index_build_child(site_dir: str, whoosh_dir: str) -> None:
             {
                 "load_s": t1 - t0,
                 "client_s": t2 - t1,
+                "client_cpu_s": client_cpu,
+                "load": os.getloadavg()[0],
                 "whoosh_s": t3 - t2,
                 "files": len(files),
                 "rss_load_mb": rss_load / 1024,
@@ -461,8 +465,9 @@ def main() -> int:
     print()
     print(f"== codesite search, {ib['files']} index files for the full ICD-10-CM set ==")
     print(
-        f"index build: client {ib['client_s']:.1f}s, whoosh {ib['whoosh_s']:.1f}s "
-        f"(after loading the site in {ib['load_s']:.1f}s)"
+        f"index build: client {ib['client_s']:.1f}s ({ib['client_cpu_s']:.1f}s CPU), whoosh "
+        f"{ib['whoosh_s']:.1f}s (after loading the site in {ib['load_s']:.1f}s; load average "
+        f"{ib['load']:.1f})"
     )
     print(
         f"peak memory (RSS): {ib['rss_load_mb']:.0f} MB after loading, "

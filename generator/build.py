@@ -23,7 +23,7 @@ from .load.scan import Prescan, Scanned
 from .load.snapshot import SNAPSHOT
 from .model.urls import split_whatsnew_url, whatsnew_url
 from .publish import Publisher, Report
-from .render.assets import asset_names, asset_outputs
+from .render.assets import Assets, asset_names, asset_outputs, read_assets
 from .render.pages import Renderer
 from .render.stage import PAGE_TEMPLATES, render_codes, template_error
 from .render.templating import TemplateCache
@@ -56,10 +56,12 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     out_dir = options.out_dir or os.path.join(site_dir, "build")
     descriptors: Descriptors = {}
     assets: dict[str, str] = {}  # pages link the fingerprinted names
+    files: Assets = []  # assets/, read once: for the names, then the outputs
 
     def inputs(config: object) -> object:  # every page depends on these (the build state's env digest)
         descriptors.update(read_descriptors(options.descriptor_files, config))  # type: ignore[arg-type]
-        assets.update(asset_names(site_dir))  # after the symlink check
+        files.extend(read_assets(site_dir))  # after the symlink check
+        assets.update(asset_names(site_dir, files))
         return (sorted(descriptors.items()), options.file_links, options.offline, sorted(assets.items()))
 
     # 1. load and check: every problem, before anything renders
@@ -84,7 +86,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         todo = plan(site, changes, publisher, renderer.template_for)
         # 3. render
         render_codes(todo, renderer, publisher, changes.new.pages, options.jobs, options.quiet)
-        others = render_other_pages(site_dir, renderer, changes, publisher)
+        others = render_other_pages(site_dir, renderer, changes, publisher, files)
         # 4. index
         if options.search:
             indexed = search.index(site, loaded.synonyms, publisher, whoosh_dir(site_dir, options.out_dir),
@@ -108,7 +110,9 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     return report
 
 
-def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher) -> list[str]:
+def render_other_pages(
+    site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher, files: Assets
+) -> list[str]:
     """System indexes, fixed pages, sitemaps (kept while no code came or went) and assets;
     returns their publisher keys."""
     keys, releases = whatsnew(renderer, changes, publisher)
@@ -122,7 +126,7 @@ def render_other_pages(site_dir: str, renderer: Renderer, changes: Changes, publ
         keys += kept
     else:
         keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls(news)))
-    keys += publisher.add_all(asset_outputs(site_dir))
+    keys += publisher.add_all(asset_outputs(site_dir, files or None))  # read here if the load did not
     return keys
 
 

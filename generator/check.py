@@ -14,8 +14,9 @@ from .model.code import Code
 from .model.config import SiteConfig
 from .model.markup_rules import unsafe_markup
 from .model.schema import Path
-from .model.urls import FIXED_PAGES, OTHER_FILES, split_code_url, split_whatsnew_url
+from .model.urls import FIXED_PAGES, OTHER_FILES, key_of, split_code_url, split_whatsnew_url
 
+IDENTITY = ("code", "system", "file")  # the fields that say which code a file is, and where
 RESERVED = {"search", "account", "assets", "search-index", "sitemaps", "404"}
 
 Source = Callable[[str], str]
@@ -24,10 +25,11 @@ Key = tuple[str, str]
 
 class Checker:
     def __init__(
-        self, config: SiteConfig, codes: list[Code], source: Source, unreadable: frozenset[Key] = frozenset()
+        self, config: SiteConfig, codes: list[Code], source: Source, reported: frozenset[Key] = frozenset()
     ) -> None:
         self.config = config
-        self.unreadable = unreadable  # files that gave no Code: links to them are not blamed
+        # the keys the names of already reported files give: links to them are not blamed
+        self.reported = reported
         self.codes = codes
         self.source = source
         self.errors: list[ContentError] = []
@@ -51,19 +53,27 @@ class Checker:
         self.errors.append(ContentError(code.path, line, field, message, col))
 
     def missing(self, key: Key, index: Mapping[Key, Code]) -> bool:
-        return key not in index and key not in self.unreadable
+        return key not in index and key not in self.reported
 
     def run(self) -> list[ContentError]:
+        """Every problem, without knock-on errors: a file already reported does not make others
+        report a link to it (a child is not told its parent "does not exist" because the parent's
+        file has a code that does not match its name), and a file whose code, system or place is
+        wrong is not also called a duplicate (the sound file keeps the code)."""
         index: dict[tuple[str, str], Code] = {}
         folded: dict[tuple[str, str], Code] = {}
         for c in self.codes:
             self.check_one(c)
+        unsound = {e.path for e in self.errors if e.field in IDENTITY}
+        ordered = sorted(self.codes, key=lambda c: c.path in unsound) if unsound else self.codes
+        for c in ordered:  # the sound files first: a duplicate is called so on the unsound one
             key = (c.system, c.code.upper())
-            if key in folded:
-                self.err(c, ("code",), "code", f"duplicate code '{c.code}' (also in {folded[key].path})")
-            else:
+            if key not in folded:
                 folded[key] = c
                 index[c.key] = c
+            elif c.path not in unsound:
+                self.err(c, ("code",), "code", f"duplicate code '{c.code}' (also in {folded[key].path})")
+        self.reported = self.reported | {key_of(e.path) for e in self.errors}
         for c in self.codes:
             self.check_links(c, index)
         return sorted(set(self.errors), key=lambda e: (e.path, e.line, e.field, e.message))
@@ -107,24 +117,32 @@ class Checker:
             self.errors.append(ContentError(c.path, c.body_line + line, "body", msg))
 
     def check_links(self, c: Code, index: Mapping[tuple[str, str], Code]) -> None:
+        if c.system not in self.config.systems:  # reported: its links cannot be looked up in it
+            self.check_related(c, index)
+            return
         if c.parent is not None:
             if self.missing((c.system, c.parent), index):
                 self.err(c, ("parent",), "parent", f"parent '{c.parent}' does not exist in {c.system}")
             elif c.parent == c.code or self.loops(c, index):
                 self.err(c, ("parent",), "parent", f"parent chain of '{c.code}' loops back to itself")
+        self.check_related(c, index)
+        for i, code in enumerate(c.replaced_by):
+            if self.missing((c.system, code), index):
+                self.err(
+                    c, ("replaced_by", i), f"replaced_by[{i}]", f"replacement '{code}' does not exist in {c.system}"
+                )
+
+    def check_related(self, c: Code, index: Mapping[tuple[str, str], Code]) -> None:
         for i, r in enumerate(c.related):
             system = r.system or c.system
+            if r.system is None and c.system not in self.config.systems:
+                continue  # the code's own system is reported unknown
             if system not in self.config.systems:
                 self.err(c, ("related", i, "system"), f"related[{i}].system", f"unknown system '{system}'")
             elif self.missing((system, r.code), index):
                 self.err(
                     c, ("related", i, "code"), f"related[{i}].code",
                     f"related code '{r.code}' does not exist in {system}",
-                )
-        for i, code in enumerate(c.replaced_by):
-            if self.missing((c.system, code), index):
-                self.err(
-                    c, ("replaced_by", i), f"replaced_by[{i}]", f"replacement '{code}' does not exist in {c.system}"
                 )
 
     def loops(self, c: Code, index: Mapping[tuple[str, str], Code]) -> bool:
@@ -145,11 +163,12 @@ class Checker:
 
 
 def check_site(
-    config: SiteConfig, codes: list[Code], source: Source, unreadable: frozenset[Key] = frozenset()
+    config: SiteConfig, codes: list[Code], source: Source, reported: frozenset[Key] = frozenset()
 ) -> list[ContentError]:
     """Every problem in the site, sorted by file and line. ``source(path)`` re-reads a file;
-    ``unreadable``: the keys of files that could not be parsed (no knock-on errors for them)."""
-    return Checker(config, codes, source, unreadable).run()
+    ``reported``: the keys (``key_of``) of files already reported, e.g. those that could not
+    be parsed: links to them are not blamed (no knock-on errors)."""
+    return Checker(config, codes, source, reported).run()
 
 
 def check_changed(

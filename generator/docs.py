@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 from . import messages
-from .model.schema import CODE, HISTORY, NOTES, RELATED, SECTION, SITE, document
+from .model.config import DEFAULT_KINDS, OTHER_KINDS
+from .model.schema import CODE, HISTORY, KIND_RULE, NOTES, RELATED, SECTION, SITE, SYSTEM, document
 from .outputs import atomic_write
 
 
@@ -34,8 +35,32 @@ def content_schema() -> str:
         document(NOTES, "Notes (`notes`)"),
         "",
         document(SITE, "content/site.yaml"),
+        "",
+        document(SYSTEM, "A code system (`systems` in content/site.yaml)"),
+        "",
+        document(KIND_RULE, "A kind rule (`kinds` of a system)"),
+        "",
+        *kind_rules(),
     ]
     return "\n".join(parts) + "\n"
+
+
+def kind_rules() -> list[str]:
+    """The built-in ``kinds`` of a system whose site.yaml entry gives none, as YAML to copy."""
+    out = [
+        "A system without `kinds` has the built-in rules of its id, written here as you would in",
+        "site.yaml (to change them, copy them under the system and edit):",
+    ]
+    named = [*((f"`{sid}`", rules) for sid, rules in DEFAULT_KINDS.items()), ("any other id", OTHER_KINDS)]
+    for name, rules in named:
+        out += ["", f"{name}:", "", "```yaml", "kinds:"]
+        for pattern, kind, billable in rules:
+            first = f"pattern: '{pattern}', " if pattern is not None else ""
+            out.append(f"  - {{{first}kind: {kind}, billable: {'true' if billable else 'false'}}}")
+        out.append("```")
+    out += ["", "`codesite check` does not compare a code's `kind` and `billable` with these rules: they are",
+            "a new file's first guess (an ICD-10-CM category with no subcodes is billable, for one)."]
+    return out
 
 
 def generated() -> dict[str, str]:

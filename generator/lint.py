@@ -24,8 +24,11 @@ LIMITS = {"title": 200, "synonym": 60, "section title": 80, "description": 4000}
 
 
 class Linter:
-    def __init__(self, config: SiteConfig, codes: Iterable[Code], source: Source) -> None:
+    def __init__(
+        self, config: SiteConfig, codes: Iterable[Code], source: Source, reported: frozenset[Key] = frozenset()
+    ) -> None:
         self.config = config
+        self.reported = reported  # files with errors: a note naming one is not warned about
         self.codes = list(codes)
         self.index: dict[Key, Code] = {c.key: c for c in self.codes}
         self.locator = Checker(config, [], source)
@@ -78,7 +81,8 @@ class Linter:
                 for m in mentions(note):
                     code = m.group(1)
                     named = any(ch.isdigit() for ch in code) and system.pattern.fullmatch(code)
-                    if named and (c.system, code) not in self.index:  # (not "NOS": no digit)
+                    key = (c.system, code)
+                    if named and key not in self.index and key not in self.reported:  # (not "NOS": no digit)
                         message = M.NOTE_TARGET.format(code=code, system=c.system)
                         self.warn(c, ("notes", kind, i), f"notes.{kind}[{i}]", message)
 
@@ -113,7 +117,11 @@ class Linter:
         return False
 
 
-def lint(config: SiteConfig, codes: Iterable[Code] | Mapping[Key, Code], source: Source) -> list[ContentWarning]:
-    """Every warning about the site's codes, sorted by file and line."""
+def lint(
+    config: SiteConfig, codes: Iterable[Code] | Mapping[Key, Code], source: Source,
+    reported: frozenset[Key] = frozenset(),
+) -> list[ContentWarning]:
+    """Every warning about the site's codes, sorted by file and line. ``reported``: the keys the
+    names of files with errors give (``key_of``): a note naming one of them is not warned about."""
     values = codes.values() if isinstance(codes, Mapping) else codes
-    return Linter(config, values, source).run()
+    return Linter(config, values, source, reported).run()

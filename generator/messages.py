@@ -58,7 +58,18 @@ class M:
         "Save the file as UTF-8 (the GitHub web editor always does).",
     )
     CANNOT_READ = Message(
-        "cannot read ({reason})", "The file exists but cannot be opened.", "Check the file's permissions."
+        "cannot read ({reason})",
+        "Something is in the file's place but cannot be opened: a folder named like a code file "
+        "(`Is a directory`), or a file its permissions do not let the build read.",
+        "A folder: move what is in it out and remove it, then add the code's file. A file: make it "
+        "readable (`chmod a+r`).",
+    )
+    SYMLINK = Message(
+        "symbolic links are not followed (this one points to '{target}'); put the file itself here",
+        "A file or folder in content/, layouts/ or assets/ is a symbolic link (a shortcut to another place). "
+        "The build reads no link, wherever it points, so that a change cannot publish a file from elsewhere "
+        "on the build machine. Nothing else is checked until it is gone.",
+        "Replace the link with the file itself (copy it in), or remove the link.",
     )
     DEEP_FILE = Message(
         "content files go in content/codes/<system>/, not deeper",
@@ -245,9 +256,38 @@ class M:
         "Links must lead to web pages, not run code.",
         "Use an https:// link.",
     )
+    UNSAFE_SCHEME = Message(
+        "URL scheme '{scheme}:' is not allowed in Markdown (allowed: http, https, mailto, or a path)",
+        "A link in a description or section leads somewhere a reader's browser should not be sent from "
+        "our pages (`ftp:`, `file:`, an app's own scheme). The page would drop the link.",
+        "Link to an `https://` page (or `mailto:` an address, or a path on the site such as `/cpt/27253/`).",
+    )
+    UNSAFE_ATTRIBUTE = Message(
+        "attribute '{name}' is not allowed on <{tag}> in Markdown",
+        "HTML written in a description may use a few attributes only (`href` and `title` on links, `title` "
+        "on `<abbr>`, `align` in tables); the page would drop the others. Styles and classes come from the "
+        "site's layouts, so every page looks the same.",
+        "Remove the attribute; for emphasis use Markdown (`**bold**`, `*italic*`).",
+    )
+    HTML_COMMENT = Message(
+        "HTML comments are not allowed in Markdown",
+        "`<!-- ... -->` would be dropped from the page, and could hide text from the check.",
+        "Remove the comment. Notes to other editors go in the pull request, not in the file.",
+    )
+    IMAGE = Message(
+        "images are not allowed in Markdown",
+        "Code pages carry text only: an image `![...](...)` would be dropped from the page.",
+        "Remove the image; describe in words what it shows.",
+    )
+    ATTRIBUTE_LIST = Message(
+        "attribute list '{text}' is not allowed in Markdown (ids, classes and attributes come from the layouts)",
+        "`{: ...}` after a paragraph or heading gives it an id, class or attribute; the page's ids (such as "
+        "the meter banner's) belong to the layouts, so a description may not set any.",
+        "Remove the `{: ...}` part.",
+    )
     BAD_REGEX = Message(
         "invalid regular expression: {detail}",
-        "A system's `pattern` in site.yaml is not a valid regular expression.",
+        "A `pattern` in site.yaml (a system's, or one of its `kinds` rules) is not a valid regular expression.",
         "Fix the pattern (Python `re` syntax).",
         where="config",
     )
@@ -280,6 +320,20 @@ class M:
         "expected a phrase or a list of phrases",
         "A lay phrase in content/synonyms.yaml maps to text or a list of text.",
         "Write one phrase, or `[phrase, phrase]`.",
+        where="config",
+    )
+    URL_CHARACTERS = Message(
+        "'{url}': URLs may not contain spaces, control characters or backslashes",
+        "A link in site.yaml (the menu, help_url) has a space, tab or backslash; browsers drop or rewrite "
+        "these, so `java<tab>script:` would run as `javascript:`.",
+        "Write the URL without spaces (`%20` where one is really needed) and with forward slashes.",
+        where="config",
+    )
+    URL_SCHEME = Message(
+        "'{url}': the scheme '{scheme}:' is not allowed (allowed: {allowed}, or a path)",
+        "Every page links to this URL: only web pages, e-mail addresses and the site's own paths are "
+        "allowed, never `javascript:` or `data:`, which would run code in readers' browsers.",
+        "Use an `https://` URL, a `mailto:` address or a path such as `/search/`.",
         where="config",
     )
     NAV_TARGET = Message(
@@ -330,9 +384,12 @@ ALL: tuple[Message, ...] = tuple(v for v in vars(M).values() if isinstance(v, Me
 
 def find(message: str, path: str = "") -> list[Message]:
     """The templates a message about ``path`` matches (exactly one, for every message printed).
-    A template's error is Jinja2's own text: only looked for in layouts/."""
-    layouts = path.startswith("layouts/")
-    return [m for m in ALL if (m.where == "layouts") == layouts and m.matches(message)]
+    A template's error is Jinja2's own text: only looked for in layouts/, when no other matches
+    (a symbolic link there gets the link's message)."""
+    found = [m for m in ALL if m.where != "layouts" and m.matches(message)]
+    if found or not path.startswith("layouts/"):
+        return found
+    return [m for m in ALL if m.where == "layouts" and m.matches(message)]
 
 
 def document() -> str:

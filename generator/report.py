@@ -19,6 +19,7 @@ from .lint import lint
 from .load import load_and_check, read_config_checked
 from .load.parse import read_codes, read_text
 from .model.code import Code
+from .model.urls import key_of
 
 FORMATS = ("text", "github", "json")
 
@@ -87,7 +88,8 @@ def site_problems(site_dir: str, with_warnings: bool) -> tuple[list[ContentError
     assert config is not None
     if not with_warnings:
         return errors, [], len(codes)
-    warnings: list[ContentError] = list(lint(config, codes, lambda rel: read_text(site_dir, rel)))
+    reported = frozenset(key_of(e.path) for e in errors if e.path.startswith("content/codes/"))
+    warnings: list[ContentError] = list(lint(config, codes, lambda rel: read_text(site_dir, rel), reported))
     return errors, warnings, len(codes)
 
 

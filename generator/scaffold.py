@@ -2,7 +2,8 @@
 
 The parent is the longest existing code that begins the new one (S73.01 -> S73.0), else the
 narrowest range that holds it (27254 -> 27193-27269); ``kind`` and ``billable`` follow the
-system's rules. The file passes ``codesite check`` once its title is filled in.
+system's rules (its ``kinds`` in content/site.yaml, else the built-in ones: ``config.DEFAULT_KINDS``).
+The file passes ``codesite check`` once its title is filled in.
 """
 
 from __future__ import annotations
@@ -74,18 +75,6 @@ def infer_parent(code: str, codes: Iterable[Code]) -> str | None:
     return max(ranges, key=lambda c: (depth[c.code], -len(c.code))).code
 
 
-def guess_kind(system: str, code: str) -> tuple[str, bool]:
-    """(kind, billable) by the system's rules: ICD-10-CM categories are three characters and
-    not billable until they have no subcodes; ranges are blocks; other codes are billable."""
-    if is_range(code):
-        return "block", False
-    if system == "icd10cm":
-        if code.isdigit():
-            return "chapter", False
-        return ("category", False) if len(code) == 3 else ("code", True)
-    return "code", True
-
-
 def comment(name: str, key: Key) -> list[str]:
     """The comment lines that explain a field (and the fields of its items)."""
     spec = key.spec
@@ -151,7 +140,7 @@ def new_code(
         parent = infer_parent(code, codes)
     elif parent not in {c.code for c in codes}:
         raise ScaffoldError(f"parent '{parent}' does not exist in {system}: add it first, or leave out --parent")
-    kind, billable = guess_kind(system, code)
+    kind, billable = sys_.guess_kind(code)
     os.makedirs(folder, exist_ok=True)
     atomic_write(path, render(system, code, title, parent, kind, billable).encode("utf-8"))
     return rel

@@ -32,7 +32,6 @@ EXPECTED = {
     "invalid-links": [
         "content/codes/cpt/27253.md:5: replaced_by: only deleted codes are replaced (set status: deleted)",
         "content/codes/cpt/27253.md:5: replaced_by[0]: replacement '27254' does not exist in cpt",
-        "content/codes/icd10cm/27253.md:2: code: duplicate code '27253' (also in content/codes/cpt/27253.md)",
         "content/codes/icd10cm/27253.md:3: system: file is in folder 'icd10cm' but system is 'cpt'",
         "content/codes/icd10cm/S73.0.md:7: related[0].code: related code 'S99.9' does not exist in icd10cm",
         "content/codes/icd10cm/S73.0.md:8: related[1].code: related code '27254' does not exist in cpt",

@@ -62,6 +62,36 @@ def test_new_finds_the_range_and_quotes_the_title(tmp_path: Path) -> None:
         "S70-S79", "category", False, "Injury: of nerves")
 
 
+def new_front(site: Path, system: str, code: str) -> tuple[str, bool]:
+    made = codesite("new", "--site", str(site), system, code)
+    assert made.returncode == 0, made.stderr
+    front = yaml.safe_load((site / f"content/codes/{system}/{code}.md").read_text().split("---\n")[1])
+    return front["kind"], front["billable"]
+
+
+def test_new_guesses_kind_and_billable_by_the_rules_in_site_yaml(tmp_path: Path) -> None:
+    """The systems' built-in rules, then the ones a site writes under a system in site.yaml
+    (``kinds``: the first whose pattern matches); a bad pattern there is a config error."""
+    site = site_copy(tmp_path)
+    assert new_front(site, "icd10cm", "7") == ("chapter", False)
+    assert new_front(site, "icd10cm", "S74") == ("category", False)
+    assert new_front(site, "icd10cm", "S74.0") == ("code", True)
+    assert new_front(site, "cpt", "0001U") == ("code", True)
+    config = site / "content/site.yaml"
+    text = config.read_text()
+    rules = ("    kinds:\n      - {pattern: '[0-9]{4}U', kind: code, billable: false}\n"
+             "      - {pattern: '.+-.+', kind: block}\n      - {kind: code, billable: true}\n")
+    config.write_text(text + rules)
+    assert new_front(site, "cpt", "0002U") == ("code", False)
+    assert new_front(site, "cpt", "27193-27269") == ("block", False)
+    assert new_front(site, "cpt", "27255") == ("code", True)
+    config.write_text(text + rules.replace("'[0-9]{4}U'", "'[0-9'"))
+    result = codesite("check", "--site", str(site))
+    assert result.stderr.splitlines() == [
+        "content/site.yaml:21: systems[1].kinds[0].pattern: invalid regular expression: unterminated character "
+        "set at position 0", "1 error(s)"]
+
+
 def test_new_refuses_an_existing_code_a_bad_pattern_and_an_unknown_system(tmp_path: Path) -> None:
     site = site_copy(tmp_path)
     existing = site / "content/codes/icd10cm/S73.0.md"

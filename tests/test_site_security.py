@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.model.markup_rules import unsafe_markup
-from generator.render.markup import EXTENSION_CONFIGS, EXTENSIONS, MarkdownRenderer
+from generator.render.markup import MarkdownRenderer, extensions
 from tests.conftest import ROOT, SITES, codesite
 
 CANARY = "CANARY-7QX4-GATED-PHRASE"
@@ -154,7 +154,7 @@ RENDER = MarkdownRenderer()
 
 
 def sanitiser_changes(text: str) -> bool:
-    raw = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS, output_format="html")
+    raw = markdown.Markdown(extensions=extensions(), output_format="html")
     return meaning(raw.convert(text)) != meaning(RENDER(text))
 
 

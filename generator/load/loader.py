@@ -203,7 +203,12 @@ def _full(
 ) -> tuple[Site, Changes]:
     """Load with every code in memory: the codes of the files that did not change come from
     the snapshot's entries, the others were just parsed."""
-    codes = [after[rel] if rel in after else from_record(entries[rel][0]) for rel in sorted(new.files)]
+    failed = {e.path for e in parsed.errors}  # a file that failed now gave a Code, or none: not its last one
+    codes = [
+        after[rel] if rel in after else from_record(entries[rel][0])
+        for rel in sorted(new.files)
+        if rel in after or rel not in failed
+    ]
     keys_changed = {c.key for c in before.values()} != {c.key for c in after.values()}
     site = Site.assemble(site_dir, config, codes)
     if (
@@ -212,8 +217,8 @@ def _full(
         or keys_changed
         or check_changed(config, site.codes, list(after.values()), source)
     ):
-        unreadable = frozenset(key_of(e.path) for e in parsed.errors if e.path not in new.files)
-        errors = parsed.errors + without_knock_on(parsed.errors, check_site(config, codes, source, unreadable))
+        reported = frozenset(key_of(path) for path in failed)
+        errors = parsed.errors + without_knock_on(parsed.errors, check_site(config, codes, source, reported))
         if errors:
             raise ContentCheckFailed(errors, None if parsed.errors else site)
     new.graph = Graph.of(site)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from ..model.code import Code, Related, Section, summary
+from ..model.code import Code, Key, Related, Section, summary
+from ..model.urls import key_of, path_of
 
 FIELDS = tuple(f.name for f in fields(Code))
 RELATED_AT = FIELDS.index("related")
 SECTIONS_AT = FIELDS.index("sections")
 
-Key = tuple[str, str]
+__all__ = ["Key", "Record", "face", "from_record", "key_of", "path_of", "shown_below", "to_record"]
 Record = tuple[Any, ...]
 
 
@@ -48,11 +49,3 @@ def shown_below(c: Code) -> tuple[Any, ...]:
     return (c.notes, c.seventh_characters, c.seventh_notes)
 
 
-def key_of(path: str) -> Key:
-    """The key of a content file that passed the checks: content/codes/<system>/<code>.md."""
-    d = path.rindex("/")
-    return path[path.rindex("/", 0, d) + 1 : d], path[d + 1 : -3]
-
-
-def path_of(key: Key) -> str:
-    return f"content/codes/{key[0]}/{key[1]}.md"

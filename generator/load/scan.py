@@ -18,7 +18,8 @@ LINK: Stat = (-1, -1)  # a symbolic link's entry: the scan notes it (for free: t
 
 def scan(site_dir: str) -> dict[str, Stat]:
     """Site-relative path -> (mtime_ns, size) of every content file (``content_files``' set),
-    in directory order, and ``LINK`` for every symbolic link below content/codes. Stats are
+    in directory order, and ``LINK`` for every symbolic link below content/codes. A folder named
+    ``*.md`` is listed as a file, so loading reports it ("cannot read"). Stats are
     taken relative to an open folder: no path walk per file."""
     found: dict[str, Stat] = {}
 
@@ -33,9 +34,9 @@ def scan(site_dir: str) -> dict[str, Stat]:
                 name = e.name
                 if e.is_symlink():  # never followed: load refuses it (see ``symlinks``)
                     found[rel + name] = LINK
-                elif e.is_dir(follow_symlinks=False):
+                elif e.is_dir(follow_symlinks=False) and not name.endswith(".md"):
                     walk(os.path.join(folder, name), f"{rel}{name}/")
-                elif name.endswith(".md"):
+                elif name.endswith(".md"):  # a folder named like a content file too: it cannot be read
                     st = stat(name, dir_fd=fd)
                     found[rel + name] = (st.st_mtime_ns, st.st_size)
         finally:

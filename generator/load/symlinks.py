@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 
 from ..errors import CheckFailed, PathError
+from ..messages import M
 
 SOURCE_FOLDERS = ("content", "layouts", "assets")
-MESSAGE = "symbolic links are not followed (this one points to '{}'); put the file itself here"
 
 
 def link_error(site_dir: str, rel: str) -> PathError:
@@ -24,7 +24,7 @@ def link_error(site_dir: str, rel: str) -> PathError:
         target = os.readlink(os.path.join(site_dir, rel))
     except OSError:
         target = "?"
-    return PathError(rel, 0, "symlink", MESSAGE.format(target))
+    return PathError(rel, 0, "symlink", M.SYMLINK.format(target=target))
 
 
 def find_symlinks(site_dir: str, codes: bool = True) -> list[PathError]:

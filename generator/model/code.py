@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+Key = tuple[str, str]  # (system, code): a code's identity across the site
 
 @dataclass(frozen=True, slots=True)
 class Section:
@@ -47,7 +48,7 @@ class Code:
     seventh_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         return (self.system, self.code)
 
     @property

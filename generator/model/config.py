@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -12,10 +13,45 @@ from edge.contract import MAX_OPENED
 
 from .. import yamlutil
 from ..errors import CheckFailed, ConfigError, ContentError
-from .schema import SITE, field_name
+from ..messages import M
+from .schema import SITE, Path, field_name
 
 CONFIG_PATH = "content/site.yaml"
 SYNONYMS_PATH = "content/synonyms.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """A code that matches ``pattern`` (None: any code) is a ``kind``, billable or not."""
+
+    pattern: re.Pattern[str] | None
+    kind: str
+    billable: bool
+
+    def matches(self, code: str) -> bool:
+        return self.pattern is None or self.pattern.fullmatch(code) is not None
+
+
+RANGE = r".+-.+"  # a range id: 27193-27269, S70-S79
+# The rules of a system whose site.yaml entry has no ``kinds``, by its id (other ids: OTHER_KINDS),
+# as (pattern, kind, billable). ICD-10-CM: chapters are numbered, blocks are ranges, categories
+# have three characters (billable only once they have no subcodes: left to the editor).
+DEFAULT_KINDS: dict[str, tuple[tuple[str | None, str, bool], ...]] = {
+    "icd10cm": (
+        (r"[0-9]+", "chapter", False),
+        (RANGE, "block", False),
+        (r"[A-Z][0-9A-Z]{2}", "category", False),
+        (None, "code", True),
+    ),
+    "cpt": ((RANGE, "block", False), (None, "code", True)),
+    "hcpcs": ((RANGE, "block", False), (None, "code", True)),
+}
+OTHER_KINDS: tuple[tuple[str | None, str, bool], ...] = ((RANGE, "block", False), (None, "code", True))
+
+
+def default_kinds(system_id: str) -> tuple[KindRule, ...]:
+    rules = DEFAULT_KINDS.get(system_id, OTHER_KINDS)
+    return tuple(KindRule(re.compile(p) if p is not None else None, k, b) for p, k, b in rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +64,15 @@ class System:
     description: str
     licensed_descriptors: bool
     release: str = ""  # the official release the content follows (the archive's content version)
+    kinds: tuple[KindRule, ...] = ()  # site.yaml's rules, else ``default_kinds(id)``
+
+    def guess_kind(self, code: str) -> tuple[str, bool]:
+        """(kind, billable) of a new code: the first rule that matches it (the schema's defaults,
+        code and not billable, when none does)."""
+        for rule in self.kinds:
+            if rule.matches(code):
+                return rule.kind, rule.billable
+        return "code", False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +118,16 @@ def parse_config_checked(text: str, path: str = CONFIG_PATH) -> tuple[SiteConfig
         ConfigError(path, yamlutil.locate(text, p) + 1, field_name(p), msg)
         for p, msg in SITE.validate(data, ())
     ]
+
+    def compiled(where: Path, value: Any) -> re.Pattern[str] | None:
+        """The pattern at ``where`` compiled (None, reported, when it is not a valid one)."""
+        try:
+            return re.compile(value) if isinstance(value, str) else None
+        except re.error as exc:
+            line = yamlutil.locate(text, where) + 1
+            errors.append(ConfigError(path, line, field_name(where), M.BAD_REGEX.format(detail=exc)))
+            return None
+
     systems: dict[str, System] = {}
     raw_systems = data.get("systems") if isinstance(data, dict) else None
     for i, s in enumerate(raw_systems if isinstance(raw_systems, list) else []):
@@ -81,16 +136,16 @@ def parse_config_checked(text: str, path: str = CONFIG_PATH) -> tuple[SiteConfig
         def where(i: int = i) -> int:  # a line is only looked for on an error
             return yamlutil.locate(text, ("systems", i)) + 1
 
-        try:
-            pattern = re.compile(s["pattern"]) if isinstance(s.get("pattern"), str) else None
-        except re.error as exc:
-            line = yamlutil.locate(text, ("systems", i, "pattern")) + 1
-            errors.append(
-                ConfigError(
-                    path, line, f"systems[{i}].pattern", f"invalid regular expression: {exc}"
-                )
-            )
+        pattern = compiled(("systems", i, "pattern"), s.get("pattern"))
+        if pattern is None and isinstance(s.get("pattern"), str):
             continue
+        kinds = default_kinds(str(s.get("id")))
+        if isinstance(s.get("kinds"), list):
+            kinds = tuple(
+                KindRule(compiled(("systems", i, "kinds", j, "pattern"), r.get("pattern")), str(r.get("kind")),
+                         r.get("billable") is True)
+                for j, r in enumerate(s["kinds"]) if isinstance(r, dict)
+            )
         if s.get("id") in systems:
             errors.append(
                 ConfigError(path, where(), f"systems[{i}].id", f"duplicate system '{s['id']}'")
@@ -114,6 +169,7 @@ def parse_config_checked(text: str, path: str = CONFIG_PATH) -> tuple[SiteConfig
                 description=s.get("description") or "",
                 licensed_descriptors=bool(s.get("licensed_descriptors")),
                 release=str(s.get("release") or ""),
+                kinds=kinds,
             )
     d = SITE.with_defaults(data) if not errors else {}
     m = SITE.keys["meter"].spec.with_defaults(d["meter"]) if d else {}  # type: ignore[attr-defined]

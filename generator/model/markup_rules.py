@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from html import unescape
 
+from ..messages import M
+
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h2", "h3",
     "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table",
@@ -39,7 +41,6 @@ IMAGE = re.compile(r"!\[[^\]\n]*\]\s*[\(\[]")
 # attr_list: ``{: #id .class key=value}``, the colon optional; any id, class or key=value in it
 ATTR_LIST = re.compile(r"\{:?[ ]*([^}\n ][^}\n]*?)[ ]*\}")
 ATTR_LIST_SETS = re.compile(r"(?:^|\s)(?:[#.][^\s}]|[^\s=}]+=)")
-LAYOUTS_OWN = "ids, classes and attributes come from the layouts"
 IGNORED_IN_URL = re.compile(r"[\t\n\r]")
 SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
@@ -58,15 +59,15 @@ def url_problem(url: str) -> str | None:
     if scheme is None or scheme in URL_SCHEMES:
         return None
     if scheme in SCRIPT_SCHEMES:
-        return "script or data URLs are not allowed in Markdown"
-    return f"URL scheme '{scheme}:' is not allowed in Markdown (allowed: http, https, mailto, or a path)"
+        return M.UNSAFE_URL.text
+    return M.UNSAFE_SCHEME.format(scheme=scheme)
 
 
 def _tag_problems(m: re.Match[str]) -> list[tuple[int, str]]:
     closing, name, rest = m.group(1), m.group(2).lower(), m.group(3)
     found: list[tuple[int, str]] = []
     if name not in ALLOWED_TAGS:
-        found.append((m.start(), f"raw <{name}> is not allowed in Markdown"))
+        found.append((m.start(), M.UNSAFE_TAG.format(name=name)))
     if closing:
         return found
     allowed = ALLOWED_ATTRS.get(name, frozenset())
@@ -74,9 +75,9 @@ def _tag_problems(m: re.Match[str]) -> list[tuple[int, str]]:
         attr = a.group(1).lower()
         value = next((v for v in a.group(2, 3, 4) if v is not None), "")
         if attr.startswith("on"):
-            found.append((m.start(), f"event handler attribute '{attr}' is not allowed in Markdown"))
+            found.append((m.start(), M.UNSAFE_HANDLER.format(name=attr)))
         elif name in ALLOWED_TAGS and attr not in allowed:
-            found.append((m.start(), f"attribute '{attr}' is not allowed on <{name}> in Markdown"))
+            found.append((m.start(), M.UNSAFE_ATTRIBUTE.format(name=attr, tag=name)))
         elif attr == "href" and (problem := url_problem(value)):
             found.append((m.start(), problem))
     return found
@@ -92,7 +93,7 @@ def unsafe_markup(text: str) -> list[tuple[int, str]]:
     if "<" in text:
         for m in RAW_TAG.finditer(text):
             found += _tag_problems(m)
-        found += [(m.start(), "HTML comments are not allowed in Markdown") for m in COMMENT.finditer(text)]
+        found += [(m.start(), M.HTML_COMMENT.text) for m in COMMENT.finditer(text)]
         for m in AUTOLINK.finditer(text):
             if problem := url_problem(m.group(1)):
                 found.append((m.start(), problem))
@@ -100,8 +101,8 @@ def unsafe_markup(text: str) -> list[tuple[int, str]]:
         for m in rx.finditer(text):
             if problem := url_problem(m.group(1) if m.group(1) is not None else m.group(2)):
                 found.append((m.start(), problem))
-    found += [(m.start(), "images are not allowed in Markdown") for m in IMAGE.finditer(text)]
+    found += [(m.start(), M.IMAGE.text) for m in IMAGE.finditer(text)]
     for m in ATTR_LIST.finditer(text):
         if ATTR_LIST_SETS.search(m.group(1)):
-            found.append((m.start(), f"attribute list '{m.group(0)}' is not allowed in Markdown ({LAYOUTS_OWN})"))
+            found.append((m.start(), M.ATTRIBUTE_LIST.format(text=m.group(0))))
     return sorted({(text.count("\n", 0, at), message) for at, message in found})

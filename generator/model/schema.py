@@ -7,13 +7,14 @@ caller turns a path into a line in the file. Nothing here does I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from edge.contract import GUEST_VIEWS, PERIOD_DAYS, REGISTERED_VIEWS
+
+from ..messages import M
 
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
@@ -90,10 +91,10 @@ class Url(Str):
         allowed = ", ".join(self.schemes)
         shown = re.sub(r"[\x00-\x1f\x7f]", lambda c: f"\\x{ord(c.group()):02x}", value)
         if URL_BAD_CHARS.search(value):
-            yield path, f"'{shown}': URLs may not contain spaces, control characters or backslashes"
+            yield path, M.URL_CHARACTERS.format(url=shown)
         elif (m := URL_SCHEME.match(value)) and m.group(1).lower() not in self.schemes:
             scheme = m.group(1).lower()
-            yield path, f"'{shown}': the scheme '{scheme}:' is not allowed (allowed: {allowed}, or a path)"
+            yield path, M.URL_SCHEME.format(url=shown, scheme=scheme, allowed=allowed)
 
     def describe(self) -> str:
         return f"URL ({', '.join(self.schemes)}, or a path on the site)"
@@ -150,6 +151,8 @@ class Key:
 
 def nearest(word: str, names: Iterable[str]) -> str | None:
     """The one name ``word`` is a near miss of (None if none, or two are as near)."""
+    import difflib  # only when a field name is wrong: not in every build's imports
+
     scored = sorted(((difflib.SequenceMatcher(None, word.lower(), n).ratio(), n) for n in names), reverse=True)
     if scored and scored[0][0] >= 0.75 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
         return scored[0][1]
@@ -294,6 +297,8 @@ SEVENTH = Record(
     },
 )
 
+KINDS = ("chapter", "block", "category", "code")
+
 CODE_FIELDS: dict[str, Key] = {
     "code": Key(Str(), required=True, doc="The code exactly as published; the file is named after it."),
     "system": Key(Str(), required=True, doc="A code system id from content/site.yaml."),
@@ -303,7 +308,7 @@ CODE_FIELDS: dict[str, Key] = {
         "from a licensed data file at build time (CPT).",
     ),
     "kind": Key(
-        Str(choices=("chapter", "block", "category", "code")),
+        Str(choices=KINDS),
         default="code",
         doc="Where the entry sits in the hierarchy; chapters and blocks are range pages.",
     ),
@@ -329,6 +334,15 @@ CODE = Record(name="code front matter", keys=CODE_FIELDS)
 
 # --- the site.yaml schema -------------------------------------------------------------------
 
+KIND_RULE = Record(
+    name="kind rule",
+    keys={
+        "pattern": Key(Str(), doc="Regular expression the whole code must match; left out: any code."),
+        "kind": Key(Str(choices=KINDS), required=True, doc="The `kind` a matching code gets."),
+        "billable": Key(Bool(), default=False, doc="The `billable` a matching code gets."),
+    },
+)
+
 SYSTEM = Record(
     name="code system",
     keys={
@@ -343,6 +357,11 @@ SYSTEM = Record(
         ),
         "release": Key(Str(), default="", doc="The official release the content follows, e.g. 2026 "
                        "(names the offline archive)."),
+        "kinds": Key(
+            List(KIND_RULE),
+            doc="How `codesite new` fills in a new code's `kind` and `billable`: the first rule whose "
+            "pattern matches the code. Left out: the built-in rules of the system's id (see below).",
+        ),
     },
 )
 
@@ -384,7 +403,8 @@ def document(record: Record, heading: str) -> str:
         doc = key.doc or key.spec.doc
         if key.default not in (None, [], {}, ""):
             doc = f"{doc} Default: `{key.default}`.".strip()
-        rows.append(f"| `{name}` | {key.spec.describe()} | {'yes' if key.required else ''} | {doc} |")
+        kind = key.spec.describe().replace("|", "\\|")  # "true | false" in a table cell
+        rows.append(f"| `{name}` | {kind} | {'yes' if key.required else ''} | {doc} |")
     return "\n".join(rows)
 
 

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from urllib.parse import quote, unquote
 
 from ..errors import BuildError
 
+_PLAIN = re.compile(r"[A-Za-z0-9._-]+").fullmatch  # what quote() leaves as it is
+
+
+def key_of(path: str) -> tuple[str, str]:
+    """The (system, code) a content file's place names: content/codes/<system>/<code>.md (the key
+    of a file that passed the checks; of a file already reported, the code its links may name)."""
+    d = path.rindex("/")
+    return path[path.rindex("/", 0, d) + 1 : d], path[d + 1 : -3]
+
+
+def path_of(key: tuple[str, str]) -> str:
+    return f"content/codes/{key[0]}/{key[1]}.md"
+
 
 def code_url(prefix: str, code: str) -> str:
-    if code.isascii() and code.replace(".", "").replace("-", "").replace("_", "").isalnum():
-        return f"/{prefix}/{code}/"  # what quote leaves as it is (a sitemap asks for 98k of them)
+    if _PLAIN(code):  # nearly every code: nothing to quote
+        return f"/{prefix}/{code}/"
     return f"/{prefix}/{quote(code, safe='.-_')}/"
 
 

@@ -74,13 +74,17 @@ def without_comments(js: bytes) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
-def asset_names(site_dir: str) -> dict[str, str]:
+Assets = list[tuple[str, bytes]]  # ``read_assets``' files, read once for a build's names and outputs
+
+
+def asset_names(site_dir: str, files: Assets | None = None) -> dict[str, str]:
     """URL of each asset -> URL of its fingerprinted copy: ``/assets/site.css`` -> ``/assets/site.<digest>.css``."""
-    return {f"/assets/{rel}": f"/assets/{fingerprinted(rel, data)}" for rel, data in read_assets(site_dir)}
+    found = read_assets(site_dir) if files is None else files
+    return {f"/assets/{rel}": f"/assets/{fingerprinted(rel, data)}" for rel, data in found}
 
 
-def asset_outputs(site_dir: str) -> Iterator[Output]:
+def asset_outputs(site_dir: str, files: Assets | None = None) -> Iterator[Output]:
     """The files of assets/, each as it is and under its fingerprinted name."""
-    for rel, data in read_assets(site_dir):
+    for rel, data in read_assets(site_dir) if files is None else files:
         yield Output("site", f"assets/{rel}", data)
         yield Output("site", f"assets/{fingerprinted(rel, data)}", data)

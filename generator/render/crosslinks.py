@@ -14,7 +14,7 @@ from collections.abc import Callable
 from markupsafe import Markup, escape
 
 from ..mentions import all_mentions
-from ..model.code import Code
+from ..model.code import Code, Key
 from ..model.site import Site
 from .links import Links
 
@@ -23,22 +23,22 @@ _NO_LINKS = frozenset({"a", "code", "pre", "script", "style"})
 
 
 class CodeLinker:
-    def __init__(self, site: Site, url_of: Callable[[Code], str]) -> None:
+    def __init__(self, site: Site, url_for: Callable[[Key], str]) -> None:
         self.site = site
-        self.url_of = url_of
+        self.url_for = url_for
         self.systems = list(site.config.systems)
         self._memo: dict[tuple[int, str, str], Markup] = {}
 
-    def target(self, system: str, code: str) -> Code | None:
-        """The page a code names: in ``system`` first, then in the other code systems."""
-        found = self.site.get(system, code)
-        if found is None:
-            for other in self.systems:
-                if other != system:
-                    found = self.site.get(other, code)
-                    if found is not None:
-                        break
-        return found
+    def target(self, system: str, code: str) -> Key | None:
+        """The page a code names: in ``system`` first, then in the other code systems. Only
+        keys: a link needs no more, and an edit's build reads no code it does not render."""
+        codes = self.site.codes
+        if (system, code) in codes:
+            return (system, code)
+        for other in self.systems:
+            if other != system and (other, code) in codes:
+                return (other, code)
+        return None
 
     def _link(self, text: str, page: Code, links: Links) -> str:
         """``text`` (already HTML: escaped text) with the codes that have a page linked."""
@@ -46,10 +46,10 @@ class CodeLinker:
         pos = 0
         for m in all_mentions(text):
             t = self.target(page.system, m.group(1))
-            if t is None or t.key == page.key:
+            if t is None or t == page.key:
                 continue
             out.append(text[pos : m.start()])
-            out.append(f'<a href="{escape(links[self.url_of(t)])}">{m.group(0)}</a>')
+            out.append(f'<a href="{escape(links[self.url_for(t)])}">{m.group(0)}</a>')
             pos = m.end()
         if not out:
             return text

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from edge.contract import BANNER, GATE_CLOSE, GATE_OPEN, code_attributes
 
 from ..mentions import all_mentions
-from ..model.code import Code, summary
+from ..model.code import Code, Key, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
 from ..model.urls import code_url, whatsnew_url
@@ -94,7 +94,7 @@ class Renderer:
         self.descriptors = descriptors or {}
         self.assets = assets or {}  # asset URL -> its fingerprinted URL (render.assets)
         self.md = MarkdownRenderer()
-        self.linker = CodeLinker(site, self.url_of)
+        self.linker = CodeLinker(site, self.url_for)
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
         self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[ListItem]] | None = None
@@ -165,10 +165,13 @@ class Renderer:
 
     def url_of(self, code: Code) -> str:
         """Memoised: a code's URL is asked for on its own page, its parent's, its children's."""
-        url = self._urls.get(code.key)
+        return self.url_for(code.key)
+
+    def url_for(self, key: Key) -> str:
+        url = self._urls.get(key)
         if url is None:
-            prefix = self.config.systems[code.system].url_prefix
-            url = self._urls[code.key] = code_url(prefix, code.code)
+            system, code = key
+            url = self._urls[key] = code_url(self.config.systems[system].url_prefix, code)
         return url
 
     def title_of(self, code: Code) -> str | None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 from ..model.code import Code
 from ..model.site import Site, sort_key
-from .client import RECORDS_PER_SHARD, TERM_SHARDS, State, doc_weights, term_shard
+from .client import RECORDS_PER_SHARD, TERM_SHARDS, State, term_shard
 from .documents import PRIOR, Doc, code_fields, document, order_of, prior
 from .engine import doc_key
+from .scores import doc_weights
 
 Key = tuple[str, str]
 Row = list[object]  # a display record: [code, title, billable 0/1]

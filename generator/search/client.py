@@ -26,30 +26,28 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 import os
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import parallel
 from ..model.code import Code
 from ..model.site import Site
 from ..outputs import DAMAGED, Output, read_marshal, write_marshal
+from . import scores
 from .documents import FIELDS, FORMAT, Doc, code_fields, document, documents
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
+from .scores import averages, doc_weights, field_stats, impacts, saturated_all
 from .synonyms import Synonyms
 from .text import STOP_WORDS, fnv1a, normalize_code, vocab_key
 from .understand import RULES
 
 INDEX_DIR = "search-index"  # under build/site
-K1 = 1.2
-B = 0.75
-POSTINGS_CAP = 2000
 VOCAB_KEYS = "abcdefghijklmnopqrstuvwxyz0123456789"
 TERM_SHARDS = 512
 RECORDS_PER_SHARD = 64
-IMPACT_LEVELS = 127
 PREFIX_LEN = 3
 
 
@@ -61,44 +59,6 @@ def term_shard(term: str) -> int:
 def script(name: str, data: Any) -> bytes:
     body = json.dumps([name, data], ensure_ascii=False, separators=(",", ":"))
     return f"window.__csIdx.push({body});\n".encode()
-
-
-# A field fewer than MIN_FIELD_DOCS documents have (synonyms, a body among 98k empty ones) is
-# given a typical average length (a centre of the quantizing grid) instead of its own: its own
-# moves with every edit of one of its few documents, and once it crosses the grid every posting
-# of the field changes (the whole client index made again). A field many documents have keeps
-# its own average, which one edit moves by a few thousandths.
-MIN_FIELD_DOCS = 500
-TYPICAL_LENGTH = {"title": 2.0**3, "syn": 2.0**2.75, "incl": 2.0**3, "text": 2.0**5}
-
-
-def quantized(x: float) -> float:
-    """An average field length on a grid of quarter octaves (within 10% of it): an edit moves
-    it rarely."""
-    return 2 ** (round(math.log2(x) * 4) / 4) if x > 0 else 1.0
-
-
-def average_length(f: str, tokens: int, docs: int) -> float:
-    """Field ``f``'s average length for BM25: from its ``tokens`` in ``docs`` documents, or
-    typical when few documents have it."""
-    return quantized(tokens / docs) if docs >= MIN_FIELD_DOCS else TYPICAL_LENGTH[f]
-
-
-def idf(df: int, n: int) -> float:
-    return math.log(1 + (n - df + 0.5) / (df + 0.5))
-
-
-def doc_weights(fields: dict[str, list[str]], avg: dict[str, float]) -> dict[str, float]:
-    """A document's BM25F term weights: term frequencies by field weight and length norm."""
-    wtf: dict[str, float] = defaultdict(float)
-    for f, weight in FIELDS.items():
-        toks = fields[f]
-        if not toks:
-            continue
-        norm = 1 - B + B * len(toks) / avg[f]
-        for t, tf in Counter(toks).items():
-            wtf[t] += weight * tf / norm
-    return wtf
 
 
 Postings = tuple[list[int], list[float]]  # docids in order, and the term's weight in each
@@ -132,12 +92,11 @@ class State:
         return len(self.keys)
 
     def avg(self) -> dict[str, float]:
-        return {f: average_length(f, self.sums[f], self.counts[f]) for f in FIELDS}
+        return averages(self.sums, self.counts)
 
     def top(self) -> float:
-        """The scores' upper bound: no term weighs more than K1 + 1 once saturated, no idf is
-        above that of a term in one document, no boost above the broadest entry's."""
-        return max(self.boosts, default=1.0) * idf(1, self.n) * (K1 + 1)
+        """The scores' upper bound (``scores.top``)."""
+        return scores.top(max(self.boosts, default=1.0), self.n)
 
     def shard(self, i: int) -> dict[str, Postings]:
         if i not in self.shards:
@@ -146,8 +105,7 @@ class State:
 
     @classmethod
     def of(cls, docs: Sequence[Doc]) -> State:
-        sums = {f: sum(len(d.fields[f]) for d in docs) for f in FIELDS}
-        counts = {f: sum(1 for d in docs if d.fields[f]) for f in FIELDS}
+        sums, counts = field_stats(docs)
         state = cls([(d.system, d.code) for d in docs], [d.boost for d in docs], [d.billable for d in docs],
                     [d.id for d in docs if d.range], sums, counts, {}, {i: {} for i in range(TERM_SHARDS)})
         avg = state.avg()
@@ -218,31 +176,36 @@ SCORES = 2  # how the state's weights are computed (2: a rare field's typical le
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
 
 
-def encode_postings(plist: Postings, df: int, state: State, top: float) -> list[int]:
+def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:
     """A term's postings as the client reads them: ``[docid delta, impact*2 + billable, ...]``."""
-    boosts, billable, n = state.boosts, state.billable, state.n
-    scale = idf(df, n) * (K1 + 1)
-    scored = [(docid, boosts[docid] * scale * w / (w + K1)) for docid, w in zip(*plist, strict=True)]
-    if len(scored) > POSTINGS_CAP:
-        scored = sorted(scored, key=lambda p: (-p[1], p[0]))[:POSTINGS_CAP]
-        scored.sort()
-    flat: list[int] = []
-    last = 0
-    for docid, score in scored:
-        q = max(1, min(IMPACT_LEVELS, round(score / top * IMPACT_LEVELS)))
-        flat += [docid - last, q * 2 + (1 if billable[docid] else 0)]
-        last = docid
+    billable = state.billable
+    docs, ws = plist
+    ids, qs = impacts(docs, saturated_all(docs, ws, state.boosts), state.n, bound)
+    flat = [0] * (2 * len(ids))
+    flat[0::2] = deltas(ids)
+    flat[1::2] = [q * 2 + billable[d] for d, q in zip(ids, qs, strict=True)]
     return flat
 
 
-def term_file(i: int, state: State, top: float) -> Output:
+def term_file(i: int, state: State, bound: float) -> Output:
     shard = state.shard(i)
-    data = {t: encode_postings(shard[t], len(shard[t][0]), state, top) for t in sorted(shard)}
+    data = {t: encode_postings(shard[t], state, bound) for t in sorted(shard)}
     return Output("site", f"{INDEX_DIR}/t/{i}.js", script(f"t/{i}", data))
 
 
-def vocab_file(k: str, vocab: dict[str, int]) -> Output:
-    data = [x for t in sorted(t for t in vocab if vocab_key(t) == k) for x in (t, vocab[t])]
+def vocab_parts(vocab: Mapping[str, int], keys: Iterable[str]) -> dict[str, dict[str, int]]:
+    """The vocabulary shards ``keys`` (by ``vocab_key``), in one pass over the vocabulary."""
+    parts: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for t, n in vocab.items():
+        part = parts.get(vocab_key(t))
+        if part is not None:
+            part[t] = n
+    return parts
+
+
+def vocab_file(k: str, part: Mapping[str, int]) -> Output:
+    """The vocabulary shard ``k``, from its terms (``vocab_parts``)."""
+    data = [x for t in sorted(part) for x in (t, part[t])]
     return Output("site", f"{INDEX_DIR}/v/{k}.js", script(f"v/{k}", data))
 
 
@@ -285,8 +248,13 @@ class Prepared:
 
 
 def prepare(site: Site, synonyms: Synonyms) -> Prepared:
-    docs = documents(site)
-    return Prepared(docs, synonyms, State.of(docs))
+    """The documents and their scores' state: a few million small containers, made without
+    the cyclic garbage collector (its passes over them cost a third of the time) and frozen,
+    as the loaded site is (``parallel.loading``)."""
+    with parallel.loading():
+        docs = documents(site)
+        state = State.of(docs)
+    return Prepared(docs, synonyms, state)
 
 
 
@@ -297,12 +265,13 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
         yield from prepared.outputs
         return
     docs, synonyms, state = prepared.docs, prepared.synonyms, prepared.state or State.of(prepared.docs)
-    top = state.top()
+    bound = state.top()
     # Every term and vocabulary shard exists, empty or not: editing a code never removes one.
     for i in range(TERM_SHARDS):
-        yield term_file(i, state, top)
-    for k in sorted(set(VOCAB_KEYS) | {vocab_key(t) for t in state.vocab}):
-        yield vocab_file(k, state.vocab)
+        yield term_file(i, state, bound)
+    parts = vocab_parts(state.vocab, set(VOCAB_KEYS) | {vocab_key(t) for t in state.vocab})
+    for k in sorted(parts):
+        yield vocab_file(k, parts[k])
 
     codes: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
     for d in docs:
@@ -426,13 +395,9 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
                 state.vocab.pop(t, None)
         docs.append(document(site, list(site.config.systems), i, new, fields[path], state.boosts[i]))
 
-    top = state.top()
-    outputs = [term_file(s, state, top) for s in sorted(state.dirty)]
-    wanted: dict[str, dict[str, int]] = {vocab_key(t): {} for t in terms}
-    for t, n in state.vocab.items():  # one pass over the vocabulary, not one per file
-        part = wanted.get(vocab_key(t))
-        if part is not None:
-            part[t] = n
+    bound = state.top()
+    outputs = [term_file(s, state, bound) for s in sorted(state.dirty)]
+    wanted = vocab_parts(state.vocab, {vocab_key(t) for t in terms})
     if any(not wanted[k] and k not in VOCAB_KEYS for k in wanted):
         return None  # a vocabulary file goes (a clean build makes none)
     outputs += [vocab_file(k, wanted[k]) for k in sorted(wanted)]

@@ -8,7 +8,16 @@ segments and a new table of contents, and removes what is no longer used), so an
 staging folder starts as hard links to the live files and costs no copy.
 
 A digest per document (``codesite.meta``, marshal) lets a build update just the documents
-that changed; a first build, a format change or a large change builds a fresh index.
+that changed; a first build, a format change, a large change or a moved average field length
+builds a fresh index.
+
+The ranking is the client's (``scores``): one indexed field, ``w``, holds each term of a
+document with its ``scores.saturated`` weight (the document's BM25F weight over all its fields,
+saturated, times its prior), and a query turns a term's postings into the same quantized and
+capped impacts the client's term shards hold, then ranks them with ``scores.rank``, the steps
+of the client's. whoosh's own BM25F scores each field on its own (a word in the title and in a
+synonym saturates twice, with per-field idfs), and an ``Or`` query adds up every alternative
+of a group: with those, the lay vocabulary's documents lost to others the client ranks after.
 
 whoosh: we use whoosh-ng (5.4), already the project's pinned dependency. Checked here with
 ``python3.11 -W error`` (no byte-code cache): the original whoosh 2.7.4 fails to import (invalid
@@ -25,22 +34,25 @@ import importlib
 import json
 import os
 import shutil
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CodesiteError
 from ..outputs import DAMAGED, read_marshal, write_marshal
-from .documents import FIELDS, FORMAT, Doc
-from .query import Group, add_typo_alts, plan
+from .documents import FORMAT, Doc
+from .query import add_typo_alts, plan
+from .scores import Impacts, averages, doc_weights, field_stats, impacts, rank, saturated, top
 from .synonyms import Synonyms
 from .text import code_query, normalize_code, vocab_key
-from .understand import HEAD, SCAN, Axis, Cand, ranges_last, reorder
+from .understand import HEAD, SCAN, Axis, Cand, reorder
 
 WHOOSH_DIR = "search_index"
 META = "codesite.meta"  # marshal: JSON of 98k digests costs an edit 0.1 s to read and write
 REBUILD_SHARE = 0.2  # past this share of changed documents, a fresh index is faster
+WEIGHTS = "w"  # the one scored field: "term^weight" tokens (scores.saturated)
+CACHED_TERMS = 1024  # terms whose impacts are kept while the index stays the same (a capped term: ~90 KB)
 
 
 def whoosh_dir(site_dir: str, out_dir: str | None = None) -> str:
@@ -51,7 +63,7 @@ def whoosh_dir(site_dir: str, out_dir: str | None = None) -> str:
 def _schema() -> Any:
     from whoosh import analysis, fields
 
-    space = analysis.SpaceSeparatedTokenizer()
+    weighted = analysis.SpaceSeparatedTokenizer() | analysis.DelimitedAttributeFilter("^", "boost")
     return fields.Schema(
         key=fields.ID(stored=True, unique=True),  # system:code
         order=fields.STORED(),  # (system rank, code order): family listings and ties
@@ -62,7 +74,7 @@ def _schema() -> Any:
         range=fields.BOOLEAN(stored=True),
         display=fields.STORED(),
         url=fields.STORED(),
-        **{f: fields.TEXT(analyzer=space, field_boost=w) for f, w in FIELDS.items()},
+        **{WEIGHTS: fields.TEXT(analyzer=weighted, phrase=False)},
     )
 
 
@@ -75,7 +87,8 @@ def doc_digest(d: Doc) -> str:
     return hashlib.blake2b(json.dumps(row, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
-def _whoosh_fields(d: Doc) -> dict[str, Any]:
+def _whoosh_fields(d: Doc, avg: dict[str, float]) -> dict[str, Any]:
+    weights = doc_weights(d.fields, avg)
     return {
         "key": doc_key(d),
         "order": list(d.order),
@@ -86,8 +99,7 @@ def _whoosh_fields(d: Doc) -> dict[str, Any]:
         "range": d.range,
         "display": d.title,
         "url": d.url,
-        "_boost": d.boost,
-        **{f: " ".join(d.fields[f]) for f in FIELDS},
+        WEIGHTS: " ".join(f"{t}^{saturated(w, d.boost)!r}" for t, w in weights.items()),
     }
 
 
@@ -105,12 +117,15 @@ def build_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str
     ``live`` one; False, and nothing made, when ``live`` already is that index.
 
     A document digest per code lets an edit update just the documents it changed (an edit of
-    one file takes a second, not a full rebuild); a first build, a format change or a large
-    change builds a fresh index. ``token`` names the build (see ``update_whoosh``).
+    one file takes a second, not a full rebuild); a first build, a format change, a large
+    change or a moved average field length (every weight depends on them) builds a fresh
+    index. ``token`` names the build (see ``update_whoosh``).
     """
     digests = {doc_key(d): doc_digest(d) for d in docs}
+    scoring = _scoring(docs)
     old = _whoosh_meta(live)
-    old_docs: dict[str, str] = old["docs"] if old.get("format") == FORMAT else {}
+    same = old.get("format") == FORMAT and old.get("scoring", {}).get("avg") == scoring["avg"]
+    old_docs: dict[str, str] = old["docs"] if same else {}
     changed = [d for d in docs if old_docs.get(doc_key(d)) != digests[doc_key(d)]]
     removed = [k for k in old_docs if k not in digests]
     if old_docs and not changed and not removed:
@@ -119,31 +134,39 @@ def build_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str
         _link_copy(live, staged)
     elif old_docs and len(changed) + len(removed) <= REBUILD_SHARE * max(1, len(docs)):
         _link_copy(live, staged)
-        _update_whoosh(staged, changed, removed)
+        _update_whoosh(staged, changed, removed, scoring["avg"])
     else:
-        _fresh_whoosh(docs, staged)
-    _write_whoosh_meta(staged, synonyms, digests, token)
+        _fresh_whoosh(docs, staged, scoring["avg"])
+    _write_whoosh_meta(staged, synonyms, digests, token, scoring)
     return True
 
 
+def _scoring(docs: Sequence[Doc]) -> dict[str, Any]:
+    """The average field lengths (``scores``, edit-stable), on which every document's weights
+    depend, and the largest prior, from which a query makes the bound its impacts are
+    quantized against (the index holds weights, not impacts)."""
+    return {"avg": averages(*field_stats(docs)), "boost": max((d.boost for d in docs), default=1.0)}
+
+
 def update_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str, since: str, token: str,
-                  removed: Sequence[str] = ()) -> bool:
+                  removed: Sequence[str] = (), boost: float | None = None) -> bool:
     """After an edit (``docs``: the documents it changed or added; ``removed``: the keys of
-    those that went): the ``live`` index with those updated, in ``staged``, without a digest
-    of every document, when ``live`` is the one the build ``since`` left; False, and nothing
-    made, when it is not."""
+    those that went; ``boost``: the largest prior now, when codes came or went): the ``live``
+    index with those updated, in ``staged``, without a digest of every document, when ``live``
+    is the one the build ``since`` left; False, and nothing made, when it is not."""
     old = _whoosh_meta(live)
     if not since or (old.get("build"), old.get("format"), old.get("synonyms")) != (since, FORMAT, synonyms):
         return False
     digests: dict[str, str] = old["docs"]
     changed = [d for d in docs if digests.get(doc_key(d)) != doc_digest(d)]
     _link_copy(live, staged)
-    if changed or removed:
-        _update_whoosh(staged, changed, removed)
+    if changed or removed:  # an edit that moved no average (client.prepare_edit): the weights stand
+        _update_whoosh(staged, changed, removed, old["scoring"]["avg"])
     digests.update((doc_key(d), doc_digest(d)) for d in changed)
     for k in removed:
         digests.pop(k, None)
-    _write_whoosh_meta(staged, synonyms, digests, token)
+    scoring = old["scoring"] if boost is None else {**old["scoring"], "boost": boost}
+    _write_whoosh_meta(staged, synonyms, digests, token, scoring)
     return True
 
 
@@ -177,25 +200,28 @@ def _whoosh_meta(index_dir: str) -> dict[str, Any]:
         return {}
 
 
-def _write_whoosh_meta(index_dir: str, synonyms: Synonyms, digests: dict[str, str], token: str) -> None:
+def _write_whoosh_meta(
+    index_dir: str, synonyms: Synonyms, digests: dict[str, str], token: str, scoring: dict[str, Any]
+) -> None:
     path = os.path.join(index_dir, META)
-    write_marshal(path, {"format": FORMAT, "synonyms": synonyms, "build": token, "docs": digests})
+    data = {"format": FORMAT, "synonyms": synonyms, "build": token, "scoring": scoring, "docs": digests}
+    write_marshal(path, data)
 
 
-def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str]) -> None:
+def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str], avg: dict[str, float]) -> None:
     writer = whoosh_index().open_dir(index_dir).writer(limitmb=256)
     for k in removed:
         writer.delete_by_term("key", k)
     for d in changed:
-        writer.update_document(**_whoosh_fields(d))
+        writer.update_document(**_whoosh_fields(d, avg))
     writer.commit()
 
 
-def _fresh_whoosh(docs: Sequence[Doc], index_dir: str) -> None:
+def _fresh_whoosh(docs: Sequence[Doc], index_dir: str, avg: dict[str, float]) -> None:
     os.makedirs(index_dir)
     writer = whoosh_index().create_in(index_dir, _schema()).writer(limitmb=256)
     for d in docs:
-        writer.add_document(**_whoosh_fields(d))
+        writer.add_document(**_whoosh_fields(d, avg))
     writer.commit()
 
 
@@ -203,12 +229,25 @@ def _fresh_whoosh(docs: Sequence[Doc], index_dir: str) -> None:
 
 
 def whoosh_vocab(reader: Any) -> dict[str, int]:
-    """Every indexed term with its document frequency (summed over the text fields)."""
-    vocab: Counter[str] = Counter()
-    for f in FIELDS:
-        for term, info in reader.iter_field(f):
-            vocab[term.decode() if isinstance(term, bytes) else term] += info.doc_frequency()
-    return vocab
+    """Every indexed term with its document frequency."""
+    return {(t.decode() if isinstance(t, bytes) else t): info.doc_frequency() for t, info in reader.iter_field(WEIGHTS)}
+
+
+def _postings(reader: Any, term: str) -> tuple[list[int], list[float]]:
+    """A term's documents, in order, and its weight (``scores.saturated``) in each."""
+    from whoosh.reading import TermNotFound
+
+    ids: list[int] = []
+    weights: list[float] = []
+    try:
+        m = reader.postings(WEIGHTS, term)
+    except TermNotFound:
+        return ids, weights
+    while m.is_active():
+        ids.append(m.id())
+        weights.append(m.weight())
+        m.next()
+    return ids, weights
 
 
 @dataclass
@@ -217,6 +256,17 @@ class _Opened:
     ix: Any
     meta: dict[str, Any]
     by_key: dict[str, list[tuple[str, int]]] | None = None
+    impacts: dict[str, Impacts | None] = field(default_factory=dict)
+
+    def impacts_of(self, reader: Any, term: str) -> Impacts | None:
+        """The term's impacts as the client's term shard holds them (None: not indexed)."""
+        if term not in self.impacts:
+            if len(self.impacts) >= CACHED_TERMS:
+                self.impacts.clear()
+            docs, weights = _postings(reader, term)
+            n = reader.doc_count()
+            self.impacts[term] = impacts(docs, weights, n, top(self.meta["scoring"]["boost"], n)) if docs else None
+        return self.impacts[term]
 
 
 class Searcher:
@@ -239,6 +289,8 @@ class Searcher:
             ix = whoosh_index().open_dir(self.index_dir)
         except (*DAMAGED, whoosh_index().EmptyIndexError):
             raise CodesiteError(f"no search index in {self.index_dir}: run 'codesite build' first") from None
+        if meta.get("format") != FORMAT:
+            raise CodesiteError(f"the search index in {self.index_dir} is another version's: run 'codesite build'")
         self._opened = _Opened(stamp, ix, meta)
         return self._opened
 
@@ -279,10 +331,12 @@ class Searcher:
                 return opened.by_key.get(k, [])
 
             terms = {t for g in groups for a in g.alts for t in a.terms}
-            known = {t for t in terms if any(reader.doc_frequency(f, t) for f in FIELDS)}
+            known = {t for t in terms if opened.impacts_of(reader, t)}
             add_typo_alts(groups, raw, known, vocab_for)
             if groups and len(results) < limit:
-                text = ranges_last(_text_search(s, groups, keep, limit), lambda h: bool(h.get("range")))
+                every = {t for g in groups for a in g.alts for t in a.terms}  # the typo alternatives too
+                postings = {t: p for t in every if (p := opened.impacts_of(reader, t))}
+                text = _text_search(s, rank(groups, postings), keep, max(limit, HEAD))
                 text = _by_axis(s, text, axis, keep)
                 results += [h for h in text if h["key"] not in seen]
         return [_result(h) for h in results[:limit]]
@@ -331,29 +385,21 @@ def _by_axis(s: Any, hits: list[Hit], axis: Axis, keep: Callable[[Hit], bool]) -
     return [by_key[c.key] for c in head] + [h for h in hits[HEAD:] if h["key"] not in keys]
 
 
-def _text_search(
-    s: Any, groups: list[Group], keep: Callable[[dict[str, Any]], bool], limit: int
-) -> list[dict[str, Any]]:
-    from whoosh import query
-
-    def term_query(t: str, boost: float = 1.0) -> Any:
-        return query.Or([query.Term(f, t) for f in FIELDS], boost=boost)
-
-    alt_queries = []
-    for g in groups:
-        for a in g.alts:
-            if len(a.terms) > 1:
-                alt_queries.append(query.And([term_query(t) for t in a.terms], boost=a.weight))
-            else:
-                alt_queries.append(term_query(a.terms[0], a.weight))
-    hits = s.search(query.Or(alt_queries), limit=max(200, limit * 20), terms=True)
-    scored = []
-    for h in hits:
-        fields = h.fields()
-        if not keep(fields):
+def _text_search(s: Any, ranked: list[tuple[int, int, float]], keep: Callable[[Hit], bool], need: int) -> list[Hit]:
+    """The stored fields of the ``ranked`` documents (``scores.rank``) that ``keep`` accepts,
+    until ``need`` codes, and those tied with the last; among equals in document order. Range
+    pages follow every code: a chapter or block never outranks the codes it holds."""
+    codes: list[tuple[Any, Hit]] = []
+    ranges: list[tuple[Any, Hit]] = []
+    last = None
+    for d, matched, score in ranked:
+        key = (-matched, -score)
+        if last is not None and key != last:
+            break
+        h = s.stored_fields(d)
+        if not keep(h):
             continue
-        present = {t.decode() if isinstance(t, bytes) else t for _, t in h.matched_terms()}
-        matched = sum(any(all(t in present for t in a.terms) for a in g.alts) for g in groups)
-        scored.append((-matched, -h.score, fields["order"], fields))
-    scored.sort(key=lambda x: x[:3])
-    return [f for *_, f in scored]
+        (ranges if h["range"] else codes).append(((key, h["order"]), h))
+        if len(codes) == need and last is None:
+            last = key
+    return [h for _, h in sorted(codes, key=lambda x: x[0]) + sorted(ranges, key=lambda x: x[0])]

@@ -73,7 +73,8 @@ def index(site: Site, synonyms: Mapping[str, list[str]], publisher: Publisher, w
     staged = publisher.stage_folder(whoosh_dir)
     if prepared.outputs is None:
         build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, token)
-    elif not update_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, last.token, token, prepared.removed):
+    elif not update_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, last.token, token, prepared.removed,
+                           max(prepared.state.boosts, default=1.0) if prepared.state else None):
         build_whoosh(documents(site), prepared.synonyms, whoosh_dir, staged, token)
     return Indexed(keys, token, state_dir, prepared)
 

@@ -13,14 +13,14 @@ written by ``client.py``; ``assets/search.js`` implements the same steps).
 - Pregnancy and the newborn are a context, not a condition: codes of ICD-10-CM chapters 15
   and 16 (O, P: "essential hypertension complicating pregnancy", "congenital pneumonia") follow
   the others among the best candidates unless the query names that context.
-- Range pages (chapters, blocks) follow the codes: ``ranges_last``.
+- Range pages (chapters, blocks) follow every code for a words query (``engine._text_search``;
+  ``assets/search.js`` reads them from the manifest).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from .text import normalize_code, stem, tokens
 
@@ -107,15 +107,6 @@ def side_rank(title: str, side: str) -> int:
     if side in words:
         return 0
     return 2 if words & set(SIDES) else 1
-
-
-T = TypeVar("T")
-
-
-def ranges_last(items: Sequence[T], is_range: Callable[[T], bool]) -> list[T]:
-    """Codes first, then range pages, each in their order: a chapter or block never outranks
-    the codes it holds for a words query."""
-    return [x for x in items if not is_range(x)] + [x for x in items if is_range(x)]
 
 
 @dataclass(frozen=True)
