@@ -247,7 +247,9 @@ def bench(work: Path, edits: int, keep_out: bool) -> None:
         print(f"layout change (code.html) -> page shows it: {layout_s:.1f} s"
               + (f" (cold build {cold.wall:.1f} s)" if cold else ""))
         rebuilds = [x.strip() for x in log if " rebuilt in " in x]
-        print(f"server: {len(rebuilds)} rebuilds; last: {rebuilds[-1] if rebuilds else '-'}")
+        print(f"server: {len(rebuilds)} rebuilds:")
+        for x in rebuilds:
+            print(f"  {x}")
     except BaseException:
         print("the server's last lines:\n" + "".join(log[-20:]))
         raise

@@ -16,6 +16,7 @@ from .errors import BuildError
 from .load import load_and_check
 from .load.descriptors import Descriptors, read_descriptors
 from .load.digests import template_digests
+from .load.lazy import LazyCodes
 from .load.loader import Changes
 from .load.plan import plan
 from .load.scan import Prescan, Scanned
@@ -101,6 +102,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         raise
     # 5. publish, 6. remember
     report = publisher.commit()
+    report.codes_read = len(site.codes.loaded) if isinstance(site.codes, LazyCodes) else len(site.codes)
     if memory is not None:
         memory.keep(state)  # saved by memory.flush()
     else:

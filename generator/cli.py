@@ -307,7 +307,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings(args.site, out, args.host, args.port, args.keys_file, meter=args.meter,
                         watch=args.watch, open_browser=args.open, quiet=args.quiet,
                         debounce_ms=max(1, args.debounce))
-    return DevServer(settings).run()
+    code = DevServer(settings).run()
+    # leave at once: the interpreter's teardown of a large site's build state (which the
+    # collector does not walk, see ``DevServer.save``) would hold Ctrl-C up for half a second
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 COMMANDS = {

@@ -28,6 +28,7 @@ class Report:
     unchanged: int = 0
     removed: int = 0
     files: list[str] = field(default_factory=list)
+    codes_read: int = 0  # codes the build held (parsed or read from the build state), set by ``build``
 
 
 class Publisher:

@@ -3,6 +3,7 @@ file edits, real headless Chromium connected over LiveReload."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -261,6 +262,10 @@ def test_edits_through_the_server_equal_a_clean_build(dev: Dev, tmp_path: Path) 
         step()
         dev.wait_rebuilds(i)
     assert not (dev.out / ".staging").exists()
+    # the code that came and the one that went took the incremental path: not every code read
+    total = len(list((dev.site / "content" / "codes").rglob("*.md")))
+    for line in (dev.rebuilds()[3], dev.rebuilds()[9]):
+        assert "S73.09.md" in line and int(line.split(" removed, ")[1].split()[0]) < total // 4, line
     clean = clean_build(dev.site, tmp_path)
     assert isinstance(clean, dict), clean
     served = tree(dev.out)
@@ -288,27 +293,60 @@ def test_no_watch_serves_the_production_app_alone(sample_site: Path, tmp_path: P
         assert html.rstrip().endswith("</html>")
 
 
-def test_sigint_stops_it_with_exit_0_and_no_staging_folder(sample_site: Path, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def serving_process(site: Path, out: Path) -> Iterator[subprocess.Popen[str]]:
+    """``codesite serve`` as a process, once it serves; killed at the end if still running."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = tmp_path / "out"
-    proc = subprocess.Popen(serve_command(str(sample_site), str(out)), env=env,
+    proc = subprocess.Popen(serve_command(str(site), str(out)), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             if "serving http://" in line:
                 break
-        (sample_site / CODE).write_text((sample_site / CODE).read_text() + "\nA last edit.\n")
-        time.sleep(0.1)  # the rebuild may well be under way
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=WAIT) == 0, proc.stdout.read()
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_sigint_stops_it_with_exit_0_and_no_staging_folder(sample_site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with serving_process(sample_site, out) as proc:
+        (sample_site / CODE).write_text((sample_site / CODE).read_text() + "\nA last edit.\n")
+        time.sleep(0.1)  # the rebuild may well be under way
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0, proc.stdout.read() if proc.stdout else ""
     assert not (out / ".staging").exists()
+
+
+def test_sigint_before_the_state_is_saved_leaves_it_saved(sample_site: Path, tmp_path: Path) -> None:
+    """Ctrl-C right after a rebuild, before its build state was written: the server exits 0 at
+    once, and the state is written all the same (by a child process): a build that follows
+    finds nothing to do."""
+    out = tmp_path / "out"
+    meta = out / ".cache" / "meta"
+    with serving_process(sample_site, out) as proc:
+        assert proc.stdout is not None
+        saved = meta.stat().st_mtime_ns
+        (sample_site / CODE).write_text((sample_site / CODE).read_text() + "\nSaved after Ctrl-C.\n")
+        for line in proc.stdout:
+            if " rebuilt in " in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0, proc.stdout.read()
+    deadline = time.monotonic() + WAIT
+    while meta.stat().st_mtime_ns == saved and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the meta file is the save's last write
+    assert "Saved after Ctrl-C." in (out / "site" / "icd-10-cm" / "S73.0" / "index.html").read_text()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    again = subprocess.run([sys.executable, "-m", "generator.cli", "build", "--site", str(sample_site),
+                            "--out", str(out)], env=env, capture_output=True, text=True, check=True)
+    assert ": 0 written, " in again.stdout, again.stdout
 
 
 def test_changes_are_sorted_by_kind() -> None:

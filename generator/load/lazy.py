@@ -14,9 +14,11 @@ from .snapshot import Snapshot
 class LazyCodes(Mapping[Key, Code]):
     """Every code of the site by key, each read from the snapshot when first asked for."""
 
-    def __init__(self, snapshot: Snapshot, fresh: dict[str, Code]) -> None:
+    def __init__(self, snapshot: Snapshot, fresh: dict[str, Code], files: Mapping[str, object] | None = None) -> None:
+        """``files``: the content files now (default: the snapshot's; a code in ``fresh`` may
+        have come since)."""
         self.snapshot = snapshot
-        self.files = snapshot.files
+        self.files = snapshot.files if files is None else files
         self.loaded = {c.key: c for c in fresh.values()}
 
     def __getitem__(self, key: Key) -> Code:

@@ -91,15 +91,22 @@ def load_codes(
         else:
             assert scanning is not None
             stats = scanning.result()
-    refuse_scanned_links(site_dir, stats)  # before any content file is read
     prev = old.files if old else {}
+    # what a watcher saw change (every change: its stats are the last build's but for these)
+    changed = prescan.changed if isinstance(prescan, Scanned) and old is previous is not None else None
+    seen = stats if changed is None else {rel: stats[rel] for rel in changed if rel in stats}
+    refuse_scanned_links(site_dir, seen)  # before any content file is read
     # A file written in the same clock tick as the last scan, after it, can have the stat the
     # scan saw: read every file not safely older than that scan (git's "racily clean" files).
     racy = old.scanned - RACY_NS if old else 0
     todo = []
     candidates = stats
-    if isinstance(prescan, Scanned) and old is previous is not None:  # a watcher saw every change
-        candidates = {rel: stats[rel] for rel in prescan.changed if rel in stats}
+    if changed is not None:
+        candidates = seen
+        gone = {rel for rel in changed if rel in prev and rel not in stats}
+        added = {rel for rel in changed if rel in stats and rel not in prev}
+    else:
+        gone, added = prev.keys() - stats.keys(), stats.keys() - prev.keys()
     for rel, st in candidates.items():
         was = prev.get(rel)
         if was is None or was[0] != st[0] or was[1] != st[1] or st[0] >= racy:
@@ -113,7 +120,9 @@ def load_codes(
     same_layouts = old is not None and old.layouts == layouts
     # the templates' digests are the last build's, or made by the caller once the content passed
     new = Snapshot(env, layouts, old.templates if old and same_layouts else {}, scanned=scanned, records=fresh)
-    new.files = prev.copy() if stats.keys() == prev.keys() else {rel: prev[rel] for rel in stats if rel in prev}
+    new.files = prev.copy()
+    for rel in gone:
+        del new.files[rel]
     for rel, (stat, h, _) in parsed.records.items():
         new.files[rel] = (*stat, h)
     after = {rel: from_record(rec) for rel, rec in fresh.items()}
@@ -124,22 +133,17 @@ def load_codes(
     if (
         old is not None
         and not parsed.errors
-        and len(fresh) <= FAST_MAX
-        and stats.keys() == prev.keys()
+        and len(fresh) + len(gone) <= FAST_MAX
+        and added <= fresh.keys()
         and same_layouts
         and all(c.key == key_of(rel) for rel, c in after.items())
     ):
         try:
-            before = {rel: from_record(old.entry(rel)[0]) for rel in fresh}
-            new.graph = old.graph.edited(before.values(), after.values())
-            codes = LazyCodes(old, after)  # the same keys, and the old entries but for ``after``
-            new.counts = old.counts
-            site = Site(site_dir, config, codes, LazyLists(codes, new.graph.children),
-                        LazyLists(codes, new.graph.tops), new.counts)
-            if not check_changed(config, site.codes, list(after.values()), source):
-                return site, Changes(old, new, before, after, False, lazy=True)
+            site, changes = _edit(site_dir, config, old, new, after, gone, source)
         except DAMAGED:
             return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
+        if changes is not None:
+            return site, changes
     if old is None:
         return _full(site_dir, config, new, parsed, {}, {}, after, source)
     try:
@@ -148,6 +152,42 @@ def load_codes(
         return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
     before = {rel: from_record(entries[rel][0]) for rel in prev if rel in fresh or rel not in stats}
     return _full(site_dir, config, new, parsed, entries, before, after, source, old)
+
+
+def _edit(
+    site_dir: str,
+    config: SiteConfig,
+    old: Snapshot,
+    new: Snapshot,
+    after: dict[str, Code],
+    gone: set[str],
+    source: Source,
+) -> tuple[Site, Changes | None]:
+    """An editor's edit: a few files changed, came or went, the layouts the same. The other
+    codes are read from the snapshot only when a page to render shows them, and only what the
+    edit can break is checked: the changed and new codes, their links, and that no code still
+    names one that went. None when that check finds a problem (the full check reports it)."""
+    before = {rel: from_record(old.entry(rel)[0]) for rel in (*after, *gone) if rel in old.files}
+    new.graph = old.graph.edited(before, after)
+    codes = LazyCodes(old, after, new.files)
+    new.counts = dict(old.counts)
+    for c in before.values():
+        new.counts[c.system] -= 1
+    for c in after.values():
+        new.counts[c.system] = new.counts.get(c.system, 0) + 1
+    site = Site(site_dir, config, codes, LazyLists(codes, new.graph.children),
+                LazyLists(codes, new.graph.tops), new.counts)
+    came = [c for rel, c in after.items() if rel not in old.files]
+    went = [key_of(rel) for rel in gone]
+    if any(k in new.graph.children or k in new.graph.linked for k in went):
+        return site, None  # a code names one that went as its parent or a related code
+    if came:
+        folded = [(s, code.upper()) for s, code in codes]
+        if len(set(folded)) != len(folded):
+            return site, None  # a duplicate code (in another case)
+    if check_changed(config, site.codes, list(after.values()), source):
+        return site, None
+    return site, Changes(old, new, before, after, bool(came or went), lazy=True)
 
 
 def _full(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..mentions import all_mentions, mentioned_codes
 from ..model.code import Code
 from ..model.site import Site
 from ..publish import Publisher
@@ -22,25 +21,10 @@ from .loader import Changes
 from .records import Key, face, shown_below
 
 
-def note_targets(c: Code) -> set[str]:
-    """The codes a page's notes name (and link, when they have a page)."""
-    return {code for notes in c.notes.values() for n in notes for code in mentioned_codes(n)}
-
-
-def page_targets(c: Code) -> set[str]:
-    """Every code a page links when it has a page: named in its notes, 7th-character notes,
-    body, sections or related-code notes."""
-    texts = [n for notes in c.notes.values() for n in notes]
-    texts += [n for notes in c.seventh_notes.values() for n in notes]
-    texts += [c.body, *(s.body for s in c.sections), *(r.note for r in c.related if r.note)]
-    return {m.group(1) for t in texts for m in all_mentions(t)}
-
-
-def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Site | None = None) -> set[Key]:
+def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code]) -> set[Key]:
     """Keys of the pages an edit can change. ``old``/``new``: changed files' codes by path,
     before and after (a path missing on one side was added or removed); ``graph`` as it is
-    after the edit. When codes appeared or went, ``site`` (all codes loaded) finds the pages
-    whose notes name them."""
+    after the edit (it knows the pages that name a code that appeared or went)."""
     out: set[Key] = set()
     moved: set[Key] = set()  # keys whose public face changed, appeared or went
     appeared_or_gone: set[Key] = set()
@@ -63,15 +47,10 @@ def affected(graph: Graph, old: dict[str, Code], new: dict[str, Code], site: Sit
     for key in moved:
         out.update(graph.descendants(key))
         out.update(graph.linked.get(key, ()))
-    if appeared_or_gone:
-        assert site is not None, "codes came or went: every code is loaded"
-        named = {code for _, code in appeared_or_gone}  # a page links codes of every system
-        for c in site.codes.values():
-            if named.isdisjoint(page_targets(c)):
-                continue
-            out.add(c.key)
-            if not named.isdisjoint(note_targets(c)):  # its notes show on the pages below it
-                out.update(graph.descendants(c.key))
+    for code in {code for _, code in appeared_or_gone}:  # a page links codes of every system
+        out.update(graph.named.get(code, ()))
+        for key in graph.noted.get(code, ()):  # its notes show on the pages below it
+            out.update(graph.descendants(key))
     return out
 
 
@@ -80,12 +59,13 @@ def plan(site: Site, changes: Changes, publisher: Publisher, template_for: Calla
     old = changes.old
     if old is None:
         return list(site.codes)
-    render = affected(changes.new.graph, changes.before, changes.after, None if changes.lazy else site)
+    render = affected(changes.new.graph, changes.before, changes.after)
     if changes.lazy:  # templates are the same; every other page's files are carried over whole
         if not publisher.old:  # the manifest is gone: render every page (reading every code)
             return list(site.codes)
         todo = sorted(k for k in render if k in site.codes)
-        drop = {k for key in todo for k in old.entry(site.codes[key].path)[1]}
+        shown = [site.codes[key].path for key in todo] + [p for p in changes.before if p not in changes.after]
+        drop = {k for path in shown if path in old.files for k in old.entry(path)[1]}
         publisher.carry(drop.union(old.others))
         return todo
     todo = []

@@ -22,7 +22,7 @@ from .records import Key, Record, from_record, key_of
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
 SHARDS = 256
-STATE_FORMAT = 5  # the build state's layout: another one is ignored (a full build)
+STATE_FORMAT = 6  # the build state's layout: another one is ignored (a full build)
 DAMAGED = (*FILE_DAMAGED, KeyError)  # a snapshot file gone or damaged
 
 FileEntry = tuple[Record, tuple[str, ...]]  # a file's parsed Code, and the output files of its page

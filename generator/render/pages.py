@@ -434,5 +434,6 @@ class Renderer:
         urls = ["/", "/search/"]
         urls += [f"/{s.url_prefix}/" for s in self.config.systems.values()]
         urls += extra
-        urls += sorted(self.url_of(c) for c in self.site.codes.values())
+        prefixes = {sid: s.url_prefix for sid, s in self.config.systems.items()}
+        urls += sorted(code_url(prefixes[sid], code) for sid, code in self.site.codes)  # by key: none is read
         return urls

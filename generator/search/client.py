@@ -70,14 +70,16 @@ class State:
     changes only the index files of the terms it touches.
 
     The scores are edit-stable by design: the average field lengths are ``quantized`` (counted
-    over the documents that have the field: most have no notes), and the impacts are quantized
-    against a bound, not against the highest score seen, so one document's text moves
-    nothing but its own postings and its terms' document frequencies.
+    over the documents that have the field: most have no notes; a rare field gets a typical
+    length, see ``average_length``), and the impacts are quantized against a bound, not
+    against the highest score seen, so one document's text moves nothing but its own
+    postings and its terms' document frequencies.
     """
 
     keys: list[tuple[str, str]]  # by docid
     boosts: list[float]
     billable: list[bool]
+    ranges: list[int]  # the docids of chapters and blocks
     sums: dict[str, int]  # per field: tokens, over every document
     counts: dict[str, int]  # per field: documents that have it
     vocab: dict[str, int]  # document frequency of every term
@@ -105,7 +107,7 @@ class State:
     def of(cls, docs: Sequence[Doc]) -> State:
         sums, counts = field_stats(docs)
         state = cls([(d.system, d.code) for d in docs], [d.boost for d in docs], [d.billable for d in docs],
-                    sums, counts, {}, {i: {} for i in range(TERM_SHARDS)})
+                    [d.id for d in docs if d.range], sums, counts, {}, {i: {} for i in range(TERM_SHARDS)})
         avg = state.avg()
         per_term: dict[str, Postings] = {}
         for d in docs:
@@ -122,13 +124,17 @@ class State:
 
     @classmethod
     def load(cls, folder: str, token: str) -> State | None:
-        """The last build's state when it is the one ``token`` names, else None."""
+        """The last build's state when it is the one ``token`` names, else None. The one this
+        process saved last is taken from memory (once: a build changes it in place)."""
+        kept = _SAVED.pop(folder, None)
+        if kept is not None and kept[0] == (token, meta_stat(folder)) and token:
+            return kept[1]
         try:
             data = read_marshal(os.path.join(folder, STATE))
-            if data.get("format") != FORMAT or data.get("token") != token or not token:
+            if (data.get("format"), data.get("scores")) != (FORMAT, SCORES) or data.get("token") != token or not token:
                 return None
-            return cls(data["keys"], data["boosts"], data["billable"], data["sums"], data["counts"],
-                       data["vocab"], {}, folder)
+            return cls(data["keys"], data["boosts"], data["billable"], data["ranges"], data["sums"],
+                       data["counts"], data["vocab"], {}, folder)
         except (*DAMAGED, KeyError, AttributeError):
             return None
 
@@ -141,12 +147,32 @@ class State:
             os.remove(meta)
         for i in sorted(self.dirty if self.folder else self.shards):
             write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
-        data = {"format": FORMAT, "token": token, "keys": self.keys, "boosts": self.boosts,
-                "billable": self.billable, "sums": self.sums, "counts": self.counts, "vocab": self.vocab}
+        data = {"format": FORMAT, "scores": SCORES, "token": token, "keys": self.keys, "boosts": self.boosts,
+                "billable": self.billable, "ranges": self.ranges, "sums": self.sums, "counts": self.counts,
+                "vocab": self.vocab}
         write_marshal(meta, data)
         self.folder, self.dirty = folder, set()
+        # for the next build of this process (the dev server): all but the term shards, read
+        # again as needed (after a code came or went, every one is loaded)
+        _SAVED.clear()
+        _SAVED[folder] = ((token, meta_stat(folder)), State(self.keys, self.boosts, self.billable, self.ranges,
+                                                            self.sums, self.counts, self.vocab, {}, folder))
 
 
+# folder -> the token and state this process saved there, and the stat of the state's file then
+# (the state is read from the folder when another process, or a hand, changed the file)
+_SAVED: dict[str, tuple[tuple[str, tuple[int, ...]], State]] = {}
+
+
+def meta_stat(folder: str) -> tuple[int, ...]:
+    try:
+        st = os.stat(os.path.join(folder, STATE))
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+SCORES = 2  # how the state's weights are computed (2: a rare field's typical length): another is not used
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
 
 
@@ -218,6 +244,7 @@ class Prepared:
     synonyms: Synonyms
     state: State | None = None
     outputs: list[Output] | None = None
+    removed: list[str] = field(default_factory=list)  # after an edit: whoosh keys of the codes that went
 
 
 def prepare(site: Site, synonyms: Synonyms) -> Prepared:
@@ -256,21 +283,26 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
         chunk = docs[start : start + RECORDS_PER_SHARD]
         yield records_file(start // RECORDS_PER_SHARD, ((d.code, d.title, d.billable) for d in chunk))
 
-    spans: dict[str, list[int]] = {}  # system -> [first, last] docid: documents are in system order
-    for d in docs:
-        span = spans.get(d.system)
-        if span is None:
-            spans[d.system] = [d.id, d.id]
-        else:
-            span[1] = d.id
-    systems = [
-        {"id": sid, "name": system.name, "prefix": system.url_prefix, "first": spans[sid][0], "last": spans[sid][1]}
-        for sid, system in site.config.systems.items()
-        if sid in spans
-    ]
+    yield manifest_file(site, state, synonyms)
+
+
+def manifest_file(site: Site, state: State, synonyms: Synonyms) -> Output:
+    systems = []
+    for sid, system in site.config.systems.items():
+        ids = [i for i, (s, _) in enumerate(state.keys) if s == sid]
+        if ids:
+            systems.append(
+                {
+                    "id": sid,
+                    "name": system.name,
+                    "prefix": system.url_prefix,
+                    "first": ids[0],
+                    "last": ids[-1],
+                }
+            )
     manifest = {
         "format": FORMAT,
-        "docs": len(docs),
+        "docs": state.n,
         "termShards": TERM_SHARDS,
         "recordsPerShard": RECORDS_PER_SHARD,
         "prefixLen": PREFIX_LEN,
@@ -278,7 +310,7 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
         "stop": sorted(STOP_WORDS),
         "synonyms": synonyms,
         "rules": RULES,
-        "ranges": deltas([d.id for d in docs if d.range]),
+        "ranges": deltas(state.ranges),
         "weights": {
             "synonym": SYNONYM_WEIGHT,
             "typo": TYPO_WEIGHT,
@@ -286,44 +318,55 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
             "maxPhrase": MAX_PHRASE,
         },
     }
-    yield Output("site", f"{INDEX_DIR}/manifest.js", script("manifest", manifest))
+    return Output("site", f"{INDEX_DIR}/manifest.js", script("manifest", manifest))
 
 
 def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], after: Mapping[str, Code],
-                 folder: str, token: str) -> Prepared | None:
+                 folder: str, token: str, live: str = "") -> Prepared | None:
     """The documents an edit changed and the client index files they change, from the last
     build's state (``token`` names it); None when the edit needs a full index: no such state,
     a parent or a kind changed (boosts move; the manifest lists the range pages), or an
     average field length moved.
 
-    ``before``/``after``: the changed files' codes, every file keeping its code.
+    ``before``/``after``: the changed files' codes by path; a path on one side only is a code
+    that went or came (see ``churn``; ``live``: the last build's client index folder).
     """
+    from .churn import churn
+
     state = State.load(folder, token)
-    if state is None or any((before[p].parent, before[p].kind) != (c.parent, c.kind) for p, c in after.items()):
+    kept = sorted(p for p in after if p in before)
+    came = {p: after[p] for p in sorted(after.keys() - before.keys())}
+    went = {p: before[p] for p in sorted(before.keys() - after.keys())}
+    if state is None or (came or went) and not live:
         return None
-    # an edit's few codes: found by a scan in C, not a map of all 98k keys made per save
-    docid = {c.key: state.keys.index(c.key) for c in after.values() if c.key in state.keys}
+    if any((before[p].parent, before[p].kind) != (after[p].parent, after[p].kind) for p in kept):
+        return None
     avg = state.avg()
-    edits: list[tuple[int, Code, dict[str, list[str]], dict[str, list[str]]]] = []
-    for path, new in sorted(after.items()):
-        old = before[path]
-        if new.key not in docid or old.key != new.key:
-            return None
-        fields_before, fields_after = code_fields(old, old.title or ""), code_fields(new, new.title or "")
-        for f in FIELDS:
-            state.sums[f] += len(fields_after[f]) - len(fields_before[f])
-            state.counts[f] += bool(fields_after[f]) - bool(fields_before[f])
-        edits.append((docid[new.key], new, fields_before, fields_after))
+    fields = {p: code_fields(c, c.title or "") for p, c in after.items()}
+    fields_before = {p: code_fields(c, c.title or "") for p, c in before.items()}
+    for f in FIELDS:
+        state.sums[f] += sum(len(x[f]) for x in fields.values()) - sum(len(x[f]) for x in fields_before.values())
+        state.counts[f] += sum(bool(x[f]) for x in fields.values()) - sum(bool(x[f]) for x in fields_before.values())
     if state.avg() != avg:
         return None
+    moved = None
+    if came or went:
+        moved = churn(site, state, came, went, live)
+        if moved is None:
+            return None
+    # an edit's few codes: found by a scan in C, not a map of all 98k keys made per save
+    docid = {after[p].key: state.keys.index(after[p].key) for p in kept if after[p].key in state.keys}
 
-    docs: list[Doc] = []
-    terms: set[str] = set()  # whose postings changed
+    docs: list[Doc] = moved.docs if moved else []
+    terms: set[str] = moved.terms if moved else set()  # whose postings changed
     records: set[int] = set()
     families: set[str] = set()
-    for i, new, fields_before, fields_after in edits:
-        old = before[new.path]
-        w_before, w_after = doc_weights(fields_before, avg), doc_weights(fields_after, avg)
+    for path in kept:
+        new, old = after[path], before[path]
+        if new.key not in docid or old.key != new.key:
+            return None
+        i = docid[new.key]
+        w_before, w_after = doc_weights(fields_before[path], avg), doc_weights(fields[path], avg)
         if new.billable != old.billable:
             state.billable[i] = new.billable
             families.add(code_prefix(new.code))
@@ -332,6 +375,8 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
             terms.update(t for t in w_before.keys() | w_after.keys() if w_before.get(t) != w_after.get(t))
         if (new.title, new.billable) != (old.title, old.billable):
             records.add(i // RECORDS_PER_SHARD)
+            if moved and new.key in moved.rows:
+                moved.rows[new.key] = [new.code, new.title or "", 1 if new.billable else 0]
         for t in terms & (w_before.keys() | w_after.keys()):
             shard = state.shard(term_shard(t))
             state.dirty.add(term_shard(t))
@@ -348,17 +393,33 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
             else:
                 shard.pop(t, None)
                 state.vocab.pop(t, None)
-        docs.append(document(site, list(site.config.systems), i, new, fields_after, state.boosts[i]))
+        docs.append(document(site, list(site.config.systems), i, new, fields[path], state.boosts[i]))
 
     bound = state.top()
     outputs = [term_file(s, state, bound) for s in sorted(state.dirty)]
     wanted = vocab_parts(state.vocab, {vocab_key(t) for t in terms})
+    if any(not wanted[k] and k not in VOCAB_KEYS for k in wanted):
+        return None  # a vocabulary file goes (a clean build makes none)
     outputs += [vocab_file(k, wanted[k]) for k in sorted(wanted)]
-    for k in sorted(families):
-        family = [(i, code, state.billable[i]) for i, (_, code) in enumerate(state.keys) if code_prefix(code) == k]
-        outputs.append(codes_file(k, family))
+    if moved:  # every family and record from the first docid that moved
+        families.update(code_prefix(code) for _, code in state.keys[moved.first :])
+        records = {n for n in records if n * RECORDS_PER_SHARD < moved.first}
+        if any(code_prefix(c.code) not in families for c in went.values()):
+            return None  # a family's last code went: its file goes (a clean build makes none)
+    grouped: dict[str, list[tuple[int, str, bool]]] = {k: [] for k in families}
+    for i, (_, code) in enumerate(state.keys) if families else ():
+        family = grouped.get(code_prefix(code))
+        if family is not None:
+            family.append((i, code, state.billable[i]))
+    outputs += [codes_file(k, grouped[k]) for k in sorted(grouped)]
     for n in sorted(records):
         chunk = [site.codes[key] for key in state.keys[n * RECORDS_PER_SHARD : (n + 1) * RECORDS_PER_SHARD]]
         outputs.append(records_file(n, ((c.code, c.title or "", c.billable) for c in chunk)))
-    return Prepared(docs, synonyms, state, outputs)
-
+    if moved:
+        rows = [moved.rows[k] for k in state.keys[moved.first :]]
+        for start in range(0, len(rows), RECORDS_PER_SHARD):
+            n = (moved.first + start) // RECORDS_PER_SHARD
+            chunk_rows = rows[start : start + RECORDS_PER_SHARD]
+            outputs.append(records_file(n, ((str(r[0]), str(r[1]), bool(r[2])) for r in chunk_rows)))
+        outputs.append(manifest_file(site, state, synonyms))
+    return Prepared(docs, synonyms, state, outputs, moved.removed if moved else [])

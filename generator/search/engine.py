@@ -148,20 +148,25 @@ def _scoring(docs: Sequence[Doc]) -> dict[str, Any]:
     return {"avg": averages(*field_stats(docs)), "boost": max((d.boost for d in docs), default=1.0)}
 
 
-def update_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str, since: str, token: str) -> bool:
-    """After an edit (``docs``: the documents it changed): the ``live`` index with those
-    updated, in ``staged``, without a digest of every document, when ``live`` is the one the
-    build ``since`` left; False, and nothing made, when it is not."""
+def update_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str, since: str, token: str,
+                  removed: Sequence[str] = (), boost: float | None = None) -> bool:
+    """After an edit (``docs``: the documents it changed or added; ``removed``: the keys of
+    those that went; ``boost``: the largest prior now, when codes came or went): the ``live``
+    index with those updated, in ``staged``, without a digest of every document, when ``live``
+    is the one the build ``since`` left; False, and nothing made, when it is not."""
     old = _whoosh_meta(live)
     if not since or (old.get("build"), old.get("format"), old.get("synonyms")) != (since, FORMAT, synonyms):
         return False
     digests: dict[str, str] = old["docs"]
     changed = [d for d in docs if digests.get(doc_key(d)) != doc_digest(d)]
     _link_copy(live, staged)
-    if changed:  # an edit that moved no average (client.prepare_edit): the weights stand
-        _update_whoosh(staged, changed, [], old["scoring"]["avg"])
+    if changed or removed:  # an edit that moved no average (client.prepare_edit): the weights stand
+        _update_whoosh(staged, changed, removed, old["scoring"]["avg"])
     digests.update((doc_key(d), doc_digest(d)) for d in changed)
-    _write_whoosh_meta(staged, synonyms, digests, token, old["scoring"])
+    for k in removed:
+        digests.pop(k, None)
+    scoring = old["scoring"] if boost is None else {**old["scoring"], "boost": boost}
+    _write_whoosh_meta(staged, synonyms, digests, token, scoring)
     return True
 
 

@@ -32,9 +32,18 @@ def idf(df: int, n: int) -> float:
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
+# A field fewer than MIN_FIELD_DOCS documents have (synonyms, a body among 98k empty ones) is
+# given a typical average length (a centre of the quantizing grid) instead of its own: its own
+# moves with every edit of one of its few documents, and once it crosses the grid every posting
+# of the field changes (the whole client index made again). A field many documents have keeps
+# its own average, which one edit moves by a few thousandths.
+MIN_FIELD_DOCS = 500
+TYPICAL_LENGTH = {"title": 2.0**3, "syn": 2.0**2.75, "incl": 2.0**3, "text": 2.0**5}
+
+
 def quantized(x: float) -> float:
     """An average field length on a grid of quarter octaves (within 10% of it): an edit moves
-    it rarely, even for a field few documents have (a body among 98k empty ones)."""
+    it rarely."""
     return 2 ** (round(math.log2(x) * 4) / 4) if x > 0 else 1.0
 
 
@@ -51,8 +60,9 @@ def field_stats(docs: Iterable[Doc]) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def averages(sums: Mapping[str, int], counts: Mapping[str, int]) -> dict[str, float]:
-    """The average length of each field over the documents that have it, ``quantized``."""
-    return {f: quantized(sums[f] / counts[f]) if counts[f] else 1.0 for f in FIELDS}
+    """The average length of each field over the documents that have it, ``quantized``; a
+    typical length for a field few documents have."""
+    return {f: quantized(sums[f] / counts[f]) if counts[f] >= MIN_FIELD_DOCS else TYPICAL_LENGTH[f] for f in FIELDS}
 
 
 def doc_weights(fields: Mapping[str, list[str]], avg: Mapping[str, float]) -> dict[str, float]:

@@ -73,7 +73,8 @@ def index(site: Site, synonyms: Mapping[str, list[str]], publisher: Publisher, w
     staged = publisher.stage_folder(whoosh_dir)
     if prepared.outputs is None:
         build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, token)
-    elif not update_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, last.token, token):
+    elif not update_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, last.token, token, prepared.removed,
+                           max(prepared.state.boosts, default=1.0) if prepared.state else None):
         build_whoosh(documents(site), prepared.synonyms, whoosh_dir, staged, token)
     return Indexed(keys, token, state_dir, prepared)
 
@@ -85,7 +86,8 @@ def _edit(site: Site, synonyms: Synonyms, publisher: Publisher, state_dir: str, 
     if last.edit is None or not last.token:
         return None
     before, after = last.edit
-    prepared = prepare_edit(site, synonyms, before, after, state_dir, last.token)
+    live = os.path.join(publisher.out, "site", INDEX_DIR)
+    prepared = prepare_edit(site, synonyms, before, after, state_dir, last.token, live)
     if prepared is None or prepared.outputs is None:
         return None
     redo = {f"{o.area}/{o.path}" for o in prepared.outputs}

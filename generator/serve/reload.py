@@ -100,6 +100,7 @@ class Hub:
         self.clients: set[Client] = set()
         self.lock = threading.Lock()
         self.closed = False
+        self.hellos = 0  # hello messages so far (a page said hello: it has loaded)
 
     def serve(self, sock: socket.socket, rfile: BinaryIO, headers: Any) -> None:
         """Answer a websocket upgrade request on ``sock`` and speak the protocol until the
@@ -146,6 +147,8 @@ class Hub:
                 hello = {"command": "hello", "protocols": [PROTOCOL_7], "serverName": "codesite"}
                 client.send(json.dumps(hello).encode())
                 client.ready = True
+                with self.lock:
+                    self.hellos += 1
 
     def reload(self, path: str, live_css: bool = True) -> int:
         """Send ``reload`` for ``path`` to every connected page; how many got it."""

@@ -1,0 +1,112 @@
+"""The dev server's edits take the incremental paths: a synonym edit changes a few client index
+files, never the whole index; a code that comes or goes is loaded, checked, rendered and indexed
+without loading every code. Builds into one output folder with the build state in memory, as
+``codesite serve`` does, each compared byte for byte with a clean build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.build import BuildOptions, build
+from generator.errors import CheckFailed
+from generator.publish import Report
+from generator.search.client import TERM_SHARDS
+from generator.state import Memory
+from tests.test_incremental import clean_build, tree
+
+CODES = Path("content") / "codes" / "icd10cm"
+
+
+class Server:
+    """Builds as the dev server does: one output folder, the state kept in ``memory``."""
+
+    def __init__(self, site: Path, out: Path) -> None:
+        self.site, self.out, self.memory = site, out, Memory()
+        self.build()
+
+    def build(self) -> Report:
+        report = build(str(self.site), BuildOptions(out_dir=str(self.out), quiet=True, memory=self.memory))
+        self.memory.flush()
+        return report
+
+    def edit(self, rel: Path, old: str, new: str) -> Report:
+        path = self.site / rel
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new, 1))
+        return self.build()
+
+
+def assert_equals_clean(server: Server, tmp_path: Path) -> None:
+    clean = clean_build(server.site, tmp_path)
+    assert isinstance(clean, dict), clean
+    assert tree(server.out) == clean
+
+
+def index_files(report: Report) -> list[str]:
+    return [k for k in report.files if k.startswith("site/search-index/")]
+
+
+def state_files(out: Path) -> dict[str, int]:
+    """The search state's term shards (``OUT/.cache/search-t-N``) and when each was written: a
+    whole index made again writes every one."""
+    return {p.name: p.stat().st_mtime_ns for p in (out / ".cache").glob("search-t-*")}
+
+
+def test_synonym_edits_change_a_few_index_files_and_equal_a_clean_build(sample_site: Path, tmp_path: Path) -> None:
+    server = Server(sample_site, tmp_path / "out")
+    leaf = CODES / "S72.001B.md"
+    assert "synonyms:" not in (sample_site / leaf).read_text()
+    # synonyms for a code that had none, then more and longer ones: the average length of the
+    # synonym field moves with each (it once moved across its grid and every posting changed)
+    words = ["broken hip", "hip fracture in the elderly after a fall at home", "femoral neck break",
+             "neck of femur fracture with a very long lay description of the injury and its care"]
+    server.edit(leaf, "\n---\n", f"\nsynonyms:\n- {words[0]}\n---\n")
+    for i, w in enumerate(words[1:], 1):
+        before = state_files(server.out)
+        assert len(before) == TERM_SHARDS
+        report = server.edit(leaf, f"- {words[i - 1]}\n", f"- {words[i - 1]}\n- {w}\n")
+        changed = index_files(report)
+        assert changed and "site/search-index/manifest.js" not in changed, changed
+        rewritten = [k for k, t in state_files(server.out).items() if before[k] != t]
+        assert 0 < len(rewritten) < TERM_SHARDS // 10, (i, len(rewritten))
+    assert_equals_clean(server, tmp_path)
+
+
+def test_a_code_that_comes_and_goes_is_built_incrementally_and_equals_a_clean_build(
+    sample_site: Path, tmp_path: Path
+) -> None:
+    server = Server(sample_site, tmp_path / "out")
+    total = len(list((sample_site / "content" / "codes").rglob("*.md")))
+    leaf = sample_site / CODES / "S73.0.md"
+    new = sample_site / CODES / "S73.09.md"
+    text = leaf.read_text().replace("code: S73.0\n", "code: S73.09\n").replace("parent: S73\n", "parent: S73.0\n")
+    new.write_text(text.replace("title: Subluxation and dislocation of hip", "title: A brand new hip code"))
+    came = server.build()
+    assert came.codes_read < total // 4, came.codes_read  # not every code loaded
+    assert "site/icd-10-cm/S73.09/index.html" in came.files
+    assert "site/icd-10-cm/S73.0/index.html" in came.files  # the parent's children list
+    assert "site/search-index/manifest.js" in came.files  # one more document
+    assert "A brand new hip code" in (server.out / "site" / "icd-10-cm" / "S73.0" / "index.html").read_text()
+    assert_equals_clean(server, tmp_path)
+    # an edit of the new code, then it goes again, with another edit in the same build
+    server.edit(CODES / "S73.09.md", "title: A brand new", "title: An edited new")
+    new.unlink()
+    path = sample_site / CODES / "S72.001B.md"
+    path.write_text(path.read_text().replace("title: ", "title: Renamed ", 1))
+    went = server.build()
+    assert went.codes_read < total // 4, went.codes_read
+    assert went.removed >= 1 and not (server.out / "site" / "icd-10-cm" / "S73.09").exists()
+    assert_equals_clean(server, tmp_path)
+
+
+def test_a_code_that_goes_while_another_names_it_falls_back_to_the_full_check(
+    sample_site: Path, tmp_path: Path
+) -> None:
+    server = Server(sample_site, tmp_path / "out")
+    (sample_site / CODES / "S73.01.md").unlink()  # S73.011 and others name it as their parent
+    with pytest.raises(CheckFailed) as failed:
+        server.build()
+    assert any("parent 'S73.01' does not exist" in str(e) for e in failed.value.errors), failed.value.errors
