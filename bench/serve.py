@@ -10,7 +10,11 @@ p50/p95 of the edits, each kind's median, the layout change, the cold build for 
 the server's peak memory (the largest sum of RSS and of PSS of the server process and its
 children, sampled every 20 ms; and the kernel's high-water mark of the server process).
 
-    python bench/serve.py [--work DIR] [--edits 20]
+With ``hugo`` on PATH (Debian's package), ``hugo server`` on the same entries (the minimal Hugo site
+of bench/build_full.py) gets the same body edits in the same browser, in its default fast-render
+mode and with ``--disableFastRender``: its start-up, save -> page shows it, and peak memory.
+
+    python bench/serve.py [--work DIR] [--edits 20] [--hugo-edits 5] [--hugo-only]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from build_full import codesite, env, imported_site, run  # noqa: E402
+from build_full import codesite, env, hugo_site, imported_site, run  # noqa: E402
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.servers import port_of  # noqa: E402
@@ -187,10 +192,17 @@ def main() -> None:
     ap.add_argument("--work", metavar="DIR", help="keep the imported site here (reused when present)")
     ap.add_argument("--edits", type=int, default=20)
     ap.add_argument("--keep-out", action="store_true", help="start from WORK/out as it is (no cold build)")
+    ap.add_argument("--hugo-edits", type=int, default=5, help="body edits through hugo server, per mode")
+    ap.add_argument("--hugo-only", action="store_true", help="only Hugo's figures (hugo on PATH)")
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="codesite-serve-bench-"))
     try:
-        bench(work, args.edits, args.keep_out and (work / "out").is_dir())
+        if not args.hugo_only:
+            bench(work, args.edits, args.keep_out and (work / "out").is_dir())
+        if shutil.which("hugo") is None:
+            print("hugo: not installed here; no side-by-side figures")
+        elif args.hugo_edits:
+            hugo_serve(imported_site(work), work, args.hugo_edits)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
@@ -269,8 +281,64 @@ def bench(work: Path, edits: int, keep_out: bool) -> None:
     print(f"server peak memory: RSS {memory.rss / 1024:.0f} MiB, PSS {memory.pss / 1024:.0f} MiB (process and "
           f"children, sampled), high-water RSS of the server process {memory.hwm / 1024:.0f} MiB "
           f"(target <= 1024 MiB); Ctrl-C: exit status {code} after {stopped:.2f} s")
-    if shutil.which("hugo") is None:
-        print("hugo: not installed here; no side-by-side figures")
+
+
+def hugo_serve(site: Path, work: Path, edits: int) -> None:
+    """Hugo's server on the same entries (``build_full.hugo_site``), the same page and body edits,
+    seen in the same browser: in its default fast-render mode (only the pages open in a browser
+    are rendered again) and with ``--disableFastRender`` (the whole site, before the reload)."""
+    from playwright.sync_api import sync_playwright
+
+    hugo = hugo_site(site, work)
+    page_file = hugo / "content" / "icd10cm" / f"{CODE}.md"
+    modes: tuple[tuple[str, list[str]], ...] = (("fast render (open pages only)", []),
+             ("--disableFastRender (whole site)", ["--disableFastRender"]))
+    for mode, flags in modes:
+        with socket.socket() as sock:  # a free port (hugo takes no port 0)
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        cmd = ["hugo", "server", "--source", str(hugo), "--bind", "127.0.0.1", "--port", str(port), *flags]
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        memory = Memory(proc.pid)
+        log: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.append(line)
+                if "Web Server is available at" in line:
+                    break
+            else:
+                raise RuntimeError("".join(log[-20:]))
+            ready = time.perf_counter() - started
+            threading.Thread(target=log.extend, args=(proc.stdout,), daemon=True).start()
+            base = line.split("available at ")[1].split()[0].rstrip("/")
+            took: list[float] = []
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                page = browser.new_page()
+                page.goto(f"{base}/icd10cm/{CODE.lower()}/")
+                page.wait_for_timeout(500)  # its LiveReload connection
+                for i in range(edits):
+                    marker = f"Hugo body edit {i} {time.time_ns()}."
+                    text = page_file.read_text()
+                    start = time.perf_counter()
+                    page_file.write_text(text.rstrip("\n") + f"\n\n{marker}\n")
+                    page.wait_for_function(SHOWS, arg=marker, timeout=600_000, polling=5)
+                    took.append(time.perf_counter() - start)
+                    page.wait_for_timeout(300)
+                browser.close()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            memory.done()
+        ms = ", ".join(f"{t * 1000:.0f}" for t in took)
+        print(f"hugo server, {mode}: ready in {ready:.1f} s; body edit -> page shows it: median "
+              f"{statistics.median(took) * 1000:.0f} ms ({ms} ms); peak RSS {memory.rss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
