@@ -166,7 +166,8 @@ STEPS = ("cold build", "no-op rebuild", "one-file edit (body)", "with search: co
 def compare(work: Path, runs: int, old_root: Path) -> None:
     """This checkout and ``old_root`` alternating, each on the full set as its own importer
     writes it, each cold build into a fresh folder (the last round's folders are removed first
-    and the disk synced), three body edits per round. Wall and CPU medians, and their ratios."""
+    and the disk synced), three body edits per round, each rebuild timed once the disk has
+    written back what came before. Wall and CPU medians, and their ratios."""
     sites = {"old": imported_site(work, old_root, "site-old"), "new": imported_site(work)}
     roots = {"old": old_root, "new": ROOT}
     pages = sum(1 for _ in (sites["new"] / "content" / "codes" / "icd10cm").glob("*.md"))
@@ -183,9 +184,11 @@ def compare(work: Path, runs: int, old_root: Path) -> None:
                 out = work / f"out-{name}-{i}-{'plain' if extra else 'full'}"
                 cmd = codesite("build", "--site", str(site), "--out", str(out), *extra)
                 results.setdefault((name, f"{step}cold build"), []).append(run(cmd, root=root))
+                os.sync()  # the cold build's files written back before the rebuilds are timed
                 results.setdefault((name, f"{step}no-op rebuild"), []).append(run(cmd, root=root))
                 for _ in range(3):
                     edit(site, EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
+                    os.sync()
                     results.setdefault((name, f"{step}one-file edit (body)"), []).append(run(cmd, root=root))
     for step in STEPS:
         old, new = results[("old", step)], results[("new", step)]
