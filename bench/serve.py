@@ -98,6 +98,27 @@ class Memory:
         self.thread.join()
 
 
+Started = tuple["subprocess.Popen[str]", Memory, list[str], str]
+
+
+def start_server(cmd: list[str], ready: str, environ: dict[str, str] | None = None) -> Started:
+    """A server process, its memory sampler, its log (read on in a thread) and its line holding
+    ``ready`` (RuntimeError with the log if it ends before printing one)."""
+    proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    memory = Memory(proc.pid)
+    log: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.append(line)
+        if ready in line:
+            break
+    else:
+        memory.done()
+        raise RuntimeError("".join(log[-20:]))
+    threading.Thread(target=log.extend, args=(proc.stdout,), daemon=True).start()
+    return proc, memory, log, line
+
+
 def rewrite(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, (path, old)
@@ -221,18 +242,8 @@ def bench(work: Path, edits: int, keep_out: bool) -> None:
         cold = run(codesite("build", "--site", str(site), "--out", str(out), "--quiet"))
         print(f"cold build (codesite build, fresh process): {cold.wall:.1f} s, peak RSS {cold.rss_mib:.0f} MiB")
     cmd = [*codesite("serve", "--site", str(site), "--out", str(out), "--port", "0", "--quiet")]
-    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    memory = Memory(proc.pid)
-    log: list[str] = []
+    proc, memory, log, line = start_server(cmd, "serving http://", env())
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.append(line)
-            if "serving http://" in line:
-                break
-        else:
-            raise RuntimeError("".join(log))
-        threading.Thread(target=lambda: log.extend(proc.stdout or ()), daemon=True).start()
         base = f"http://127.0.0.1:{port_of(line)}"
         times: dict[str, list[float]] = {k: [] for k in KINDS}
         with sync_playwright() as p:
@@ -299,19 +310,9 @@ def hugo_serve(site: Path, work: Path, edits: int) -> None:
             port = sock.getsockname()[1]
         cmd = ["hugo", "server", "--source", str(hugo), "--bind", "127.0.0.1", "--port", str(port), *flags]
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        memory = Memory(proc.pid)
-        log: list[str] = []
+        proc, memory, _, line = start_server(cmd, "Web Server is available at")
         try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.append(line)
-                if "Web Server is available at" in line:
-                    break
-            else:
-                raise RuntimeError("".join(log[-20:]))
             ready = time.perf_counter() - started
-            threading.Thread(target=log.extend, args=(proc.stdout,), daemon=True).start()
             base = line.split("available at ")[1].split()[0].rstrip("/")
             took: list[float] = []
             with sync_playwright() as p:

@@ -12,7 +12,7 @@ import yaml
 from edge.contract import MAX_OPENED
 
 from .. import yamlutil
-from ..errors import CheckFailed, ConfigError, ContentError
+from ..errors import ConfigError, ContentError
 from ..messages import M
 from .schema import SITE, Path, field_name
 
@@ -94,15 +94,6 @@ class SiteConfig:
     meter: Meter
     digest: str  # hash of the file's text: every page depends on it
 
-
-
-def parse_config(text: str, path: str = CONFIG_PATH) -> SiteConfig:
-    """Parse and validate site.yaml; raises CheckFailed listing every problem."""
-    config, problems = parse_config_checked(text, path)
-    if problems:
-        raise CheckFailed(problems)
-    assert config is not None
-    return config
 
 
 def parse_config_checked(text: str, path: str = CONFIG_PATH) -> tuple[SiteConfig | None, list[ContentError]]:

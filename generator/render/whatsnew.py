@@ -37,10 +37,6 @@ def releases(codes: Iterable[Code]) -> dict[str, dict[str, Release]]:
     return {sid: dict(sorted(rels.items(), key=lambda kv: kv[0], reverse=True)) for sid, rels in found.items()}
 
 
-def release_names(codes: Iterable[Code]) -> dict[str, list[str]]:
-    return {sid: list(rels) for sid, rels in releases(codes).items()}
-
-
 def whatsnew_pages(renderer: Renderer, found: dict[str, dict[str, Release]]) -> Iterator[Output]:
     for sid, rels in found.items():
         system = renderer.config.systems.get(sid)

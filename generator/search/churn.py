@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..model.code import Code
 from ..model.site import Site, sort_key
-from .client import RECORDS_PER_SHARD, TERM_SHARDS, State, term_shard
+from .client import RECORDS_PER_SHARD, TERM_SHARDS, State, record, term_shard
 from .documents import PRIOR, Doc, code_fields, document, order_of, prior
 from .engine import doc_key
 from .scores import doc_weights
@@ -114,10 +114,10 @@ def churn(site: Site, state: State, came: Mapping[str, Code], went: Mapping[str,
             at = bisect.bisect_left(ids, first_old)
             ids[at:] = [remap[x - first_old] for x in ids[at:]]
     # the codes that came: their postings in
+    came_fields = {c.key: code_fields(c, c.title or "") for c in came.values()}
     for c in came.values():
         i = new_id[c.key]
-        fields = code_fields(c, c.title or "")
-        for t, w in doc_weights(fields, avg).items():
+        for t, w in doc_weights(came_fields[c.key], avg).items():
             shard = state.shard(term_shard(t))
             ids, ws = shard.setdefault(t, ([], []))
             at = bisect.bisect_left(ids, i)
@@ -127,7 +127,7 @@ def churn(site: Site, state: State, came: Mapping[str, Code], went: Mapping[str,
         boosts[c.key], billable[c.key] = prior(0), c.billable
         if c.is_range:
             ranges.append(i)
-        rows[c.key] = [c.code, c.title or "", 1 if c.billable else 0]
+        rows[c.key] = record(c.code, c.title or "", c.billable)
     for t in done.terms:
         shard = state.shard(term_shard(t))
         if shard[t][0]:
@@ -143,7 +143,7 @@ def churn(site: Site, state: State, came: Mapping[str, Code], went: Mapping[str,
     state.billable = [billable[k] for k in final]
     state.ranges = sorted(i for i in ranges if i >= 0)
     for c in came.values():
-        done.docs.append(document(site, systems, new_id[c.key], c, code_fields(c, c.title or ""), prior(0)))
+        done.docs.append(document(site, systems, new_id[c.key], c, came_fields[c.key], prior(0)))
     for k, change in below.items():
         if change:
             a = site.codes[k]

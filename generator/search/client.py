@@ -229,8 +229,13 @@ def codes_file(k: str, family: Sequence[tuple[int, str, bool]]) -> Output:
     return Output("site", f"{INDEX_DIR}/c/{k}.js", script(f"c/{k}", data))
 
 
+def record(code: str, title: str, billable: bool) -> list[Any]:
+    """A result's display record, as search.js reads it (a records file holds 64 in docid order)."""
+    return [code, title, 1 if billable else 0]
+
+
 def records_file(n: int, docs: Iterable[tuple[str, str, bool]]) -> Output:
-    recs = [[code, title, 1 if billable else 0] for code, title, billable in docs]
+    recs = [record(code, title, billable) for code, title, billable in docs]
     return Output("site", f"{INDEX_DIR}/r/{n}.js", script(f"r/{n}", recs))
 
 
@@ -376,7 +381,7 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
         if (new.title, new.billable) != (old.title, old.billable):
             records.add(i // RECORDS_PER_SHARD)
             if moved and new.key in moved.rows:
-                moved.rows[new.key] = [new.code, new.title or "", 1 if new.billable else 0]
+                moved.rows[new.key] = record(new.code, new.title or "", new.billable)
         for t in terms & (w_before.keys() | w_after.keys()):
             shard = state.shard(term_shard(t))
             state.dirty.add(term_shard(t))

@@ -36,11 +36,6 @@ class Doc:
     range: bool = False  # a chapter or block: it follows the codes (engine._text_search, search.js)
 
 
-def document_order(site: Site) -> list[Code]:
-    systems = list(site.config.systems)
-    return sorted(site.codes.values(), key=lambda c: order_of(systems, c))
-
-
 def order_of(systems: list[str], code: Code) -> tuple[int, int, str]:
     """Documents are in system order (as site.yaml lists them), then code order."""
     return (systems.index(code.system), *sort_key(code.code))
