@@ -73,19 +73,18 @@ def problems_and_terms(
 def site_problems(site_dir: str, with_warnings: bool) -> tuple[list[ContentError], list[ContentError], int]:
     codes: list[Code] = []
     try:
-        codes = list(load_and_check(site_dir).site.codes.values())
+        site = load_and_check(site_dir).site
+        codes, config = list(site.codes.values()), site.config
         errors: list[ContentError] = []
     except CheckFailed as exc:
         errors = exc.errors
         if any(e.field == "symlink" for e in errors):  # nothing more is read while a link is there
             return errors, [], 0
-        config = read_config_checked(site_dir)[0] if not any(e.path == "content/site.yaml" for e in errors) else None
-        if config is None:
+        found = read_config_checked(site_dir)[0] if not any(e.path == "content/site.yaml" for e in errors) else None
+        if found is None:
             return errors, [], 0
+        config = found
         codes = read_codes(site_dir)[0]  # warnings about what could be read, beside the errors
-    else:
-        config = read_config_checked(site_dir)[0]
-    assert config is not None
     if not with_warnings:
         return errors, [], len(codes)
     reported = frozenset(key_of(e.path) for e in errors if e.path.startswith("content/codes/"))
