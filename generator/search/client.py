@@ -86,6 +86,8 @@ class State:
     shards: dict[int, dict[str, Postings]]  # term shard -> term -> postings (loaded as needed)
     folder: str = ""  # where the rest of the shards are
     dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
+    # the token naming the saved per-document arrays (``DOCS``), and those arrays as saved
+    saved_docs: tuple[str, tuple[tuple[Any, ...], ...]] = ("", ())
 
     @property
     def n(self) -> int:
@@ -133,10 +135,19 @@ class State:
             data = read_marshal(os.path.join(folder, STATE))
             if (data.get("format"), data.get("scores")) != (FORMAT, SCORES) or data.get("token") != token or not token:
                 return None
-            return cls(data["keys"], data["boosts"], data["billable"], data["ranges"], data["sums"],
-                       data["counts"], data["vocab"], {}, folder)
+            docs = read_marshal(os.path.join(folder, DOCS))
+            if docs.get("token") != data.get("docs"):
+                return None
+            state = cls(docs["keys"], docs["boosts"], docs["billable"], docs["ranges"], data["sums"],
+                        data["counts"], data["vocab"], {}, folder)
+            state.saved_docs = (data["docs"], state.doc_arrays())
+            return state
         except (*DAMAGED, KeyError, AttributeError):
             return None
+
+    def doc_arrays(self) -> tuple[tuple[Any, ...], ...]:
+        """The per-document arrays, as they were when saved (copies: a build changes them in place)."""
+        return tuple(self.keys), tuple(self.boosts), tuple(self.billable), tuple(self.ranges)
 
     def save(self, folder: str, token: str) -> None:
         """Write the term shards changed (all for a new state), then the rest, naming ``token``.
@@ -147,16 +158,26 @@ class State:
             os.remove(meta)
         for i in sorted(self.dirty if self.folder else self.shards):
             write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
-        data = {"format": FORMAT, "scores": SCORES, "token": token, "keys": self.keys, "boosts": self.boosts,
-                "billable": self.billable, "ranges": self.ranges, "sums": self.sums, "counts": self.counts,
-                "vocab": self.vocab}
+        # the per-document arrays (98k entries each; 2 MB) only when they changed: an edit of
+        # a code's text leaves them as they were
+        docs_token, arrays = self.saved_docs
+        same = (self.folder == folder and arrays == (tuple(self.keys), tuple(self.boosts), tuple(self.billable),
+                                                    tuple(self.ranges)))
+        if not same:
+            docs_token = token
+            write_marshal(os.path.join(folder, DOCS), {"token": docs_token, "keys": self.keys, "boosts": self.boosts,
+                                                       "billable": self.billable, "ranges": self.ranges})
+            arrays = self.doc_arrays()
+        data = {"format": FORMAT, "scores": SCORES, "token": token, "docs": docs_token, "sums": self.sums,
+                "counts": self.counts, "vocab": self.vocab}
         write_marshal(meta, data)
-        self.folder, self.dirty = folder, set()
+        self.folder, self.dirty, self.saved_docs = folder, set(), (docs_token, arrays)
         # for the next build of this process (the dev server): all but the term shards, read
         # again as needed (after a code came or went, every one is loaded)
         _SAVED.clear()
-        _SAVED[folder] = ((token, meta_stat(folder)), State(self.keys, self.boosts, self.billable, self.ranges,
-                                                            self.sums, self.counts, self.vocab, {}, folder))
+        kept = State(self.keys, self.boosts, self.billable, self.ranges, self.sums, self.counts, self.vocab, {}, folder)
+        kept.saved_docs = self.saved_docs
+        _SAVED[folder] = ((token, meta_stat(folder)), kept)
 
 
 # folder -> the token and state this process saved there, and the stat of the state's file then
@@ -174,6 +195,7 @@ def meta_stat(folder: str) -> tuple[int, ...]:
 
 SCORES = 2  # how the state's weights are computed (2: a rare field's typical length): another is not used
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
+DOCS = "search-docs"  # its per-document arrays (keys, boosts, billable, ranges)
 
 
 def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:
