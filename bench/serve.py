@@ -272,6 +272,14 @@ def bench(work: Path, edits: int, keep_out: bool) -> None:
     site = imported_site(work)
     for i in range(5):  # a previous run's new codes
         (site / "content" / "codes" / "icd10cm" / f"{new_code(i)}.md").unlink(missing_ok=True)
+    pristine = work / "pristine"  # the files the edits change, as imported: each run starts from them
+    for rel in ("layouts/code.html", f"content/codes/icd10cm/{CODE}.md"):
+        kept = pristine / rel
+        if kept.exists():
+            shutil.copyfile(kept, site / rel)
+        else:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(site / rel, kept)
     out = work / "out"
     cold = None
     if not keep_out:

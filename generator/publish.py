@@ -163,8 +163,11 @@ class Publisher:
             if key.split("/", 1)[0] in moved:
                 continue
             live = os.path.join(self.out, key)
-            os.makedirs(os.path.dirname(live), exist_ok=True)
-            os.replace(os.path.join(self.staging, key), live)
+            try:  # the folder is there but for new pages: one system call a file, not five
+                os.replace(os.path.join(self.staging, key), live)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(live), exist_ok=True)
+                os.replace(os.path.join(self.staging, key), live)
         if self.touched is not None:
             stale = sorted(k for k in self.touched if k in self.old and k not in self.new)
         else:
