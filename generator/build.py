@@ -77,6 +77,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
                         descriptors=descriptors, bytecode_cache=templates, offline=options.offline,
                         assets=assets)
     publisher = Publisher(out_dir, memory.manifest if memory else None)
+    publisher.later = memory is not None  # the dev server removes replaced folders after the reload
     publisher.begin()
     state = BuildState(out_dir, changes.new, changes.old, publisher, templates)
     try:

@@ -7,7 +7,10 @@ not change: a no-op build writes nothing and every mtime stays as it was.
 
 from __future__ import annotations
 
+import collections
 import errno
+import glob
+import itertools
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -19,6 +22,8 @@ from .outputs import DAMAGED, Output, digest, read_dict, write_dict
 
 AREAS = ("site", "private")
 WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+SWAP_SHARE = 0.5  # an area more than this share rewritten is put in place whole (see ``commit``)
+SWAP_MIN = 2000  # ... and that many files at least
 MANIFEST = ".manifest"  # marshal: output file -> hash of its bytes
 
 
@@ -28,6 +33,7 @@ class Report:
     unchanged: int = 0
     removed: int = 0
     files: list[str] = field(default_factory=list)
+    trash: list[str] = field(default_factory=list)  # folders for the caller to remove (``Publisher.later``)
     codes_read: int = 0  # codes the build held (parsed or read from the build state), set by ``build``
 
 
@@ -44,6 +50,8 @@ class Publisher:
         self.changed: list[str] = []
         self.folders: list[tuple[str, str]] = []  # (staged, live): see ``stage_folder``
         self.dropped: set[str] | None = None  # with ``carry``: the last build's files not carried
+        self.trash: list[str] = []  # replaced area folders, to be removed (``empty_trash``)
+        self.later = False  # True: ``commit`` leaves the trash to the caller
         self.touched: set[str] | None = None  # after ``commit``: the only keys that can differ from ``old``
 
     def _read_manifest(self) -> dict[str, str]:
@@ -56,6 +64,11 @@ class Publisher:
         os.makedirs(self.out, exist_ok=True)
         shutil.rmtree(self.staging, ignore_errors=True)
         os.makedirs(self.staging)
+        for area in AREAS:  # replaced folders a process ended before removing (see ``later``)
+            mine = os.path.join(self.out, f"{area}.old-{os.getpid()}-")
+            for left in glob.glob(glob.escape(os.path.join(self.out, area)) + ".old-*"):
+                if not left.startswith(mine):
+                    shutil.rmtree(left, ignore_errors=True)
 
     def stage(self, out: Output) -> tuple[str, str, bool]:
         """Hash one output; write it to staging if it differs from the live file.
@@ -154,11 +167,22 @@ class Publisher:
             self.new = {**self.carried, **self.new}
         report = Report(written=len(self.changed), unchanged=len(self.new) - len(self.changed))
         moved: set[str] = set()
-        for area in AREAS:  # a first build: move each area's folder in one rename
-            staged = os.path.join(self.staging, area)
-            if not os.path.exists(os.path.join(self.out, area)) and os.path.isdir(staged):
-                os.replace(staged, os.path.join(self.out, area))
+        swapped: set[str] = set()
+        changed_in = collections.Counter(k.split("/", 1)[0] for k in self.changed)
+        for area in AREAS:
+            staged, live = os.path.join(self.staging, area), os.path.join(self.out, area)
+            if not os.path.isdir(staged):
+                continue
+            if not os.path.exists(live):  # a first build: the area's folder moved in one rename
+                os.replace(staged, live)
                 moved.add(area)
+            elif changed_in[area] >= SWAP_MIN and changed_in[area] > SWAP_SHARE * self._count(area):
+                # most of it rewritten (a layout change): the unchanged files linked in, then the
+                # folder put in place whole, instead of a rename (and an unlink) per file
+                self._link_unchanged(area)
+                self.trash.append(replace_folder(staged, live, keep_old=True))
+                moved.add(area)
+                swapped.add(area)
         for key in self.changed:
             if key.split("/", 1)[0] in moved:
                 continue
@@ -173,6 +197,9 @@ class Publisher:
         else:
             stale = sorted(self.old.keys() - self.new.keys())
         for key in stale:
+            if key.split("/", 1)[0] in swapped:  # went with the old folder
+                report.removed += 1
+                continue
             try:
                 os.remove(safe_join(self.out, key))
                 report.removed += 1
@@ -193,7 +220,34 @@ class Publisher:
             os.makedirs(os.path.join(self.out, area), exist_ok=True)
         shutil.rmtree(self.staging, ignore_errors=True)
         report.files = self.changed
+        if self.later:
+            report.trash, self.trash = self.trash, []
+        else:
+            self.empty_trash()
         return report
+
+    def _count(self, area: str) -> int:
+        prefix = area + "/"
+        return sum(1 for k in self.new if k.startswith(prefix))
+
+    def _link_unchanged(self, area: str) -> None:
+        """Hard links in the staged ``area`` to the live files this build did not rewrite."""
+        prefix, changed = area + "/", set(self.changed)
+        for key in self.new:
+            if key.startswith(prefix) and key not in changed:
+                staged = os.path.join(self.staging, key)
+                try:
+                    os.link(os.path.join(self.out, key), staged)
+                except FileNotFoundError:
+                    os.makedirs(os.path.dirname(staged), exist_ok=True)
+                    os.link(os.path.join(self.out, key), staged)
+
+    def empty_trash(self) -> None:
+        """Remove the folders that swapped areas replaced (``later``: the caller does, once the
+        result is shown: 98k files take seconds)."""
+        trash, self.trash = self.trash, []
+        for folder in trash:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def write_manifest(self) -> None:
         """The record of live files and their digests (part of the build state: ``state``),
@@ -204,10 +258,13 @@ class Publisher:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def replace_folder(staged: str, live: str) -> None:
-    """Put the folder ``staged`` in place of ``live``: two renames (a copy across file systems)."""
-    old = live.rstrip("/\\") + ".old"
-    shutil.rmtree(old, ignore_errors=True)
+def replace_folder(staged: str, live: str, keep_old: bool = False) -> str:
+    """Put the folder ``staged`` in place of ``live``: two renames (a copy across file systems).
+    The old folder is removed, or with ``keep_old`` left for the caller: its path is returned
+    (a name of its own, so that one still being removed is never in the way)."""
+    base = live.rstrip("/\\") + ".old"
+    shutil.rmtree(base, ignore_errors=True)
+    old = f"{base}-{os.getpid()}-{next(_TRASH)}" if keep_old else base
     if os.path.exists(live):
         os.replace(live, old)
     try:
@@ -216,4 +273,9 @@ def replace_folder(staged: str, live: str) -> None:
         if exc.errno != errno.EXDEV:
             raise
         shutil.copytree(staged, live)
-    shutil.rmtree(old, ignore_errors=True)
+    if not keep_old:
+        shutil.rmtree(old, ignore_errors=True)
+    return old
+
+
+_TRASH = itertools.count()

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from generator import outputs
+import pytest
+
+from generator import outputs, publish
 from generator.build import BuildOptions, build
 from generator.outputs import JOURNAL, read_dict, write_dict, write_marshal
 from generator.publish import MANIFEST
+from generator.state import Memory
 from tests.test_incremental import clean_build, tree
 
 TABLE = {f"site/icd-10-cm/S{i:05d}/index.html": f"{i:032x}" for i in range(2000)}
@@ -99,3 +102,33 @@ def test_an_edit_build_appends_to_the_manifest_and_the_stats(sample_site: Path, 
     assert (stat_of(manifest), stat_of(files)) == before
     assert (out / f"{MANIFEST}{JOURNAL}").exists() and (out / ".cache" / f"files{JOURNAL}").exists()
     assert tree(out) == clean_build(sample_site, tmp_path)
+
+
+def test_a_layout_change_puts_the_area_in_place_whole(
+    sample_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When most of an area is rewritten (a layout change: every page), the unchanged files are
+    linked into the staged area and it replaces the live one whole: the output equals a clean
+    build's, a removed page is gone, and no replaced folder is left behind. The dev server (a
+    build with a memory) is handed the replaced folder to remove once the page has reloaded."""
+    monkeypatch.setattr(publish, "SWAP_MIN", 1)  # the sample has 60 pages, not thousands
+    out = tmp_path / "out"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    site_folder = (out / "site").stat().st_ino
+    layout = sample_site / "layouts" / "code.html"
+    layout.write_text(layout.read_text().replace("{% block main %}", "{% block main %}<p>Swapped in whole</p>", 1))
+    report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert (out / "site").stat().st_ino != site_folder
+    assert not list(out.glob("site.old*")) and not list(out.glob("private.old*"))
+    assert tree(out) == clean_build(sample_site, tmp_path)
+    memory = Memory()
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    layout.write_text(layout.read_text().replace("Swapped in whole", "Swapped again"))
+    report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    memory.flush()
+    assert report.trash and all(os.path.isdir(f) for f in report.trash)
+    assert tree(out) == clean_build(sample_site, tmp_path)
+    for i, folder in enumerate(report.trash):  # as if another process had left them (it ended)
+        os.rename(folder, out / f"site.old-1-{i}")
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    assert not list(out.glob("site.old*"))

@@ -153,6 +153,7 @@ class DevServer:
         watcher = watch.Watcher(self.s.site_dir, self.stop, self.s.debounce_ms) if self.s.watch else None
         start = time.perf_counter()
         report = self.build()
+        self.empty(report)
         self.save()
         self.say(f"built in {time.perf_counter() - start:.2f}s: {report.written} written, {report.unchanged} unchanged")
         with ExitStack() as stack:
@@ -241,6 +242,17 @@ class DevServer:
         hellos = self.hub.hellos
         self.reloading = (hellos, self.notify(report, was_broken, batch))
         self.told = time.monotonic()
+        self.empty(report)
+
+    def empty(self, report: Report) -> None:
+        """The folders a rebuild replaced whole (a layout change's pages), removed in the
+        background once the pages reload (a start after an exit removes what is left)."""
+        def remove(folders: list[str]) -> None:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        if report.trash:
+            threading.Thread(target=remove, args=(report.trash,), daemon=True).start()
 
     def settled(self) -> bool:
         """Whether the pages told to reload have loaded (each said hello again over LiveReload,
