@@ -164,7 +164,8 @@ class Publisher:
         if self.carried:
             if self.dropped is not None:  # the rest is the last build's, carried whole
                 self.touched = self.dropped | self.new.keys()
-            self.new = {**self.carried, **self.new}
+            self.carried.update(self.new)  # as {**carried, **new}, without a third dict of 100k
+            self.new, self.carried = self.carried, {}
         report = Report(written=len(self.changed), unchanged=len(self.new) - len(self.changed))
         moved: set[str] = set()
         swapped: set[str] = set()
