@@ -6,11 +6,11 @@ and livereload.js to every HTML page; marks every response ``no-cache`` (a previ
 show a stale file) but those that cannot go stale; and with ``--no-meter`` serves code pages
 with every gated section filled in, without touching the meter, for previewing.
 
-A reload after a save fetches the page and nothing else it can do without: scripts and images
-keep their fingerprinted names (the browser keeps them for as long as their content is the
-same), the dev server's own scripts are named with their version, and a stylesheet (linked by
-its plain name, so that LiveReload can swap it in place) is answered "304 Not Modified" while
-its bytes are the ones the browser has (``ETag``).
+A reload after a save fetches the page and nothing else: scripts and images keep their
+fingerprinted names, the dev server's own scripts are named with their version, and a
+stylesheet is linked by its plain name (so that LiveReload can swap it in place) with its
+fingerprint as ``?v=``, kept only while the bytes served are that version; anything else is
+revalidated (``ETag``, "304 Not Modified" while the same).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from edge.contract import FINGERPRINTED
+from edge.contract import FINGERPRINT_LEN, FINGERPRINTED
 from edge.core import SECURITY_HEADERS
 from edge.pages import fill_gates
 from edge.wsgi import HTML, EdgeApp
@@ -32,12 +32,13 @@ from . import overlay, reload
 StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
 DEV_CACHE = ("Cache-Control", "no-cache")
-KEPT = ("Cache-Control", "max-age=31536000, immutable")  # the dev server's own scripts, by version
+KEPT = ("Cache-Control", "max-age=31536000, immutable")  # a URL that names its bytes' version
 
 
 # a fingerprinted stylesheet link in a page (``assets/site.3f2a1c9b0d.css``): the preview serves
 # the plain name instead (``assets/site.css``), which LiveReload can swap in place when it changes
-PLAIN_STYLESHEET = re.compile(rb'(assets/[^"\s<>]*?)\.[0-9a-f]{10}(\.css")')
+PLAIN_STYLESHEET = re.compile(rb'(assets/[^"\s<>]*?)\.([0-9a-f]{10})(\.css)"')
+VERSION = re.compile(r"(?:^|&)v=([0-9a-f]{10})(?:&|$)")  # the ?v= of a stylesheet link (PLAIN_STYLESHEET)
 
 
 class Preview:
@@ -85,9 +86,12 @@ class Preview:
         body = b"".join(app(environ, capture))
         # a fingerprinted file (``assets/search.3f2a1c9b0d.js``) keeps the app's lifetime: its
         # name changes with its content
-        kept = FINGERPRINTED.search(path.rsplit("/", 1)[-1]) is not None and got["status"].startswith("200")
+        ok = got["status"].startswith("200")
+        kept = ok and FINGERPRINTED.search(path.rsplit("/", 1)[-1]) is not None
         drop = ("content-length",) if kept else ("cache-control", "content-length")
         headers = [(k, v) for k, v in got["headers"] if k.lower() not in drop]
+        if ok and same_version(environ, body):
+            headers.append(KEPT)
         return self.respond(environ, start_response, got["status"], headers, body, errors, got["headers"])
 
     def own(self, path: str, errors: list[str]) -> tuple[str, bytes] | None:
@@ -119,7 +123,7 @@ class Preview:
         if errors is not None and page:
             extra = overlay.snippet(errors, self.live, self.version)
             if body:  # pages link each stylesheet by its plain name, so that it reloads in place
-                body = overlay.inject(PLAIN_STYLESHEET.sub(rb"\1\2", body), extra)
+                body = overlay.inject(PLAIN_STYLESHEET.sub(rb'\1\3?v=\2"', body), extra)
                 length = len(body)
             else:
                 length += len(extra.encode())
@@ -134,6 +138,13 @@ class Preview:
                     return [b""]
         start_response(status, [*headers, ("Content-Length", str(length))])
         return [b"" if head else body]
+
+
+def same_version(environ: dict[str, Any], body: bytes) -> bool:
+    """Whether a stylesheet asked for by its plain name with ``?v=FINGERPRINT`` (as the preview
+    links it) is that version: then the browser may keep it, under a URL that names its bytes."""
+    found = VERSION.search(environ.get("QUERY_STRING", ""))
+    return found is not None and digest(body)[:FINGERPRINT_LEN] == found.group(1)
 
 
 def unmetered(app: EdgeApp, environ: dict[str, Any]) -> bytes | None:
