@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import CheckFailed, CodesiteError
+from .serve import STEP_MS
 
 
 def _site_arg(p: argparse.ArgumentParser) -> None:
@@ -98,8 +99,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-watch", dest="watch", action="store_false",
                    help="build once and serve, without watching or reloading")
     s.add_argument("--open", action="store_true", help="open the site in the web browser")
-    s.add_argument("--debounce", type=int, default=50, metavar="MS",
-                   help="quiet time that ends a batch of changes, one rebuild (default: 50 ms; raise it "
+    s.add_argument("--debounce", type=int, default=STEP_MS, metavar="MS",
+                   help=f"quiet time that ends a batch of changes, one rebuild (default: {STEP_MS} ms; raise it "
                    "on a busy machine or for tools that write in slow bursts)")
     s.add_argument("--keys-file", metavar="FILE", help="signing keys, one a line, oldest first")
     s.add_argument("--quiet", "-q", action="store_true", help="no request log")

@@ -239,7 +239,7 @@ def test_a_broken_site_shows_every_error_and_the_server_survives(
 
 def test_a_burst_of_writes_is_one_rebuild(sample_site: Path, tmp_path: Path) -> None:
     # 250 ms: on this shared machine the writing process can be held off the CPU for more than
-    # the default 50 ms mid-burst, which would (rightly) make two batches
+    # the default 30 ms mid-burst, which would (rightly) make two batches
     for dev in start(sample_site, tmp_path / "out", "--debounce", "250"):
         burst(dev)
 

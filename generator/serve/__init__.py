@@ -6,3 +6,5 @@ show every problem over them (the error overlay) while the last good site stays 
 protocol over a websocket on the app's own port); ``overlay``: the error overlay; ``preview``:
 the WSGI middleware around the production app; ``devserver``: the loop tying them together.
 """
+
+STEP_MS = 30  # quiet time that ends a batch (watchfiles checks every STEP_MS: a save is seen 30-60 ms later)

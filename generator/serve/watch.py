@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import watchfiles
 
 from ..load.scan import Scanned
+from . import STEP_MS
 
 CONFIG_FILES = ("content/site.yaml", "content/synonyms.yaml")
 WATCHED = ("content", "layouts", "assets")
-STEP_MS = 50  # quiet time that ends a batch
 DEBOUNCE_MS = 1600  # the longest a batch gathers events
 WAKE_MS = 200  # the watcher wakes this often without a change (to see ``stop``)
 
