@@ -1,0 +1,204 @@
+"""Client document ids that a code keeps while other codes come and go.
+
+An id is ``group * span + local``. The group is the code's place in a coarse partition of
+the code order (its system, then its first ``HEAD`` characters: ``S72``; numeric codes such as
+chapters by thousands), numbered in order among the groups the site has. The local value is the
+rest of the code (``.001A``) read as a number in base ``radix`` over the site's alphabet, with
+0 for "no character", so a shorter code comes before the codes it begins: ``S72`` < ``S72.0`` <
+``S72.001`` < ``S72.001A``, which is ``model.site.sort_key``'s order. So ids follow code order
+(ties in the ranking still break in code order), and a new code in an existing group takes a
+free value without moving any other id: it changes only the index files holding it.
+
+The layout (groups, alphabet, length) changes only when a code brings a new group, a new
+character or a longer rest than any before; the index is then made whole, as a clean build of
+the same codes makes it (the layout is a function of the codes, never of their history). A
+site whose ids would not fit a double's 53 bits exactly gives each code a group of its own:
+dense ids, made whole when a code comes or goes.
+
+Display records (``r/``) are shared out by id too: a group's records in one file while it has at
+most ``RECORDS_CAP``, else in files per value of the first ``depth`` characters of the rest
+(the smallest depth keeping every file within the cap); the manifest carries the depth of each
+group, so the client finds a record's file from its id alone.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..model.site import sort_key
+
+HEAD = 3  # characters of a code that name its group (the code-prefix shard's key for ICD-10-CM)
+BASE_ALPHABET = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # always in: a new code using one keeps the layout
+MIN_LENGTH = 5  # the rest's digits at least (ICD-10-CM: ".001A")
+RECORDS_CAP = 64  # display records in one file at most (past depth 0)
+MAX_ID = 2**53  # every id is exact in a JavaScript number
+
+Group = tuple[int, int, int, str]  # (system rank, class, thousands, head): compared as tuples
+Key = tuple[str, str]  # (system, code)
+
+
+def group_of(rank: int, code: str) -> tuple[Group, str, int]:
+    """The code's group, the rest of it (a string code) and its number (a numeric one), in an
+    order that agrees with ``sort_key``: numbers below 1000, then 1000, then the string codes
+    (``sort_key`` puts them at 1000), then the other numbers, by thousands."""
+    number, text = sort_key(code)
+    if text:
+        return (rank, 1000, 1, text[:HEAD]), text[HEAD:], 0
+    thousands, rest = divmod(number, 1000)
+    if thousands == 1 and rest:
+        return (rank, 1000, 2, ""), "", rest
+    return (rank, thousands * 1000, 0, ""), "", rest
+
+
+def _own_group(rank: int, code: str) -> Group:
+    """A code's own group (dense ids), in ``sort_key``'s order."""
+    number, text = sort_key(code)
+    return (rank, number, 0, text)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How ids are made for one set of codes (see the module's docstring)."""
+
+    groups: tuple[Group, ...]  # in order
+    alphabet: str  # sorted; digit value = position + 1
+    length: int  # digits of a local value; 0: dense ids (a group per code)
+
+    @property
+    def radix(self) -> int:
+        return len(self.alphabet) + 1
+
+    @property
+    def span(self) -> int:
+        return self.radix**self.length if self.length else 1
+
+    @classmethod
+    def of(cls, systems: Sequence[str], keys: Iterable[Key]) -> Layout:
+        keys = list(keys)
+        ranks = {s: i for i, s in enumerate(systems)}
+        groups: set[Group] = set()
+        chars = set(BASE_ALPHABET)
+        longest = 0
+        for system, code in keys:
+            g, rest, _ = group_of(ranks[system], code)
+            groups.add(g)
+            chars.update(rest)
+            longest = max(longest, len(rest))
+        alphabet = "".join(sorted(chars))
+        radix, length = len(alphabet) + 1, max(longest, MIN_LENGTH)
+        while radix**length < 1000:  # a numeric group's thousand values fit
+            length += 1
+        if radix**length * max(1, len(groups)) < MAX_ID:
+            return cls(tuple(sorted(groups)), alphabet, length)
+        # too many digits: a group per code, dense ids
+        return cls(tuple(sorted({_own_group(ranks[s], c) for s, c in keys})), "", 0)
+
+    def group_index(self, rank: int, code: str) -> int | None:
+        g = group_of(rank, code)[0] if self.length else _own_group(rank, code)
+        i = bisect.bisect_left(self.groups, g)
+        return i if i < len(self.groups) and self.groups[i] == g else None
+
+    def local(self, rank: int, code: str) -> int | None:
+        """The code's value within its group (None: it does not fit this layout)."""
+        if not self.length:
+            return 0
+        _, rest, number = group_of(rank, code)
+        if not rest:
+            return number
+        if len(rest) > self.length:
+            return None
+        value = 0
+        alphabet = self.alphabet
+        for ch in rest:
+            at = alphabet.find(ch)
+            if at < 0:
+                return None
+            value = value * self.radix + at + 1
+        return value * self.radix ** (self.length - len(rest))
+
+    def id(self, rank: int, code: str) -> int | None:
+        """The code's id, or None when it does not fit this layout (a new group or character,
+        a longer rest: the index is then made whole)."""
+        g = self.group_index(rank, code)
+        local = self.local(rank, code)
+        if g is None or local is None:
+            return None
+        return g * self.span + local
+
+    def ids(self, systems: Sequence[str], keys: Sequence[Key]) -> list[int]:
+        """The ids of ``keys`` (every one fits: the layout is theirs)."""
+        ranks = {s: i for i, s in enumerate(systems)}
+        if not self.length:
+            return [self._checked(self.id(ranks[s], c), s, c) for s, c in keys]
+        index = {g: i for i, g in enumerate(self.groups)}
+        digit = {ch: i + 1 for i, ch in enumerate(self.alphabet)}
+        radix, span, length = self.radix, self.span, self.length
+        powers = [radix ** (length - n) for n in range(length + 1)]
+        out = []
+        for system, code in keys:
+            g, rest, number = group_of(ranks[system], code)
+            if rest:
+                value = 0
+                for ch in rest:
+                    value = value * radix + digit[ch]
+                number = value * powers[len(rest)]
+            out.append(index[g] * span + number)
+        return out
+
+    @staticmethod
+    def _checked(docid: int | None, system: str, code: str) -> int:
+        if docid is None:
+            raise ValueError(f"{system}:{code} does not fit the layout it was made from")
+        return docid
+
+    # --- display records ---------------------------------------------------------------------
+
+    def bucket(self, docid: int, depth: int) -> tuple[int, int]:
+        """The records file of ``docid`` when its group has ``depth``: (group, part)."""
+        g, local = divmod(docid, self.span)
+        return g, local // self.radix ** (self.length - depth) if depth else 0
+
+    def depth(self, ids: Sequence[int]) -> int:
+        """The depth of a group of ``ids`` (sorted): the fewest leading characters of the rest
+        that keep each records file within ``RECORDS_CAP``."""
+        if len(ids) <= RECORDS_CAP:
+            return 0
+        for depth in range(1, self.length + 1):
+            unit = self.radix ** (self.length - depth)
+            run, last = 0, None
+            for i in ids:
+                part = i // unit
+                run = run + 1 if part == last else 1
+                last = part
+                if run > RECORDS_CAP:
+                    break
+            else:
+                return depth
+        return self.length
+
+    def group_ids(self, ids: Sequence[int], g: int) -> Sequence[int]:
+        """The ids of group ``g`` among ``ids`` (sorted)."""
+        lo = bisect.bisect_left(ids, g * self.span)
+        return ids[lo : bisect.bisect_left(ids, (g + 1) * self.span, lo)]
+
+    def depths(self, ids: Sequence[int]) -> list[int]:
+        """The depth of every group."""
+        out = [0] * len(self.groups)
+        start = 0
+        span = self.span
+        while start < len(ids):
+            g = ids[start] // span
+            end = bisect.bisect_left(ids, (g + 1) * span, start)
+            if end - start > RECORDS_CAP:
+                out[g] = self.depth(ids[start:end])
+            start = end
+        return out
+
+    def name(self, g: int, part: int, depth: int) -> str:
+        """A records file's name (under ``r/``), as ``assets/search.js`` makes it."""
+        return f"{g}" if not depth else f"{g}-{part}"
+
+    def as_json(self) -> dict[str, object]:
+        return {"span": self.span, "radix": self.radix, "length": self.length}
