@@ -479,12 +479,17 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
                 shard.pop(t, None)
                 state.vocab.pop(t, None)
         docs.append(document(site, systems, state.position(i), new, fields[path], state.boosts[i]))
+    encode = set(terms)  # terms whose postings the client reads differently
     for docid, (old_boost, a) in (moved.moved.items() if moved else ()):
-        for t in doc_weights(code_fields(a, a.title or ""), avg):
-            if term_shard(t) not in state.dirty and impact_moved(state, t, docid, old_boost, bound):
-                state.dirty.add(term_shard(t))
+        for t, w in doc_weights(code_fields(a, a.title or ""), avg).items():
+            if t not in encode and impact_moved(state, t, w, old_boost, state.boosts[docid], bound):
+                encode.add(t)
 
-    outputs = [term_file(s, state, bound) for s in sorted(state.dirty)]
+    outputs: list[Output] = []
+    try:
+        outputs += [patched_term_file(i, state, bound, live, encode) for i in sorted({term_shard(t) for t in encode})]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a file of the last build missing or not ours: made whole
     wanted = vocab_parts(state.vocab, {vocab_key(t) for t in terms})
     if any(not wanted[k] and k not in VOCAB_KEYS for k in wanted):
         return None  # a vocabulary file goes (a clean build makes none)
@@ -508,22 +513,30 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
     return Prepared(docs, synonyms, state, outputs, moved.removed if moved else [], dropped)
 
 
-def impact_moved(state: State, term: str, docid: int, old_boost: float, bound: float) -> bool:
-    """Whether a document's new prior moves the term's postings as the client reads them."""
-    plist = state.shard(term_shard(term))[term]
-    ids, ws = plist
-    if len(ids) <= scores.POSTINGS_CAP:  # its own impact only
-        at = bisect.bisect_left(ids, docid)
-        scale = scores.idf(len(ids), scores.population(state.n))
-        w = ws[at]
-        return scores.quantize(scale * scores.saturated(w, old_boost), bound) != scores.quantize(
-            scale * scores.saturated(w, state.boosts[docid]), bound)
-    new = encode_postings(plist, state, bound)
-    boost, state.boosts[docid] = state.boosts[docid], old_boost
-    try:
-        return encode_postings(plist, state, bound) != new
-    finally:
-        state.boosts[docid] = boost
+def patched_term_file(i: int, state: State, bound: float, live: str, terms: set[str]) -> Output:
+    """The term shard ``i`` of the last build with the postings of ``terms`` made again (the
+    others as they were: the encoding of a common term costs a few milliseconds)."""
+    from .churn import read_script
+
+    data = read_script(f"{live}/t/{i}.js")
+    assert isinstance(data, dict)
+    shard = state.shard(i)
+    for t in terms:
+        if term_shard(t) != i:
+            continue
+        if t in shard:
+            data[t] = encode_postings(shard[t], state, bound)
+        else:
+            data.pop(t, None)
+    return Output("site", f"{INDEX_DIR}/t/{i}.js", script(f"t/{i}", {t: data[t] for t in sorted(data)}))
+
+
+def impact_moved(state: State, term: str, weight: float, old_boost: float, new_boost: float, bound: float) -> bool:
+    """Whether a document whose prior moved changes the term's postings as the client reads
+    them: only when its own impact moves (a capped term keeps its postings by impact)."""
+    scale = scores.idf(state.vocab[term], scores.population(state.n))
+    return scores.quantize(scale * scores.saturated(weight, old_boost), bound) != scores.quantize(
+        scale * scores.saturated(weight, new_boost), bound)
 
 
 def patched_codes_file(live: str, k: str, changes: Sequence[tuple[int, str, bool]], gone: set[int]) -> Output | None:

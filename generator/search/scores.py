@@ -118,14 +118,15 @@ Impacts = tuple[list[int], list[int]]  # documents, in order, and the term's imp
 
 def impacts(docs: Sequence[int], sat: Sequence[float], n: int, bound: float) -> Impacts:
     """A term's postings (documents in order, their ``saturated`` weights) as impacts
-    1..IMPACT_LEVELS; past ``POSTINGS_CAP`` postings only the highest-scored (first in
-    document order among equals) are kept."""
+    1..IMPACT_LEVELS; past ``POSTINGS_CAP`` postings only those of the highest impacts (first in
+    document order among equals) are kept: by impact, not by score, so that a document whose
+    prior moves changes the postings only when its own impact moves (``client.impact_moved``)."""
     scale = idf(len(docs), population(n))
-    scores = [scale * s for s in sat]
-    if len(scores) > POSTINGS_CAP:  # a stable sort: among equal scores, document order
-        kept = sorted(sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:POSTINGS_CAP])
-        docs, scores = [docs[i] for i in kept], [scores[i] for i in kept]
-    return list(docs), [round(s / bound * IMPACT_LEVELS) or 1 for s in scores]  # quantize(), inlined
+    qs = [round(scale * s / bound * IMPACT_LEVELS) or 1 for s in sat]  # quantize(), inlined
+    if len(qs) > POSTINGS_CAP:  # a stable sort: among equal impacts, document order
+        kept = sorted(sorted(range(len(qs)), key=qs.__getitem__, reverse=True)[:POSTINGS_CAP])
+        return [docs[i] for i in kept], [qs[i] for i in kept]
+    return list(docs), qs
 
 
 def quantize(score: float, bound: float) -> int:
