@@ -399,12 +399,12 @@
   };
 
   /* The records file of a docid (Layout.bucket in generator/search/ids.py): its group's, or
-   * one part of it, by the first characters of the rest of the code (m.ids.depths). */
+   * one part of it, by the first bits of its value in the group (m.ids.depths). */
+  var DEPTH_DIGITS = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
   function recordsFile(id, m) {
-    var L = m.ids, g = Math.floor(id / L.span), depth = parseInt(L.depths.charAt(g), 36) || 0;
-    if (!depth) return { name: 'r/' + g, base: g * L.span };
-    var unit = Math.pow(L.radix, L.length - depth), part = Math.floor((id - g * L.span) / unit);
-    return { name: 'r/' + g + '-' + part, base: g * L.span + part * unit };
+    var L = m.ids, g = Math.floor(id / L.span), depth = Math.max(0, DEPTH_DIGITS.indexOf(L.depths.charAt(g)));
+    var unit = Math.pow(2, L.bits - depth), part = Math.floor((id - g * L.span) / unit);
+    return { name: 'r/' + g + (depth ? '-' + part : ''), base: g * L.span + part * unit };
   }
 
   /* A records file, its docids made once: {ids, at: docid -> index, r, n}. */

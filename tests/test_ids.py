@@ -21,7 +21,8 @@ def in_order(ks: set[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @settings(deadline=None, max_examples=200)
 @given(keys, keys)
-def test_ids_follow_code_order_and_stay_when_codes_come(first: set[tuple[str, str]], more: set[tuple[str, str]]) -> None:
+def test_ids_follow_code_order_and_stay_when_codes_come(first: set[tuple[str, str]],
+                                                        more: set[tuple[str, str]]) -> None:
     ordered = in_order(first)
     layout = Layout.of(SYSTEMS, ordered)
     ids = layout.ids(SYSTEMS, ordered)

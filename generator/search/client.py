@@ -51,7 +51,7 @@ from .understand import RULES
 
 INDEX_DIR = "search-index"  # under build/site
 VOCAB_KEYS = "abcdefghijklmnopqrstuvwxyz0123456789"
-TERM_SHARDS = 512
+TERM_SHARDS = 2048  # sparse docids make postings longer: finer shards keep a first query within 30 KB
 PREFIX_LEN = 3
 
 
@@ -95,6 +95,18 @@ class State:
     depths: list[int]  # records depth of every docid group (``ids.Layout.depth``)
     folder: str = ""  # where the rest of the shards are
     dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
+    _flags: dict[int, int] | None = None
+
+    def flags(self) -> dict[int, int]:
+        """By docid: 2 for a range page, plus 1 when billable (made once: ``changed`` drops it)."""
+        if self._flags is None:
+            ranges = self.ranges
+            self._flags = {d: (2 if d in ranges else 0) + b for d, b in self.billable.items()}
+        return self._flags
+
+    def changed(self) -> None:
+        """Billable flags or range pages changed."""
+        self._flags = None
 
     @property
     def n(self) -> int:
@@ -124,8 +136,7 @@ class State:
     def of(cls, docs: Sequence[Doc], systems: Sequence[str]) -> State:
         sums, counts = field_stats(docs)
         keys = [(d.system, d.code) for d in docs]
-        layout = Layout.of(systems, keys)
-        ids = layout.ids(systems, keys)
+        layout, ids = Layout.assign(systems, keys)
         state = cls(keys, ids, dict(zip(ids, (d.boost for d in docs), strict=True)),
                     dict(zip(ids, (d.billable for d in docs), strict=True)),
                     {i for i, d in zip(ids, docs, strict=True) if d.range}, sums, counts, {},
@@ -205,12 +216,12 @@ STATE = "search"  # the state's file in the snapshot folder; its term shards are
 
 def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:
     """A term's postings as the client reads them: ``[docid delta, impact*4 + range*2 + billable, ...]``."""
-    billable, ranges = state.billable, state.ranges
+    flags = state.flags()
     docs, ws = plist
     ids, qs = impacts(docs, saturated_all(docs, ws, state.boosts), state.n, bound)
     flat = [0] * (2 * len(ids))
     flat[0::2] = deltas(ids)
-    flat[1::2] = [q * 4 + (2 if d in ranges else 0) + billable[d] for d, q in zip(ids, qs, strict=True)]
+    flat[1::2] = [q * 4 + flags[d] for d, q in zip(ids, qs, strict=True)]
     return flat
 
 
@@ -272,8 +283,7 @@ def bucket_base(state: State, b: Bucket) -> int:
     """The first docid a records file may hold: its docids are written from there."""
     layout = state.layout
     g, part = b
-    depth = state.depths[g]
-    return g * layout.span + (part * layout.radix ** (layout.length - depth) if depth else 0)
+    return g * layout.span + part * layout.unit(state.depths[g])
 
 
 def records_name(state: State, b: Bucket) -> str:
@@ -352,7 +362,7 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
     yield manifest_file(site, state, synonyms)
 
 
-DEPTH_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+DEPTH_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # up to 61 bits
 
 
 def manifest_file(site: Site, state: State, synonyms: Synonyms) -> Output:
@@ -479,6 +489,7 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
                 shard.pop(t, None)
                 state.vocab.pop(t, None)
         docs.append(document(site, systems, state.position(i), new, fields[path], state.boosts[i]))
+    state.changed()
     encode = set(terms)  # terms whose postings the client reads differently
     for docid, (old_boost, a) in (moved.moved.items() if moved else ()):
         for t, w in doc_weights(code_fields(a, a.title or ""), avg).items():
@@ -594,7 +605,7 @@ def patched_records(state: State, live: str, fresh: Mapping[int, list[Any]], cam
         if name not in old_rows:
             data = read_script(f"{live}/r/{name}.js")
             assert isinstance(data, dict)
-            base = g * layout.span + (part * layout.radix ** (layout.length - depth) if depth else 0)
+            base = g * layout.span + part * layout.unit(depth)
             rows, d = {}, base
             for delta, r in zip(data["d"], data["r"], strict=True):
                 d += delta
@@ -607,7 +618,7 @@ def patched_records(state: State, live: str, fresh: Mapping[int, list[Any]], cam
     for b in sorted(touched):
         base = bucket_base(state, b)
         g = b[0]
-        unit = layout.radix ** (layout.length - state.depths[g]) if state.depths[g] else layout.span
+        unit = layout.unit(state.depths[g])
         lo = bisect.bisect_left(ids, base)
         hi = bisect.bisect_left(ids, base + unit, lo)
         if hi == lo:

@@ -16,9 +16,10 @@ site whose ids would not fit a double's 53 bits exactly gives each code a group 
 dense ids, made whole when a code comes or goes.
 
 Display records (``r/``) are shared out by id too: a group's records in one file while it has at
-most ``RECORDS_CAP``, else in files per value of the first ``depth`` characters of the rest
-(the smallest depth keeping every file within the cap); the manifest carries the depth of each
-group, so the client finds a record's file from its id alone.
+most ``RECORDS_CAP``, else in files per value of the first ``depth`` bits of the local value
+(the smallest depth keeping every file within the cap: bits, not characters, so that the files
+are about as full as the cap allows); the manifest carries the depth of each group, so the
+client finds a record's file from its id alone.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..model.site import sort_key
 HEAD = 3  # characters of a code that name its group (the code-prefix shard's key for ICD-10-CM)
 BASE_ALPHABET = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # always in: a new code using one keeps the layout
 MIN_LENGTH = 5  # the rest's digits at least (ICD-10-CM: ".001A")
-RECORDS_CAP = 64  # display records in one file at most (past depth 0)
+RECORDS_CAP = 128  # display records in one file at most (past depth 0)
 MAX_ID = 2**53  # every id is exact in a JavaScript number
 
 Group = tuple[int, int, int, str]  # (system rank, class, thousands, head): compared as tuples
@@ -76,24 +77,41 @@ class Layout:
 
     @classmethod
     def of(cls, systems: Sequence[str], keys: Iterable[Key]) -> Layout:
-        keys = list(keys)
+        return cls.assign(systems, list(keys))[0]
+
+    @classmethod
+    def assign(cls, systems: Sequence[str], keys: Sequence[Key]) -> tuple[Layout, list[int]]:
+        """The layout of ``keys`` and their ids, in one pass over the codes."""
         ranks = {s: i for i, s in enumerate(systems)}
-        groups: set[Group] = set()
-        chars = set(BASE_ALPHABET)
-        longest = 0
-        for system, code in keys:
-            g, rest, _ = group_of(ranks[system], code)
-            groups.add(g)
-            chars.update(rest)
-            longest = max(longest, len(rest))
-        alphabet = "".join(sorted(chars))
-        radix, length = len(alphabet) + 1, max(longest, MIN_LENGTH)
+        parts = [(rank, 1000, 1, code[:HEAD]) if not code.isdigit() else group_of(rank, code)
+                 for rank, code in ((ranks[s], c) for s, c in keys)]  # the string codes inline: 98k of them
+        rests = {code[HEAD:] for _, code in keys if not code.isdigit()}
+        groups = {p[0] if len(p) == 3 else p for p in parts}
+        alphabet = "".join(sorted(set(BASE_ALPHABET).union(*rests)))
+        radix, length = len(alphabet) + 1, max(MIN_LENGTH, max(map(len, rests), default=0))
         while radix**length < 1000:  # a numeric group's thousand values fit
             length += 1
-        if radix**length * max(1, len(groups)) < MAX_ID:
-            return cls(tuple(sorted(groups)), alphabet, length)
-        # too many digits: a group per code, dense ids
-        return cls(tuple(sorted({_own_group(ranks[s], c) for s, c in keys})), "", 0)
+        if radix**length * max(1, len(groups)) >= MAX_ID:  # too many digits: a group per code, dense ids
+            layout = cls(tuple(sorted({_own_group(ranks[s], c) for s, c in keys})), "", 0)
+            return layout, list(range(len(keys)))
+        layout = cls(tuple(sorted(groups)), alphabet, length)  # type: ignore[arg-type]
+        index = {g: i for i, g in enumerate(layout.groups)}
+        span = layout.span
+        value = {rest: layout.local_of(rest) for rest in rests}
+        ids = []
+        for p, (_, code) in zip(parts, keys, strict=True):
+            if len(p) == 3:  # a numeric code: (group, "", number)
+                ids.append(index[p[0]] * span + p[2])
+            else:
+                ids.append(index[p] * span + value[code[HEAD:]])
+        return layout, ids
+
+    def local_of(self, rest: str) -> int:
+        """The value of the rest of a string code (every character in the alphabet)."""
+        value = 0
+        for ch in rest:
+            value = value * self.radix + self.alphabet.index(ch) + 1
+        return value * self.radix ** (self.length - len(rest))
 
     def group_index(self, rank: int, code: str) -> int | None:
         g = group_of(rank, code)[0] if self.length else _own_group(rank, code)
@@ -107,16 +125,9 @@ class Layout:
         _, rest, number = group_of(rank, code)
         if not rest:
             return number
-        if len(rest) > self.length:
+        if len(rest) > self.length or any(ch not in self.alphabet for ch in rest):
             return None
-        value = 0
-        alphabet = self.alphabet
-        for ch in rest:
-            at = alphabet.find(ch)
-            if at < 0:
-                return None
-            value = value * self.radix + at + 1
-        return value * self.radix ** (self.length - len(rest))
+        return self.local_of(rest)
 
     def id(self, rank: int, code: str) -> int | None:
         """The code's id, or None when it does not fit this layout (a new group or character,
@@ -129,23 +140,11 @@ class Layout:
 
     def ids(self, systems: Sequence[str], keys: Sequence[Key]) -> list[int]:
         """The ids of ``keys`` (every one fits: the layout is theirs)."""
-        ranks = {s: i for i, s in enumerate(systems)}
-        if not self.length:
+        layout, ids = Layout.assign(systems, keys)
+        if layout != self:
+            ranks = {s: i for i, s in enumerate(systems)}
             return [self._checked(self.id(ranks[s], c), s, c) for s, c in keys]
-        index = {g: i for i, g in enumerate(self.groups)}
-        digit = {ch: i + 1 for i, ch in enumerate(self.alphabet)}
-        radix, span, length = self.radix, self.span, self.length
-        powers = [radix ** (length - n) for n in range(length + 1)]
-        out = []
-        for system, code in keys:
-            g, rest, number = group_of(ranks[system], code)
-            if rest:
-                value = 0
-                for ch in rest:
-                    value = value * radix + digit[ch]
-                number = value * powers[len(rest)]
-            out.append(index[g] * span + number)
-        return out
+        return ids
 
     @staticmethod
     def _checked(docid: int | None, system: str, code: str) -> int:
@@ -155,28 +154,38 @@ class Layout:
 
     # --- display records ---------------------------------------------------------------------
 
+    @property
+    def bits(self) -> int:
+        """The bits of a local value."""
+        return (self.span - 1).bit_length()
+
+    def unit(self, depth: int) -> int:
+        """The local values one records file covers in a group of ``depth``."""
+        return 1 << (self.bits - depth)
+
     def bucket(self, docid: int, depth: int) -> tuple[int, int]:
         """The records file of ``docid`` when its group has ``depth``: (group, part)."""
         g, local = divmod(docid, self.span)
-        return g, local // self.radix ** (self.length - depth) if depth else 0
+        return g, local >> (self.bits - depth)
 
     def depth(self, ids: Sequence[int]) -> int:
-        """The depth of a group of ``ids`` (sorted): the fewest leading characters of the rest
+        """The depth of a group of ``ids`` (sorted): the fewest leading bits of the local value
         that keep each records file within ``RECORDS_CAP``."""
         if len(ids) <= RECORDS_CAP:
             return 0
-        for depth in range(1, self.length + 1):
-            unit = self.radix ** (self.length - depth)
-            run, last = 0, None
+        span = self.span
+        for depth in range(1, self.bits + 1):
+            shift = self.bits - depth
+            run, last = 0, -1
             for i in ids:
-                part = i // unit
+                part = (i % span) >> shift
                 run = run + 1 if part == last else 1
                 last = part
                 if run > RECORDS_CAP:
                     break
             else:
                 return depth
-        return self.length
+        return self.bits
 
     def group_ids(self, ids: Sequence[int], g: int) -> Sequence[int]:
         """The ids of group ``g`` among ``ids`` (sorted)."""
@@ -201,4 +210,4 @@ class Layout:
         return f"{g}" if not depth else f"{g}-{part}"
 
     def as_json(self) -> dict[str, object]:
-        return {"span": self.span, "radix": self.radix, "length": self.length}
+        return {"span": self.span, "bits": self.bits}

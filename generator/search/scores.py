@@ -123,10 +123,24 @@ def impacts(docs: Sequence[int], sat: Sequence[float], n: int, bound: float) -> 
     prior moves changes the postings only when its own impact moves (``client.impact_moved``)."""
     scale = idf(len(docs), population(n))
     qs = [round(scale * s / bound * IMPACT_LEVELS) or 1 for s in sat]  # quantize(), inlined
-    if len(qs) > POSTINGS_CAP:  # a stable sort: among equal impacts, document order
-        kept = sorted(sorted(range(len(qs)), key=qs.__getitem__, reverse=True)[:POSTINGS_CAP])
-        return [docs[i] for i in kept], [qs[i] for i in kept]
-    return list(docs), qs
+    if len(qs) <= POSTINGS_CAP:
+        return list(docs), qs
+    # the cut: the lowest impact kept, and how many postings of it are (the first ones)
+    count = Counter(qs)
+    above = 0
+    for cut in sorted(count, reverse=True):
+        if above + count[cut] >= POSTINGS_CAP:
+            break
+        above += count[cut]
+    ties = POSTINGS_CAP - above
+    kept_docs, kept_qs = [], []
+    for d, q in zip(docs, qs, strict=True):
+        if q > cut or q == cut and ties > 0:
+            if q == cut:
+                ties -= 1
+            kept_docs.append(d)
+            kept_qs.append(q)
+    return kept_docs, kept_qs
 
 
 def quantize(score: float, bound: float) -> int:
