@@ -299,10 +299,12 @@ def records_file(state: State, b: Bucket, rows: Sequence[tuple[int, list[Any]]],
 
 
 def buckets(state: State, ids: Sequence[int]) -> dict[Bucket, list[int]]:
-    """``ids`` (in order) by records file."""
+    """``ids`` (in order) by records file (``bucket_of``, inlined: every docid of the site)."""
     out: dict[Bucket, list[int]] = {}
+    span, bits, depths = state.layout.span, state.layout.bits, state.depths
     for d in ids:
-        out.setdefault(bucket_of(state, d), []).append(d)
+        g, local = divmod(d, span)
+        out.setdefault((g, local >> (bits - depths[g])), []).append(d)
     return out
 
 

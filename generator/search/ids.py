@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..model.site import sort_key
 
@@ -67,11 +68,11 @@ class Layout:
     alphabet: str  # sorted; digit value = position + 1
     length: int  # digits of a local value; 0: dense ids (a group per code)
 
-    @property
+    @cached_property
     def radix(self) -> int:
         return len(self.alphabet) + 1
 
-    @property
+    @cached_property
     def span(self) -> int:
         return self.radix**self.length if self.length else 1
 
@@ -154,7 +155,7 @@ class Layout:
 
     # --- display records ---------------------------------------------------------------------
 
-    @property
+    @cached_property
     def bits(self) -> int:
         """The bits of a local value."""
         return (self.span - 1).bit_length()
