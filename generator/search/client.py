@@ -98,7 +98,8 @@ class State:
     _flags: dict[int, int] | None = None
 
     def flags(self) -> dict[int, int]:
-        """By docid: 2 for a range page, plus 1 when billable (made once: ``changed`` drops it)."""
+        """By docid: 2 for a range page, plus 1 when billable (made once for a whole index:
+        ``changed`` drops it)."""
         if self._flags is None:
             ranges = self.ranges
             self._flags = {d: (2 if d in ranges else 0) + b for d, b in self.billable.items()}
@@ -216,12 +217,16 @@ STATE = "search"  # the state's file in the snapshot folder; its term shards are
 
 def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:
     """A term's postings as the client reads them: ``[docid delta, impact*4 + range*2 + billable, ...]``."""
-    flags = state.flags()
     docs, ws = plist
     ids, qs = impacts(docs, saturated_all(docs, ws, state.boosts), state.n, bound)
     flat = [0] * (2 * len(ids))
     flat[0::2] = deltas(ids)
-    flat[1::2] = [q * 4 + flags[d] for d, q in zip(ids, qs, strict=True)]
+    flags = state._flags  # made for a whole index; an edit's few terms look them up
+    if flags is None:
+        billable, ranges = state.billable, state.ranges
+        flat[1::2] = [q * 4 + (2 if d in ranges else 0) + billable[d] for d, q in zip(ids, qs, strict=True)]
+    else:
+        flat[1::2] = [q * 4 + flags[d] for d, q in zip(ids, qs, strict=True)]
     return flat
 
 
@@ -342,6 +347,7 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
     docs, synonyms = prepared.docs, prepared.synonyms
     state = prepared.state or State.of(docs, list(site.config.systems))
     bound = state.top()
+    state.flags()
     # Every term and vocabulary shard exists, empty or not: editing a code never removes one.
     for i in range(TERM_SHARDS):
         yield term_file(i, state, bound)
