@@ -626,9 +626,9 @@ def patched_records(state: State, live: str, fresh: Mapping[int, list[Any]], cam
     for b in sorted(touched):
         base = bucket_base(state, b)
         g = b[0]
-        unit = layout.unit(state.depths[g])
+        end = min(base + layout.unit(state.depths[g]), (g + 1) * layout.span)  # within the group
         lo = bisect.bisect_left(ids, base)
-        hi = bisect.bisect_left(ids, base + unit, lo)
+        hi = bisect.bisect_left(ids, end, lo)
         if hi == lo:
             continue
         new_names.add(layout.name(g, b[1], state.depths[g]))
