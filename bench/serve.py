@@ -8,7 +8,7 @@ a reloaded page after a synonym edit (the new synonym is then checked to be in t
 index), a new code in its parent's children list. Then a layout change, the same way. Prints
 p50/p95 of the edits, each kind's median, the layout change, the cold build for comparison, and
 the server's peak memory (the largest sum of RSS and of PSS of the server process and its
-children, sampled every 20 ms; and the kernel's high-water mark of the server process).
+children: RSS sampled every 20 ms, PSS every 0.5 s; and the kernel's high-water mark of the server process).
 
 With ``hugo`` on PATH (Debian's package), ``hugo server`` on the same entries (the minimal Hugo site
 of bench/build_full.py) gets the same body edits in the same browser, in its default fast-render
@@ -87,10 +87,17 @@ class Memory:
         self.thread.start()
 
     def sample(self) -> None:
+        """RSS every 20 ms; PSS every 0.5 s, and when the tree's RSS passes its peak by 5%:
+        reading smaps_rollup walks every process's page tables, and every 20 ms on a server of
+        800 MiB it took most of a core (the bench measured its own load)."""
+        tick = 0
         while not self.stop.wait(0.02):
+            tick += 1
             pids = tree_of(self.pid)
-            self.rss = max(self.rss, sum(field_kib(f"/proc/{p}/status", "VmRSS") for p in pids))
-            self.pss = max(self.pss, sum(field_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids))
+            rss = sum(field_kib(f"/proc/{p}/status", "VmRSS") for p in pids)
+            if rss > 1.05 * self.rss or tick % 25 == 0:
+                self.pss = max(self.pss, sum(field_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids))
+            self.rss = max(self.rss, rss)
             self.hwm = max(self.hwm, field_kib(f"/proc/{self.pid}/status", "VmHWM"))
 
     def done(self) -> None:
@@ -137,6 +144,7 @@ class Session:
         self.page, self.base, self.site = page, base, site
         self.codes = site / "content" / "codes" / "icd10cm"
         self.search_lag: list[float] = []
+        self.noticed: list[float] = []  # seconds from the save until the harness saw the page show it
 
     def api_finds(self, word: str, start: float) -> float:
         """Seconds from the save until /api/search (the whoosh index, saved after the page
@@ -164,11 +172,16 @@ class Session:
         self.page.wait_for_timeout(300)  # the LiveReload hello
 
     def timed(self, save: Any, shows: str, arg: Any, timeout_s: float = 60) -> float:
-        """Seconds from just before the save until ``shows(arg)`` holds in the page."""
+        """Seconds from just before the save until the browser painted the page that shows it
+        (``shows(arg)`` holds in it): the new document's first contentful paint, on its own
+        clock. The harness notices it later (Playwright polls the page over the DevTools
+        protocol: 60-150 ms more on this machine); that figure is kept in ``noticed``."""
         start = time.perf_counter()
+        wall = time.time()
         save()
         self.page.wait_for_function(shows, arg=arg, timeout=timeout_s * 1000, polling=5)
-        return time.perf_counter() - start
+        self.noticed.append(time.perf_counter() - start)
+        return painted(self.page, wall, self.noticed[-1])
 
     def text_shown(self, path: Path, old: str, new: str, shown: str, timeout_s: float = 60) -> float:
         return self.timed(lambda: rewrite(path, old, new), SHOWS, shown, timeout_s)
@@ -193,7 +206,7 @@ class Session:
                 text.replace("\n---\n", f"\nsynonyms:\n- {word}\n---\n", 1)
             took = self.timed(lambda: leaf.write_text(new),
                               "() => window.benchMarker === undefined && document.readyState !== 'loading'", None)
-            self.search_lag.append(self.api_finds(word, start=time.perf_counter() - took))
+            self.search_lag.append(self.api_finds(word, start=time.perf_counter() - self.noticed[-1]))
             return took
         if kind == "new code":
             self.goto(PARENT)
@@ -202,6 +215,30 @@ class Session:
             target = self.codes / f"{code}.md"
             return self.timed(lambda: target.write_text(text), SHOWS, code)
         raise ValueError(kind)
+
+
+# when the page (the document now loaded) first painted content, in seconds since the epoch
+FIRST_PAINT = """() => new Promise(resolve => {
+  const get = () => {
+    const p = performance.getEntriesByName('first-contentful-paint')[0];
+    return p ? (performance.timeOrigin + p.startTime) / 1000 : null;
+  };
+  if (get() !== null) return resolve(get());
+  new PerformanceObserver((list, observer) => { observer.disconnect(); resolve(get()); })
+    .observe({type: 'paint', buffered: true});
+})"""
+
+
+def painted(page: Any, wall: float, noticed: float) -> float:
+    """Seconds from ``wall`` (the save, time.time()) to the first paint of the document the page
+    now shows; ``noticed`` when that document is older than the save (a page changed in place)."""
+    origin = page.evaluate("performance.timeOrigin") / 1000
+    return float(page.evaluate(FIRST_PAINT)) - wall if origin > wall else noticed
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    every = sorted(values)
+    return statistics.median(every), every[min(len(every) - 1, round(0.95 * (len(every) - 1)))]
 
 
 def new_code(i: int) -> str:
@@ -235,6 +272,14 @@ def bench(work: Path, edits: int, keep_out: bool) -> None:
     site = imported_site(work)
     for i in range(5):  # a previous run's new codes
         (site / "content" / "codes" / "icd10cm" / f"{new_code(i)}.md").unlink(missing_ok=True)
+    pristine = work / "pristine"  # the files the edits change, as imported: each run starts from them
+    for rel in ("layouts/code.html", f"content/codes/icd10cm/{CODE}.md"):
+        kept = pristine / rel
+        if kept.exists():
+            shutil.copyfile(kept, site / rel)
+        else:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(site / rel, kept)
     out = work / "out"
     cold = None
     if not keep_out:
@@ -259,10 +304,13 @@ def bench(work: Path, edits: int, keep_out: bool) -> None:
             new = "{% block main %}<p>" + marker + "</p>"
             layout_s = session.text_shown(layout, "{% block main %}", new, marker, timeout_s=1800)
             browser.close()
-        every = sorted(t for ts in times.values() for t in ts)
-        p95 = every[min(len(every) - 1, round(0.95 * (len(every) - 1)))]
-        print(f"save -> page shows it, {len(every)} edits: p50 {statistics.median(every) * 1000:.0f} ms, "
-              f"p95 {p95 * 1000:.0f} ms, max {every[-1] * 1000:.0f} ms (target p95 <= 300 ms)")
+        every = [t for ts in times.values() for t in ts]
+        p50, p95 = percentiles(every)
+        print(f"save -> the browser paints the page that shows it, {len(every)} edits: p50 {p50 * 1000:.0f} ms, "
+              f"p95 {p95 * 1000:.0f} ms, max {max(every) * 1000:.0f} ms (target p95 <= 300 ms)")
+        n50, n95 = percentiles(session.noticed[: len(every)])  # the edits, not the layout change
+        print(f"  (the harness, polling the page over DevTools, noticed it at p50 {n50 * 1000:.0f} ms, "
+              f"p95 {n95 * 1000:.0f} ms)")
         for kind, ts in times.items():
             print(f"  {kind}: median {statistics.median(ts) * 1000:.0f} ms over {len(ts)}")
         lags = ", ".join(f"{x:.1f}" for x in session.search_lag)
@@ -323,10 +371,10 @@ def hugo_serve(site: Path, work: Path, edits: int) -> None:
                 for i in range(edits):
                     marker = f"Hugo body edit {i} {time.time_ns()}."
                     text = page_file.read_text()
-                    start = time.perf_counter()
+                    wall, start = time.time(), time.perf_counter()
                     page_file.write_text(text.rstrip("\n") + f"\n\n{marker}\n")
                     page.wait_for_function(SHOWS, arg=marker, timeout=600_000, polling=5)
-                    took.append(time.perf_counter() - start)
+                    took.append(painted(page, wall, time.perf_counter() - start))
                     page.wait_for_timeout(300)
                 browser.close()
         finally:
@@ -338,7 +386,7 @@ def hugo_serve(site: Path, work: Path, edits: int) -> None:
                 proc.wait()
             memory.done()
         ms = ", ".join(f"{t * 1000:.0f}" for t in took)
-        print(f"hugo server, {mode}: ready in {ready:.1f} s; body edit -> page shows it: median "
+        print(f"hugo server, {mode}: ready in {ready:.1f} s; body edit -> the browser paints it: median "
               f"{statistics.median(took) * 1000:.0f} ms ({ms} ms); peak RSS {memory.rss / 1024:.0f} MiB")
 
 

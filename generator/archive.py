@@ -36,7 +36,7 @@ from .model.code import Code
 from .model.config import SiteConfig, System
 from .model.site import Site
 from .model.urls import output_path
-from .outputs import DAMAGED, read_marshal
+from .outputs import DAMAGED, read_dict
 from .publish import MANIFEST, Report
 from .render.assets import asset_names
 from .render.pages import Renderer
@@ -155,7 +155,7 @@ def public_files(build_dir: str) -> list[str]:
     seconds)."""
     path = os.path.join(build_dir, MANIFEST)
     try:
-        manifest = read_marshal(path)
+        manifest = read_dict(path)
     except DAMAGED:
         raise BuildError(f"{path}: the build's list of files is missing or damaged (build again)") from None
     return sorted(k[5:] for k in manifest if k.startswith("site/") and not k[5:].startswith(LEFT_OUT))

@@ -4,6 +4,12 @@ Every file a stage produces is an ``Output`` handed to the publisher; every file
 for the next one (the build state, the manifest, compiled templates, the search state) is
 written with ``atomic_write`` (a temporary file, then a rename), so a crash leaves either the
 old file or the new one, never half of one.
+
+The two large tables a build keeps (the manifest and the content files' stats: 100k entries,
+7-9 MB each) are journaled dicts (``write_dict``, ``read_dict``): an edit appends the entries
+that changed to ``PATH.log`` instead of rewriting the table, which is rewritten whole when its
+journal grows past a quarter of it, when this process did not read or write it last, or when
+anything else touched it since.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,3 +54,95 @@ def read_marshal(path: str) -> Any:
 
 def write_marshal(path: str, data: Any) -> None:
     atomic_write(path, marshal.dumps(data))
+
+
+JOURNAL = ".log"  # beside a journaled dict: records of (base, number, entries set, keys removed)
+JOURNAL_MIN = 1 << 16  # a journal may always grow this far before the table is rewritten
+_HEAD = struct.Struct("<I")
+# path -> (the table's stat, records, journal length) as this process last read or wrote it
+_JOURNALS: dict[str, tuple[tuple[int, int, int], int, int]] = {}
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def read_dict(path: str) -> dict[Any, Any]:
+    """A journaled dict: the table, with the journal's records applied in order. A record made
+    for another table (one rewritten since), out of sequence or cut short ends the replay: what
+    follows it was never a completed write."""
+    with open(path, "rb") as f:
+        data = marshal.loads(f.read())
+        base = _identity(os.fstat(f.fileno()))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a table")
+    try:
+        with open(path + JOURNAL, "rb") as f:
+            log = f.read()
+    except FileNotFoundError:
+        log = b""
+    n = pos = 0
+    while pos + _HEAD.size <= len(log):
+        end = pos + _HEAD.size + _HEAD.unpack_from(log, pos)[0]
+        if end > len(log):
+            break
+        try:
+            made_for, number, changed, removed = marshal.loads(log[pos + _HEAD.size : end])
+        except DAMAGED:
+            break
+        if made_for != base or number != n:
+            break
+        data.update(changed)
+        for key in removed:
+            data.pop(key, None)
+        n, pos = n + 1, end
+    _JOURNALS[path] = (base, n, pos)
+    return data
+
+
+def write_dict(
+    path: str, new: Mapping[Any, Any], old: Mapping[Any, Any] | None, keys: Iterable[Any] | None = None
+) -> bool:
+    """Save ``new`` at ``path`` (read back by ``read_dict``), ``old`` being what the path holds
+    now (None: not known), ``keys`` the only keys that can differ between them (None: any; a
+    set-difference of 100k entries costs 0.1 s). The entries that differ are appended to the
+    journal when this process read or wrote the path last and nothing touched it since; else
+    the table is rewritten whole (the journal then ends: its records name the old table).
+    Values must be hashable. Returns whether anything was written (nothing when ``new``
+    equals ``old``)."""
+    kept = _JOURNALS.get(path)
+    if old is not None and kept is not None:
+        base, n, pos = kept
+        try:
+            now, length = _identity(os.stat(path)), _size(path + JOURNAL)
+        except OSError:
+            now, length = (0, 0, 0), -1
+        if now == base and length == pos and pos < max(JOURNAL_MIN, base[1] // 4):
+            if keys is None:
+                changed, removed = dict(new.items() - old.items()), list(old.keys() - new.keys())
+            else:
+                changed = {k: new[k] for k in keys if k in new and (k not in old or old[k] != new[k])}
+                removed = [k for k in keys if k in old and k not in new]
+            if not changed and not removed:
+                return False
+            record = marshal.dumps((base, n, changed, removed))
+            with open(path + JOURNAL, "ab") as f:
+                f.write(_HEAD.pack(len(record)) + record)
+            _JOURNALS[path] = (base, n + 1, pos + _HEAD.size + len(record))
+            return True
+    elif old is not None and new == old and os.path.exists(path):
+        return False
+    write_marshal(path, dict(new))
+    try:
+        os.remove(path + JOURNAL)
+    except FileNotFoundError:
+        pass
+    _JOURNALS[path] = (_identity(os.stat(path)), 0, 0)
+    return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -17,6 +18,15 @@ R = TypeVar("R")
 PARALLEL_MIN = 1500
 
 _TASK: Callable[[Any], Any] | None = None
+
+
+def _default_signals() -> None:
+    """In each worker: Ctrl-C and SIGTERM end it at once, as they would by default. A handler
+    inherited from the parent (the dev server's) runs only between bytecodes, so a SIGTERM from
+    ``Pool.terminate`` that lands while a worker goes back to wait for its next chunk is
+    noted and never acted on: the worker sleeps on and the parent waits for it forever."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run(chunk: Any) -> Any:
@@ -67,7 +77,7 @@ def run_chunks(
     _TASK = task
     ctx = multiprocessing.get_context("fork")
     try:
-        with ctx.Pool(jobs) as pool:
+        with ctx.Pool(jobs, initializer=_default_signals) as pool:
             yield from (pool.imap if ordered else pool.imap_unordered)(_run, feed())
     finally:
         _TASK = None

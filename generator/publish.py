@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .errors import BuildError
 from .model.urls import safe_join
-from .outputs import DAMAGED, Output, digest, read_marshal, write_marshal
+from .outputs import DAMAGED, Output, digest, read_dict, write_dict
 
 AREAS = ("site", "private")
 WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
@@ -43,11 +43,12 @@ class Publisher:
         self.carried: dict[str, str] = {}  # the last build's files kept whole (see ``carry``)
         self.changed: list[str] = []
         self.folders: list[tuple[str, str]] = []  # (staged, live): see ``stage_folder``
+        self.dropped: set[str] | None = None  # with ``carry``: the last build's files not carried
+        self.touched: set[str] | None = None  # after ``commit``: the only keys that can differ from ``old``
 
     def _read_manifest(self) -> dict[str, str]:
         try:
-            data = read_marshal(os.path.join(self.out, MANIFEST))
-            return data if isinstance(data, dict) else {}
+            return read_dict(os.path.join(self.out, MANIFEST))
         except DAMAGED:
             return {}
 
@@ -128,6 +129,7 @@ class Publisher:
         carried = self.carried = dict(self.old)  # a copy in C, then the few dropped
         for k in drop:
             carried.pop(k, None)
+        self.dropped = drop
 
     def has(self, key: str) -> bool:
         return key in self.new or key in self.carried
@@ -147,6 +149,8 @@ class Publisher:
 
     def commit(self) -> Report:
         if self.carried:
+            if self.dropped is not None:  # the rest is the last build's, carried whole
+                self.touched = self.dropped | self.new.keys()
             self.new = {**self.carried, **self.new}
         report = Report(written=len(self.changed), unchanged=len(self.new) - len(self.changed))
         moved: set[str] = set()
@@ -159,9 +163,15 @@ class Publisher:
             if key.split("/", 1)[0] in moved:
                 continue
             live = os.path.join(self.out, key)
-            os.makedirs(os.path.dirname(live), exist_ok=True)
-            os.replace(os.path.join(self.staging, key), live)
-        stale = sorted(self.old.keys() - self.new.keys())
+            try:  # the folder is there but for new pages: one system call a file, not five
+                os.replace(os.path.join(self.staging, key), live)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(live), exist_ok=True)
+                os.replace(os.path.join(self.staging, key), live)
+        if self.touched is not None:
+            stale = sorted(k for k in self.touched if k in self.old and k not in self.new)
+        else:
+            stale = sorted(self.old.keys() - self.new.keys())
         for key in stale:
             try:
                 os.remove(safe_join(self.out, key))
@@ -185,13 +195,10 @@ class Publisher:
         report.files = self.changed
         return report
 
-    def manifest_changed(self) -> bool:
-        """Whether the record of live files differs from the last build's (after ``commit``)."""
-        return self.old != self.new
-
     def write_manifest(self) -> None:
-        """The record of live files and their digests (part of the build state: ``state``)."""
-        write_marshal(os.path.join(self.out, MANIFEST), self.new)
+        """The record of live files and their digests (part of the build state: ``state``),
+        after ``commit``: the entries that changed appended to its journal, or nothing."""
+        write_dict(os.path.join(self.out, MANIFEST), self.new, self.old, self.touched)
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

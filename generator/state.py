@@ -59,8 +59,7 @@ class BuildState:
     search: Callable[[], str] | None = None  # writes the search state; returns its token
 
     def save(self) -> None:
-        if self.publisher.manifest_changed():
-            self.publisher.write_manifest()
+        self.publisher.write_manifest()
         if self.search is not None:
             self.snapshot.search = self.search()
         self.snapshot.save(self.out_dir, self.previous)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -102,6 +103,50 @@ def test_the_page_reloads_with_the_new_text(dev: Dev, page: Any) -> None:
     dev.edit(CODE, append_body("Reloaded by the dev server."))
     expect(page.locator("main")).to_contain_text("Reloaded by the dev server.", timeout=WAIT * 1000)
     assert page.evaluate("window.codesiteMarker") is None  # a new document
+
+
+def test_a_reload_fetches_the_page_and_nothing_it_can_do_without(dev: Dev, page: Any) -> None:
+    """After a save the page reloads; the browser fetches the page again, revalidates the
+    stylesheet (304: the same bytes) and takes every script from its cache."""
+    open_live(page, dev, CODE_URL)
+    page.evaluate("window.codesiteMarker = 1")
+    dev.edit(CODE, append_body("Reloaded once more."))
+    expect(page.locator("main")).to_contain_text("Reloaded once more.", timeout=WAIT * 1000)
+    assert page.evaluate("window.codesiteMarker") is None
+    page.wait_for_load_state("load")
+    got = page.evaluate("""() => performance.getEntriesByType('resource')
+        .map(e => [new URL(e.name).pathname, e.initiatorType, e.transferSize, e.encodedBodySize])""")
+    scripts = [g for g in got if g[1] == "script"]
+    sheets = [g for g in got if g[1] == "link" and g[0].endswith(".css")]
+    assert {s[0].rsplit("/", 1)[-1].split(".")[0] for s in scripts} >= {"search", "overlay", "livereload"}, got
+    assert [s for s in scripts if s[2] != 0] == [], got  # from the cache: nothing transferred
+    size = len(dev.get("/assets/site.css").encode())
+    assert sheets and all(0 < s[2] < 1000 < size for s in sheets), got  # revalidated, headers only: 304
+
+
+def test_stale_never_served(dev: Dev) -> None:
+    """What the browser may keep cannot go stale: fingerprinted names and versioned scripts
+    are kept, everything else is revalidated, and a changed stylesheet is sent again."""
+    html = dev.get(CODE_URL)
+    assert '/assets/site.css"' in html and "/assets/search." in html and '/assets/search.js"' not in html
+
+    def head(path: str, etag: str = "") -> tuple[int, dict[str, str]]:
+        request = urllib.request.Request(dev.base + path, headers={"If-None-Match": etag} if etag else {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, dict(r.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers)
+
+    for src in [x.split('"')[0] for x in html.split('src="')[1:]]:
+        if src.startswith("/assets/") or "?v=" in src:
+            assert "immutable" in head(src)[1]["Cache-Control"], src
+    status, headers = head("/assets/site.css")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
+    assert head("/assets/site.css", headers["ETag"])[0] == 304
+    dev.edit("assets/site.css", lambda s: s + "\n/* changed */\n")
+    dev.wait_rebuilds(1)
+    assert head("/assets/site.css", headers["ETag"])[0] == 200
 
 
 def test_a_yaml_error_shows_in_an_overlay_until_fixed(dev: Dev, page: Any) -> None:
@@ -289,7 +334,7 @@ def test_no_watch_serves_the_production_app_alone(sample_site: Path, tmp_path: P
         assert not any("watching" in x for x in d.log)
     for d in start(sample_site, tmp_path / "out"):
         html = d.get("/")
-        assert html.count('<script src="/livereload.js"></script>') == 1
+        assert html.count('<script src="/livereload.js?v=') == 1
         assert html.rstrip().endswith("</html>")
 
 

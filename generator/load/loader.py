@@ -125,6 +125,7 @@ def load_codes(
         del new.files[rel]
     for rel, (stat, h, _) in parsed.records.items():
         new.files[rel] = (*stat, h)
+    new.touched = gone | parsed.records.keys()
     after = {rel: from_record(rec) for rel, rec in fresh.items()}
 
     def source(rel: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..model.code import Code
 from ..outputs import DAMAGED as FILE_DAMAGED
-from ..outputs import read_marshal, write_marshal
+from ..outputs import read_dict, read_marshal, write_dict, write_marshal
 from .graph import Graph
 from .records import Key, Record, from_record, key_of
 
@@ -47,6 +47,7 @@ class Snapshot:
     records: dict[str, Record] = field(default_factory=dict)  # new: the files parsed this time
     pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # new: the pages rendered or kept
     search: str = ""  # the build that left the search state and indexes ("": none is current)
+    touched: set[str] | None = None  # new: the only entries of ``files`` that can differ from the last build's
     _graph: Graph | None = None
     _shards: dict[int, dict[str, FileEntry]] = field(default_factory=dict)
     _written: dict[int, dict[str, FileEntry]] = field(default_factory=dict)  # by ``save``
@@ -59,7 +60,7 @@ class Snapshot:
             meta = read_marshal(os.path.join(folder, "meta"))
             if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
                 return None
-            files = read_marshal(os.path.join(folder, "files"))
+            files = read_dict(os.path.join(folder, "files"))
             return cls(
                 meta["env"], meta["layouts"], meta["templates"], meta["others"], meta["counts"], meta["scanned"],
                 files, folder, search=meta.get("search", ""),
@@ -131,17 +132,24 @@ class Snapshot:
                 shards[i] = dict(old.shard(i)) if old is not None else {}
             shards[i][path] = entry
         parts: dict[str, Any] = {f"shard-{i}": shard for i, shard in shards.items()}
-        if old is None or self.files != old.files:
-            parts["files"] = self.files
+        if old is None:
+            files_changed = True
+        elif self.touched is not None:  # the few files read again, not a compare of 100k entries
+            files_changed = any(self.files.get(p) != old.files.get(p) for p in self.touched)
+        else:
+            files_changed = self.files != old.files
         if old is None or self.graph != old.graph:
             parts["graph"] = self.graph.dump()
         self._written = shards
         meta = self.meta()
-        if not parts and old is not None and {**meta, "scanned": 0} == {**old.meta(), "scanned": 0}:
+        same_meta = old is not None and {**meta, "scanned": 0} == {**old.meta(), "scanned": 0}
+        if not parts and not files_changed and same_meta:
             return
         os.makedirs(folder, exist_ok=True)
         for name, data in parts.items():
             write_marshal(os.path.join(folder, name), data)
+        if files_changed:  # the stats of 100k files: the ones that changed, appended (``write_dict``)
+            write_dict(os.path.join(folder, "files"), self.files, old.files if old is not None else None, self.touched)
         write_marshal(os.path.join(folder, "meta"), meta)
 
     def as_read(self, out_dir: str, old: Snapshot | None) -> Snapshot:

@@ -96,6 +96,8 @@ class State:
     folder: str = ""  # where the rest of the shards are
     dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
     _flags: dict[int, int] | None = None
+    # the token naming the saved per-document arrays (``DOCS``), and those arrays as saved
+    saved_docs: tuple[str, tuple[Any, ...]] = ("", ())
 
     def flags(self) -> dict[int, int]:
         """By docid: 2 for a range page, plus 1 when billable (made once for a whole index:
@@ -167,12 +169,22 @@ class State:
             data = read_marshal(os.path.join(folder, STATE))
             if (data.get("format"), data.get("scores")) != (FORMAT, SCORES) or data.get("token") != token or not token:
                 return None
-            groups, alphabet, length = data["layout"]
-            return cls(data["keys"], data["ids"], data["boosts"], data["billable"], data["ranges"], data["sums"],
-                       data["counts"], data["vocab"], {}, Layout(tuple(groups), alphabet, length), data["depths"],
-                       folder)
+            docs = read_marshal(os.path.join(folder, DOCS))
+            if docs.get("token") != data.get("docs"):
+                return None
+            groups, alphabet, length = docs["layout"]
+            state = cls(docs["keys"], docs["ids"], docs["boosts"], docs["billable"], docs["ranges"], data["sums"],
+                        data["counts"], data["vocab"], {}, Layout(tuple(groups), alphabet, length), docs["depths"],
+                        folder)
+            state.saved_docs = (data["docs"], state.doc_arrays())
+            return state
         except (*DAMAGED, KeyError, AttributeError):
             return None
+
+    def doc_arrays(self) -> tuple[Any, ...]:
+        """The per-document arrays, as they were when saved (copies: a build changes them in place)."""
+        return (tuple(self.keys), tuple(self.ids), dict(self.boosts), dict(self.billable), frozenset(self.ranges),
+                self.layout, tuple(self.depths))
 
     def save(self, folder: str, token: str) -> None:
         """Write the term shards changed (all for a new state), then the rest, naming ``token``.
@@ -183,19 +195,30 @@ class State:
             os.remove(meta)
         for i in sorted(self.dirty if self.folder else self.shards):
             write_marshal(os.path.join(folder, f"{STATE}-t-{i}"), self.shards[i])
-        layout = self.layout
-        data = {"format": FORMAT, "scores": SCORES, "token": token, "keys": self.keys, "ids": self.ids,
-                "boosts": self.boosts, "billable": self.billable, "ranges": self.ranges, "sums": self.sums,
-                "counts": self.counts, "vocab": self.vocab,
-                "layout": (layout.groups, layout.alphabet, layout.length), "depths": self.depths}
+        # the per-document arrays (98k entries each; 2 MB) only when they changed: an edit of
+        # a code's text leaves them as they were
+        docs_token, arrays = self.saved_docs
+        same = self.folder == folder and arrays == self.doc_arrays()
+        if not same:
+            docs_token = token
+            layout = self.layout
+            write_marshal(os.path.join(folder, DOCS), {"token": docs_token, "keys": self.keys, "ids": self.ids,
+                                                       "boosts": self.boosts, "billable": self.billable,
+                                                       "ranges": self.ranges,
+                                                       "layout": (layout.groups, layout.alphabet, layout.length),
+                                                       "depths": self.depths})
+            arrays = self.doc_arrays()
+        data = {"format": FORMAT, "scores": SCORES, "token": token, "docs": docs_token, "sums": self.sums,
+                "counts": self.counts, "vocab": self.vocab}
         write_marshal(meta, data)
-        self.folder, self.dirty = folder, set()
+        self.folder, self.dirty, self.saved_docs = folder, set(), (docs_token, arrays)
         # for the next build of this process (the dev server): all but the term shards, read
         # again as needed
         _SAVED.clear()
-        _SAVED[folder] = ((token, meta_stat(folder)), State(self.keys, self.ids, self.boosts, self.billable,
-                                                            self.ranges, self.sums, self.counts, self.vocab, {},
-                                                            layout, self.depths, folder))
+        kept = State(self.keys, self.ids, self.boosts, self.billable, self.ranges, self.sums, self.counts, self.vocab,
+                     {}, self.layout, self.depths, folder)
+        kept.saved_docs = self.saved_docs
+        _SAVED[folder] = ((token, meta_stat(folder)), kept)
 
 
 # folder -> the token and state this process saved there, and the stat of the state's file then
@@ -213,6 +236,7 @@ def meta_stat(folder: str) -> tuple[int, ...]:
 
 SCORES = 3  # how the state's weights are computed (3: sparse docids, gridded idfs): another is not used
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
+DOCS = "search-docs"  # its per-document arrays (keys, docids, boosts, billable, ranges, layout, depths)
 
 
 def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:

@@ -193,9 +193,26 @@ def _read_meta(path: str) -> dict[str, Any]:
     return data
 
 
-def _whoosh_meta(index_dir: str) -> dict[str, Any]:
+# the meta file this process wrote last (its stat then: the index folder is swapped in whole, so
+# the file keeps it) and what it holds: the next edit of the dev server reads it from here, once
+_WRITTEN: dict[str, Any] = {}
+
+
+def _identity(path: str) -> tuple[int, ...]:
     try:
-        return _read_meta(os.path.join(index_dir, META))
+        st = os.stat(path)
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _whoosh_meta(index_dir: str) -> dict[str, Any]:
+    path = os.path.join(index_dir, META)
+    kept = _WRITTEN.pop("meta", None)  # taken, not shared: the caller changes it in place
+    if kept is not None and kept[0] == _identity(path) and kept[0]:
+        return dict(kept[1])
+    try:
+        return _read_meta(path)
     except DAMAGED:
         return {}
 
@@ -206,6 +223,7 @@ def _write_whoosh_meta(
     path = os.path.join(index_dir, META)
     data = {"format": FORMAT, "synonyms": synonyms, "build": token, "scoring": scoring, "docs": digests}
     write_marshal(path, data)
+    _WRITTEN["meta"] = (_identity(path), data)
 
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str], avg: dict[str, float]) -> None:

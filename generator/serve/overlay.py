@@ -77,14 +77,15 @@ def errors_json(errors: list[str]) -> bytes:
     return json.dumps({"errors": errors}, ensure_ascii=False).encode()
 
 
-def snippet(errors: list[str], live: bool) -> str:
+def snippet(errors: list[str], live: bool, version: str) -> str:
     """What goes at the end of every HTML page: the current problems, the overlay script and
-    (when watching) livereload.js, which finds its port from its own URL."""
+    (when watching) livereload.js, which finds its port from its own URL. The scripts' URLs
+    carry ``version`` (of both scripts): the browser keeps them while a page reloads."""
     data = json.dumps(errors, ensure_ascii=False).replace("<", "\\u003c")
     out = f'<script type="application/json" id="codesite-initial-errors">{data}</script>'
-    out += f'<script src="{SCRIPT}"></script>'
+    out += f'<script src="{SCRIPT}?v={version}"></script>'
     if live:
-        out += f'<script src="{SCRIPT_URL}"></script>'
+        out += f'<script src="{SCRIPT_URL}?v={version}"></script>'
     return out
 
 

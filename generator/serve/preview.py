@@ -3,8 +3,14 @@ which stays free of anything here.
 
 It serves livereload.js, the overlay script and the current problems as JSON; adds the overlay
 and livereload.js to every HTML page; marks every response ``no-cache`` (a preview must never
-show a stale file); and with ``--no-meter`` serves code pages with every gated section filled
-in, without touching the meter, for previewing.
+show a stale file) but those that cannot go stale; and with ``--no-meter`` serves code pages
+with every gated section filled in, without touching the meter, for previewing.
+
+A reload after a save fetches the page and nothing else it can do without: scripts and images
+keep their fingerprinted names (the browser keeps them for as long as their content is the
+same), the dev server's own scripts are named with their version, and a stylesheet (linked by
+its plain name, so that LiveReload can swap it in place) is answered "304 Not Modified" while
+its bytes are the ones the browser has (``ETag``).
 """
 
 from __future__ import annotations
@@ -15,20 +21,23 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from edge.contract import FINGERPRINTED
 from edge.core import SECURITY_HEADERS
 from edge.pages import fill_gates
 from edge.wsgi import HTML, EdgeApp
 
+from ..outputs import digest
 from . import overlay, reload
 
 StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
 DEV_CACHE = ("Cache-Control", "no-cache")
+KEPT = ("Cache-Control", "max-age=31536000, immutable")  # the dev server's own scripts, by version
 
 
-# a fingerprinted asset link in a page (``assets/site.3f2a1c9b0d.css``): the preview serves the
-# plain name instead (``assets/site.css``), which LiveReload can swap in place when it changes
-PLAIN_ASSET = re.compile(rb'(assets/[^"\s<>]*?)\.[0-9a-f]{10}(\.[A-Za-z0-9]+")')
+# a fingerprinted stylesheet link in a page (``assets/site.3f2a1c9b0d.css``): the preview serves
+# the plain name instead (``assets/site.css``), which LiveReload can swap in place when it changes
+PLAIN_STYLESHEET = re.compile(rb'(assets/[^"\s<>]*?)\.[0-9a-f]{10}(\.css")')
 
 
 class Preview:
@@ -41,7 +50,8 @@ class Preview:
         self.meter = meter
         self.errors: list[str] = []
         self.lock = threading.Lock()
-        self._script: bytes | None = None
+        self._script = reload.script() if live else b""
+        self.version = digest(self._script + overlay.OVERLAY_JS.encode())[:10]
 
     def set_errors(self, errors: list[str]) -> None:
         with self.lock:
@@ -57,7 +67,10 @@ class Preview:
         own = self.own(path, errors)
         if own is not None:
             ctype, body = own
-            return self.respond(environ, start_response, "200 OK", [("Content-Type", ctype)], body)
+            headers = [("Content-Type", ctype)]
+            if path != overlay.ERRORS_URL and environ.get("QUERY_STRING") == f"v={self.version}":
+                headers.append(KEPT)
+            return self.respond(environ, start_response, "200 OK", headers, body)
         if not self.meter:
             page = unmetered(app, environ)
             if page is not None:
@@ -70,14 +83,16 @@ class Preview:
             return lambda data: None  # EdgeApp returns its body; it never calls write()
 
         body = b"".join(app(environ, capture))
-        headers = [(k, v) for k, v in got["headers"] if k.lower() not in ("cache-control", "content-length")]
+        # a fingerprinted file (``assets/search.3f2a1c9b0d.js``) keeps the app's lifetime: its
+        # name changes with its content
+        kept = FINGERPRINTED.search(path.rsplit("/", 1)[-1]) is not None and got["status"].startswith("200")
+        drop = ("content-length",) if kept else ("cache-control", "content-length")
+        headers = [(k, v) for k, v in got["headers"] if k.lower() not in drop]
         return self.respond(environ, start_response, got["status"], headers, body, errors, got["headers"])
 
     def own(self, path: str, errors: list[str]) -> tuple[str, bytes] | None:
         """The dev server's own files: (content type, body), or None."""
         if path == reload.SCRIPT_URL and self.live:
-            if self._script is None:
-                self._script = reload.script()
             return "application/javascript; charset=utf-8", self._script
         if path == overlay.SCRIPT:
             return "application/javascript; charset=utf-8", overlay.OVERLAY_JS.encode()
@@ -100,15 +115,24 @@ class Preview:
         length = len(body)
         if original is not None:
             length = next((int(v) for k, v in original if k.lower() == "content-length"), length)
-        if errors is not None and any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers):
-            extra = overlay.snippet(errors, self.live)
-            if body:  # pages link each asset by its plain name, so a stylesheet reloads in place
-                body = overlay.inject(PLAIN_ASSET.sub(rb"\1\2", body), extra)
+        page = any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers)
+        if errors is not None and page:
+            extra = overlay.snippet(errors, self.live, self.version)
+            if body:  # pages link each stylesheet by its plain name, so that it reloads in place
+                body = overlay.inject(PLAIN_STYLESHEET.sub(rb"\1\2", body), extra)
                 length = len(body)
             else:
                 length += len(extra.encode())
         head = environ.get("REQUEST_METHOD") == "HEAD"
-        start_response(status, [*headers, DEV_CACHE, ("Content-Length", str(length))])
+        if not any(k.lower() == "cache-control" for k, _ in headers):
+            headers = [*headers, DEV_CACHE]
+            if not page and status.startswith("200") and body:  # revalidated: 304 while the same
+                tag = f'"{digest(body)}"'
+                headers.append(("ETag", tag))
+                if tag in environ.get("HTTP_IF_NONE_MATCH", ""):
+                    start_response("304 Not Modified", headers)
+                    return [b""]
+        start_response(status, [*headers, ("Content-Length", str(length))])
         return [b"" if head else body]
 
 

@@ -1,0 +1,101 @@
+"""The journaled tables a build keeps (the manifest, the content files' stats): an edit appends
+what changed; whatever happened to the files, reading gives a table that was written whole."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from generator import outputs
+from generator.build import BuildOptions, build
+from generator.outputs import JOURNAL, read_dict, write_dict, write_marshal
+from generator.publish import MANIFEST
+from tests.test_incremental import clean_build, tree
+
+TABLE = {f"site/icd-10-cm/S{i:05d}/index.html": f"{i:032x}" for i in range(2000)}
+
+
+def stat_of(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns
+
+
+def test_an_edit_appends_what_changed(tmp_path: Path) -> None:
+    path = tmp_path / "table"
+    assert write_dict(str(path), TABLE, None)
+    base = stat_of(path)
+    old = read_dict(str(path))
+    assert old == TABLE
+    new = {**old, "site/icd-10-cm/S00001/index.html": "changed", "site/new/index.html": "added"}
+    del new["site/icd-10-cm/S00002/index.html"]
+    assert write_dict(str(path), new, old)
+    assert stat_of(path) == base  # the table itself untouched
+    assert (tmp_path / f"table{JOURNAL}").stat().st_size < 200
+    assert read_dict(str(path)) == new
+    assert not write_dict(str(path), new, new)  # nothing changed: nothing written
+    newer = {**new, "site/icd-10-cm/S00003/index.html": "again"}
+    assert write_dict(str(path), newer, new)
+    assert read_dict(str(path)) == newer
+
+
+def test_a_journal_cut_short_gives_the_last_whole_write(tmp_path: Path) -> None:
+    path = tmp_path / "table"
+    write_dict(str(path), TABLE, None)
+    first = {**TABLE, "a": "1"}
+    write_dict(str(path), first, read_dict(str(path)))
+    write_dict(str(path), {**first, "b": "2"}, first)
+    log = tmp_path / f"table{JOURNAL}"
+    data = log.read_bytes()
+    for cut in (1, 5, 12):
+        log.write_bytes(data[:-cut])
+        assert read_dict(str(path)) == first
+
+
+def test_a_table_written_by_another_hand_is_rewritten_whole(tmp_path: Path) -> None:
+    """Records name the table they were made for: a table replaced since (another process, an
+    older program writing it whole) is read without them, and the next write rewrites it."""
+    path = tmp_path / "table"
+    write_dict(str(path), TABLE, None)
+    old = read_dict(str(path))
+    write_dict(str(path), {**old, "a": "1"}, old)
+    other = {"x": "y"}
+    write_marshal(str(path), other)  # the journal stays, naming the old table
+    assert read_dict(str(path)) == other
+    mine = {**old, "a": "2"}
+    assert write_dict(str(path), mine, {**old, "a": "1"})  # this process's view is stale: whole
+    assert not (tmp_path / f"table{JOURNAL}").exists()
+    assert read_dict(str(path)) == mine
+
+
+def test_a_long_journal_is_folded_into_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "table"
+    write_dict(str(path), TABLE, None)
+    table = read_dict(str(path))
+    log = tmp_path / f"table{JOURNAL}"
+    sizes = []
+    for i in range(400):
+        new = {**table, f"k{i}": "v" * 200}
+        write_dict(str(path), new, table)
+        table = new
+        sizes.append(log.stat().st_size if log.exists() else 0)
+    assert 0 in sizes[1:] and max(sizes) <= max(outputs.JOURNAL_MIN, path.stat().st_size // 4) + 1000
+    assert read_dict(str(path)) == table
+
+
+def test_an_edit_build_appends_to_the_manifest_and_the_stats(sample_site: Path, tmp_path: Path) -> None:
+    """A body edit built with ``codesite build`` (a fresh process) rewrites neither the
+    manifest nor the stats of every content file; the output equals a clean build's."""
+    out = tmp_path / "out"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
+    manifest, files = out / MANIFEST, out / ".cache" / "files"
+    before = stat_of(manifest), stat_of(files)
+    page = sample_site / "content" / "codes" / "icd10cm" / "S73.014A.md"
+    page.write_text(page.read_text().rstrip("\n") + "\n\nA sentence added by the journal test.\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, "-m", "generator.cli", "build", "--site", str(sample_site), "--out", str(out),
+                    "--quiet"], check=True, env=env)
+    assert (stat_of(manifest), stat_of(files)) == before
+    assert (out / f"{MANIFEST}{JOURNAL}").exists() and (out / ".cache" / f"files{JOURNAL}").exists()
+    assert tree(out) == clean_build(sample_site, tmp_path)
