@@ -160,10 +160,15 @@
 
   /* ---- the engine: shards in, ranked results out; ``load(name)`` resolves to data or null ---- */
 
+  /* Docids follow code order with gaps (generator/search/ids.py): they are kept as numbers
+   * (below 2^53) and given dense slots, in the order first seen, for the scoring arrays. */
   function Engine(load) {
     this.load = load;
     this.cache = {};
     this.postings = {};
+    this.slotOf = new Map();
+    this.slotIds = [];  // slot -> docid
+    this.flags = [];  // slot -> billable (1) + range page (2)
   }
 
   Engine.prototype.get = function (name) {
@@ -178,8 +183,6 @@
       if (!self.stop) {
         self.stop = {};
         m.stop.forEach(function (w) { self.stop[w] = true; });
-        self.ranges = new Uint8Array(m.docs);
-        for (var i = 0, d = 0; i < m.ranges.length; i++) { d += m.ranges[i]; self.ranges[d] = 1; }
       }
       return m;
     });
@@ -214,11 +217,18 @@
     return this.get('t/' + (fnv1a(term) % m.termShards)).then(function (shard) {
       var flat = shard && Object.prototype.hasOwnProperty.call(shard, term) ? shard[term] : null;
       var p = null;
-      if (flat) {
+      if (flat) {  // docs: slots; imps: impact*4 + range*2 + billable
         p = { docs: new Int32Array(flat.length / 2), imps: new Int32Array(flat.length / 2) };
         for (var i = 0, d = 0; i < flat.length; i += 2) {
           d += flat[i];
-          p.docs[i / 2] = d;
+          var slot = self.slotOf.get(d);
+          if (slot === undefined) {
+            slot = self.slotIds.length;
+            self.slotOf.set(d, slot);
+            self.slotIds.push(d);
+            self.flags.push(flat[i + 1] & 3);
+          }
+          p.docs[i / 2] = slot;
           p.imps[i / 2] = flat[i + 1];
         }
       }
@@ -293,10 +303,10 @@
   }
 
   /* BM25F sums (impacts are precomputed per posting); documents matching more groups first.
-   * Typed arrays indexed by docid: no hashing in the inner loops. */
+   * Typed arrays indexed by slot: no hashing in the inner loops. Returns docids. */
   Engine.prototype.score = function (groups, m, opts) {
-    var self = this, n = m.docs;
-    var total = new Float64Array(n), matched = new Uint8Array(n), billable = new Uint8Array(n);
+    var self = this, n = this.slotIds.length, ids = this.slotIds, flags = this.flags;
+    var total = new Float64Array(n), matched = new Uint8Array(n);
     var seen = new Uint8Array(n), touched = [];
     groups.forEach(function (g) {
       var best = new Float64Array(n), full = new Uint8Array(n), hits = [];
@@ -308,15 +318,14 @@
           if (!p) return;
           for (var i = 0; i < p.docs.length; i++) {
             var d = p.docs[i], v = p.imps[i];
-            billable[d] = v & 1;
             if (!many) {
-              var s = (v >> 1) * a.weight;
+              var s = (v >> 2) * a.weight;
               if (best[d] === 0) hits.push(d);
               if (s > best[d]) best[d] = s;
               full[d] = 1;
             } else {
               if (count[d] === 0) mine.push(d);
-              sum[d] += v >> 1;
+              sum[d] += v >> 2;
               count[d] += 1;
             }
           }
@@ -335,11 +344,12 @@
       });
     });
     var out = touched.filter(function (d) {
-      return inSystem(m, d, opts.system) && !(opts.billable && !billable[d]);
+      return inSystem(m, ids[d], opts.system) && !(opts.billable && !(flags[d] & 1));
     });
-    out.sort(function (a, b) { return matched[b] - matched[a] || total[b] - total[a] || a - b; });
-    var ranges = this.ranges;  // ranges_last(): range pages follow the codes
-    return out.filter(function (d) { return !ranges[d]; }).concat(out.filter(function (d) { return ranges[d]; }));
+    out.sort(function (a, b) { return matched[b] - matched[a] || total[b] - total[a] || ids[a] - ids[b]; });
+    // ranges_last(): range pages follow the codes
+    return out.filter(function (d) { return !(flags[d] & 2); }).concat(out.filter(function (d) { return flags[d] & 2; }))
+      .map(function (d) { return ids[d]; });
   };
 
   /* The first rules.head results re-ranked by the query's axis words (see _by_axis() in engine.py). */
@@ -351,13 +361,11 @@
       var scans = cands.map(function (c) {
         var n = normCode(c.code).length;
         if (!axis.seventh || n < rules.minParent || n >= rules.seventhLen) return Promise.resolve([]);
-        var after = [];
-        for (var d = c.id + 1; d <= c.id + rules.scan && d < m.docs; d++) after.push(d);
-        return self.records(after, m).then(function (rs) {
+        return self.following(c.id, rules.scan, m).then(function (after) {
           var kids = [], parent = normCode(c.code);
-          for (var i = 0; i < rs.length && rs[i] && normCode(rs[i].code).lastIndexOf(parent, 0) === 0; i++) {
-            if (inSystem(m, after[i], opts.system) && !(opts.billable && !rs[i].billable)) {
-              kids.push(cand(after[i], rs[i]));
+          for (var i = 0; i < after.length && normCode(after[i][1].code).lastIndexOf(parent, 0) === 0; i++) {
+            if (inSystem(m, after[i][0], opts.system) && !(opts.billable && !after[i][1].billable)) {
+              kids.push(cand(after[i][0], after[i][1]));
             }
           }
           return kids;
@@ -390,16 +398,63 @@
     });
   };
 
+  /* The records file of a docid (Layout.bucket in generator/search/ids.py): its group's, or
+   * one part of it, by the first bits of its value in the group (m.ids.depths). */
+  var DEPTH_DIGITS = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  function recordsFile(id, m) {
+    var L = m.ids, g = Math.floor(id / L.span), depth = Math.max(0, DEPTH_DIGITS.indexOf(L.depths.charAt(g)));
+    var unit = Math.pow(2, L.bits - depth), part = Math.floor((id - g * L.span) / unit);
+    return { name: 'r/' + g + (depth ? '-' + part : ''), base: g * L.span + part * unit };
+  }
+
+  /* A records file, its docids made once: {ids, at: docid -> index, r, n}. */
+  Engine.prototype.recordsShard = function (id, m) {
+    var f = recordsFile(id, m);
+    return this.get(f.name).then(function (shard) {
+      if (shard && !shard.at) {
+        shard.ids = [];
+        shard.at = new Map();
+        for (var i = 0, d = f.base; i < shard.d.length; i++) {
+          d += shard.d[i];
+          shard.ids.push(d);
+          shard.at.set(d, i);
+        }
+      }
+      return shard;
+    });
+  };
+
+  function display(id, r, m) {
+    var sys = m.systems.filter(function (s) { return id >= s.first && id <= s.last; })[0];
+    return r && sys && { code: r[0], title: r[1], billable: !!r[2], system: sys.id, systemName: sys.name,
+      url: '/' + sys.prefix + '/' + r[0] + '/' };
+  }
+
   Engine.prototype.records = function (ids, m) {
-    var self = this, rps = m.recordsPerShard;
+    var self = this;
     return Promise.all(ids.map(function (id) {
-      return self.get('r/' + Math.floor(id / rps)).then(function (shard) {
-        var r = shard && shard[id % rps];
-        var sys = m.systems.filter(function (s) { return id >= s.first && id <= s.last; })[0];
-        return r && { code: r[0], title: r[1], billable: !!r[2], system: sys.id, systemName: sys.name,
-          url: '/' + sys.prefix + '/' + r[0] + '/' };
+      return self.recordsShard(id, m).then(function (shard) {
+        var i = shard ? shard.at.get(id) : undefined;
+        return i === undefined ? null : display(id, shard.r[i], m);
       });
     }));
+  };
+
+  /* The (at most) count documents after id in code order, as [docid, record] pairs. */
+  Engine.prototype.following = function (id, count, m) {
+    var self = this, out = [];
+    function from(start, skip) {
+      return self.recordsShard(start, m).then(function (shard) {
+        if (!shard) return out;
+        var i = shard.at.get(start);
+        if (i === undefined) return out;
+        for (i += skip; i < shard.ids.length && out.length < count; i++) {
+          out.push([shard.ids[i], display(shard.ids[i], shard.r[i], m)]);
+        }
+        return out.length < count && shard.n !== null && shard.n !== undefined ? from(shard.n, 0) : out;
+      });
+    }
+    return from(id, 1);
   };
 
   /* search(q, {limit, offset, system, billable, prefix}) -> {results: [...], terms: [...], total}:

@@ -124,14 +124,15 @@ def write_dict(
             now, length = _identity(os.stat(path)), _size(path + JOURNAL)
         except OSError:
             now, length = (0, 0, 0), -1
-        if now == base and length == pos and pos < max(JOURNAL_MIN, base[1] // 4):
+        if now == base and length == pos:
             if keys is None:
                 changed, removed = dict(new.items() - old.items()), list(old.keys() - new.keys())
             else:
                 changed = {k: new[k] for k in keys if k in new and (k not in old or old[k] != new[k])}
                 removed = [k for k in keys if k in old and k not in new]
             if not changed and not removed:
-                return False
+                return False  # a long journal too: a no-op build writes nothing
+        if now == base and length == pos and pos < max(JOURNAL_MIN, base[1] // 4):
             record = marshal.dumps((base, n, changed, removed))
             with open(path + JOURNAL, "ab") as f:
                 f.write(_HEAD.pack(len(record)) + record)

@@ -112,7 +112,12 @@ def test_a_number_never_brings_a_range_page_first(both, public: Path) -> None:  
         assert mine and theirs
         assert mine[0] not in ("19", "S70-S79") and theirs[0] not in ("19", "S70-S79")
     manifest = (public / "search-index" / "manifest.js").read_text()
-    assert '"rules":' in manifest and '"ranges":' in manifest
+    assert '"rules":' in manifest
+    # the range pages are flagged in their postings (impact*4 + range*2 + billable)
+    shards = [json.loads(f.read_text()[len("window.__csIdx.push(") : -3])[1]
+              for f in (public / "search-index" / "t").glob("*.js")]
+    values = [v for shard in shards for flat in shard.values() for v in flat[1::2]]
+    assert any(v & 2 for v in values) and any(not v & 2 for v in values)
 
 
 def test_range_pages_follow_the_codes(both) -> None:  # type: ignore[no-untyped-def]

@@ -10,8 +10,10 @@ One concern per module, lower layers first:
 - ``query``: the query plan (lay phrases, typo alternatives), mirrored in ``assets/search.js``.
 - ``understand``: query understanding (noise words, encounter and side words, range pages last,
   the pregnancy/newborn context): its tables go to the client in the manifest.
-- ``client``: the client index writer, with edit-in-place (``prepare_edit``) and the scores'
-  ``State`` kept between builds.
+- ``ids``: client docids that follow code order with gaps, so that a code keeps its docid when
+  others come or go; the records files by docid group.
+- ``client``: the client index writer, with edit-in-place (``prepare_edit``; ``churn`` for codes
+  that come or go) and the scores' ``State`` kept between builds.
 - ``engine``: the whoosh index: staged build and update, and ``Searcher`` for queries.
 - ``stage``: the search stage the build calls (``index``, then ``remember`` after the commit).
 """

@@ -85,16 +85,32 @@ def saturated(w: float, boost: float) -> float:
     return boost * (K1 + 1) * w / (w + K1)
 
 
-def saturated_all(docs: Sequence[int], weights: Sequence[float], boosts: Sequence[float]) -> list[float]:
+def saturated_all(docs: Sequence[int], weights: Sequence[float],
+                  boosts: Sequence[float] | Mapping[int, float]) -> list[float]:
     """``saturated`` for a term's postings (``docs`` index ``boosts``), the same arithmetic."""
     k = K1 + 1
     return [boosts[d] * k * w / (w + K1) for d, w in zip(docs, weights, strict=True)]
 
 
+def population(n: int) -> int:
+    """The document count the idfs are computed with: ``n`` rounded up to a grid of eighth
+    octaves (at most 9% more, never fewer: no idf goes negative), so that a code that comes or
+    goes moves no other term's impacts (it crosses a grid point once in thousands of codes on
+    the full set, and the index is then made whole)."""
+    return math.ceil(2 ** (math.ceil(math.log2(n) * 8) / 8)) if n > 0 else 1
+
+
+def boost_bound(max_boost: float) -> float:
+    """The largest prior, rounded up to a 32nd octave: a code below the broadest entry moves it
+    by a millionth, which would move every impact."""
+    return 2 ** (math.ceil(math.log2(max_boost) * 32) / 32) if max_boost > 0 else 1.0
+
+
 def top(max_boost: float, n: int) -> float:
     """The scores' upper bound: no term weighs more than K1 + 1 once saturated, no idf is
-    above that of a term in one document, no boost above the broadest entry's."""
-    return max_boost * idf(1, n) * (K1 + 1)
+    above that of a term in one document, no boost above the broadest entry's (both edit-stable:
+    ``population``, ``boost_bound``)."""
+    return boost_bound(max_boost) * idf(1, population(n)) * (K1 + 1)
 
 
 Impacts = tuple[list[int], list[int]]  # documents, in order, and the term's impact in each
@@ -102,15 +118,35 @@ Impacts = tuple[list[int], list[int]]  # documents, in order, and the term's imp
 
 def impacts(docs: Sequence[int], sat: Sequence[float], n: int, bound: float) -> Impacts:
     """A term's postings (documents in order, their ``saturated`` weights) as impacts
-    1..IMPACT_LEVELS; past ``POSTINGS_CAP`` postings only the highest-scored (first in
-    document order among equals) are kept."""
-    scale = idf(len(docs), n)
-    scores = [scale * s for s in sat]
-    if len(scores) > POSTINGS_CAP:  # a stable sort: among equal scores, document order
-        kept = sorted(sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:POSTINGS_CAP])
-        docs, scores = [docs[i] for i in kept], [scores[i] for i in kept]
-    # every score is below the bound (see ``top``): round() never passes IMPACT_LEVELS
-    return list(docs), [round(s / bound * IMPACT_LEVELS) or 1 for s in scores]
+    1..IMPACT_LEVELS; past ``POSTINGS_CAP`` postings only those of the highest impacts (first in
+    document order among equals) are kept: by impact, not by score, so that a document whose
+    prior moves changes the postings only when its own impact moves (``client.impact_moved``)."""
+    scale = idf(len(docs), population(n))
+    qs = [round(scale * s / bound * IMPACT_LEVELS) or 1 for s in sat]  # quantize(), inlined
+    if len(qs) <= POSTINGS_CAP:
+        return list(docs), qs
+    # the cut: the lowest impact kept, and how many postings of it are (the first ones)
+    count = Counter(qs)
+    above = 0
+    for cut in sorted(count, reverse=True):
+        if above + count[cut] >= POSTINGS_CAP:
+            break
+        above += count[cut]
+    ties = POSTINGS_CAP - above
+    kept_docs, kept_qs = [], []
+    for d, q in zip(docs, qs, strict=True):
+        if q > cut or q == cut and ties > 0:
+            if q == cut:
+                ties -= 1
+            kept_docs.append(d)
+            kept_qs.append(q)
+    return kept_docs, kept_qs
+
+
+def quantize(score: float, bound: float) -> int:
+    """A score as an impact: every score is below the bound (see ``top``), so round() never
+    passes IMPACT_LEVELS."""
+    return round(score / bound * IMPACT_LEVELS) or 1
 
 
 def rank(groups: Sequence[Group], postings: Mapping[str, Impacts]) -> list[tuple[int, int, float]]:

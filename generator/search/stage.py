@@ -68,13 +68,14 @@ def index(site: Site, synonyms: Mapping[str, list[str]], publisher: Publisher, w
     lay = tokenized_synonyms(synonyms)
     prepared = _edit(site, lay, publisher, state_dir, last, kept) or prepare(site, lay)
     keys = publisher.add_all(client_index(site, prepared))
-    if prepared.outputs is not None:  # an edit: the files it did not change were kept
-        keys = [k for k in kept if k not in keys] + keys
+    if prepared.outputs is not None:  # an edit: the files it did not change (or drop) were kept
+        made = set(keys) | set(prepared.dropped)
+        keys = [k for k in kept if k not in made] + keys
     staged = publisher.stage_folder(whoosh_dir)
     if prepared.outputs is None:
         build_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, token)
     elif not update_whoosh(prepared.docs, prepared.synonyms, whoosh_dir, staged, last.token, token, prepared.removed,
-                           max(prepared.state.boosts, default=1.0) if prepared.state else None):
+                           max(prepared.state.boosts.values(), default=1.0) if prepared.state else None):
         build_whoosh(documents(site), prepared.synonyms, whoosh_dir, staged, token)
     return Indexed(keys, token, state_dir, prepared)
 
@@ -90,5 +91,5 @@ def _edit(site: Site, synonyms: Synonyms, publisher: Publisher, state_dir: str, 
     prepared = prepare_edit(site, synonyms, before, after, state_dir, last.token, live)
     if prepared is None or prepared.outputs is None:
         return None
-    redo = {f"{o.area}/{o.path}" for o in prepared.outputs}
+    redo = {f"{o.area}/{o.path}" for o in prepared.outputs} | set(prepared.dropped)
     return prepared if publisher.keep([k for k in kept if k not in redo]) else None
