@@ -111,7 +111,8 @@ def test_a_layout_change_puts_the_area_in_place_whole(
     linked into the staged area and it replaces the live one whole: the output equals a clean
     build's, a removed page is gone, and no replaced folder is left behind. The dev server (a
     build with a memory) is handed the replaced folder to remove once the page has reloaded."""
-    monkeypatch.setattr(publish, "SWAP_MIN", 1)  # the sample has 60 pages, not thousands
+    monkeypatch.setattr(publish, "SWAP_MIN", 1)  # the sample has 60 pages, not thousands,
+    monkeypatch.setattr(publish, "SWAP_SHARE", 0.01)  # beside hundreds of search index files
     out = tmp_path / "out"
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     site_folder = (out / "site").stat().st_ino

@@ -182,10 +182,8 @@ def _edit(
     went = [key_of(rel) for rel in gone]
     if any(k in new.graph.children or k in new.graph.linked for k in went):
         return site, None  # a code names one that went as its parent or a related code
-    if came:
-        folded = [(s, code.upper()) for s, code in codes]
-        if len(set(folded)) != len(folded):
-            return site, None  # a duplicate code (in another case)
+    if came and len({rel.upper() for rel in new.files}) != len(new.files):  # paths: no key made of each
+        return site, None  # a duplicate code (in another case)
     if check_changed(config, site.codes, list(after.values()), source):
         return site, None
     return site, Changes(old, new, before, after, bool(came or went), lazy=True)

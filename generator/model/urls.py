@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
 from ..errors import BuildError
@@ -21,6 +22,14 @@ def key_of(path: str) -> tuple[str, str]:
 
 def path_of(key: tuple[str, str]) -> str:
     return f"content/codes/{key[0]}/{key[1]}.md"
+
+
+def code_urls(prefixes: dict[str, str], keys: Iterable[tuple[str, str]]) -> list[str]:
+    """``code_url`` of every (system, code) key, with one check that none needs quoting."""
+    keys = list(keys)
+    if _PLAIN("".join(code for _, code in keys)):
+        return [f"/{prefixes[sid]}/{code}/" for sid, code in keys]
+    return [code_url(prefixes[sid], code) for sid, code in keys]
 
 
 def code_url(prefix: str, code: str) -> str:

@@ -16,7 +16,7 @@ from ..mentions import all_mentions
 from ..model.code import Code, Key, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
-from ..model.urls import code_url, whatsnew_url
+from ..model.urls import code_url, code_urls, whatsnew_url
 from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
@@ -435,5 +435,5 @@ class Renderer:
         urls += [f"/{s.url_prefix}/" for s in self.config.systems.values()]
         urls += extra
         prefixes = {sid: s.url_prefix for sid, s in self.config.systems.items()}
-        urls += sorted(code_url(prefixes[sid], code) for sid, code in self.site.codes)  # by key: none is read
+        urls += sorted(code_urls(prefixes, self.site.codes))  # by key: none is read
         return urls

@@ -16,7 +16,9 @@ def sitemaps(base: str, urls: list[str]) -> Iterator[Output]:
     chunks = [urls[i : i + SITEMAP_LIMIT] for i in range(0, len(urls), SITEMAP_LIMIT)] or [[]]
 
     def urlset(chunk: list[str]) -> bytes:
-        body = "".join(f"<url><loc>{escape(base + u)}</loc></url>\n" for u in chunk)
+        # escaped once, whole (98k calls of escape() took 0.1 s): a URL holds no line break
+        body = str(escape("\n".join(base + u for u in chunk))).replace("\n", "</loc></url>\n<url><loc>")
+        body = f"<url><loc>{body}</loc></url>\n" if chunk else ""
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n"
