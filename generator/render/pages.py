@@ -103,7 +103,7 @@ class Renderer:
         self.linker = CodeLinker(site, self.url_for)
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
-        self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[ListItem]] | None = None
+        self._crumbs: dict[tuple[tuple[str, str | None], int], list[ListItem]] = {}
         # an ancestor's notes, rendered once for all the pages below it: (key, links memo) ->
         # (html, the codes its notes name: a page among them links the others, not itself)
         self._groups: dict[tuple[tuple[str, str], int], tuple[Markup | None, frozenset[str]]] = {}
@@ -163,14 +163,11 @@ class Renderer:
         return [ListItem(c, links[self.url_of(c)], entry_label(c), self.title_of(c)) for c in codes]
 
     def ancestor_entries(self, code: Code, links: Links) -> list[ListItem]:
-        """The breadcrumb's entries. Siblings share them, and pages render in file order, so
-        siblings mostly come one after another: the last ones are kept."""
-        parent = (code.system, code.parent)
-        last = self._crumbs
-        if last is not None and last[0] == parent and last[1] is links.memo:
-            return last[2]
-        entries = self.entries(self.ancestors(code), links)
-        self._crumbs = (parent, links.memo, entries)
+        """The breadcrumb's entries: siblings share them (kept by parent and links memo)."""
+        key = ((code.system, code.parent), id(links.memo))
+        entries = self._crumbs.get(key)
+        if entries is None:
+            entries = self._crumbs[key] = self.entries(self.ancestors(code), links)
         return entries
 
     def ancestors(self, code: Code) -> list[Code]:
