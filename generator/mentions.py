@@ -47,6 +47,8 @@ FIVE_CHAR = re.compile(r"\b([0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})()(?!\w|\.\w)")
 def all_mentions(text: str) -> Iterator[re.Match[str]]:
     """Every code a page may link in ``text``, of any system, in order: ``mentions`` and the
     five-character codes (``group(2)`` empty: they have no dash)."""
+    if not text:  # most codes have no body, sections or notes
+        return
     found = sorted((*MENTION.finditer(text), *FIVE_CHAR.finditer(text)), key=lambda m: m.start())
     end = -1
     for m in found:

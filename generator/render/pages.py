@@ -71,8 +71,11 @@ def entry_label(code: Code) -> str:
     return f"Chapter {code.code}" if code.kind == "chapter" else code.code
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps made one per call
+
+
 def json_ld(data: Any) -> Markup:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = _JSON.encode(data)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
@@ -100,11 +103,16 @@ class Renderer:
         self.linker = CodeLinker(site, self.url_for)
         self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
         self._urls: dict[tuple[str, str], str] = {}
-        self._crumbs: tuple[tuple[str, str | None], dict[str, str], list[ListItem]] | None = None
+        self._crumbs: dict[tuple[tuple[str, str | None], int], list[ListItem]] = {}
         # an ancestor's notes, rendered once for all the pages below it: (key, links memo) ->
         # (html, the codes its notes name: a page among them links the others, not itself)
         self._groups: dict[tuple[tuple[str, str], int], tuple[Markup | None, frozenset[str]]] = {}
         self._seventh_names: dict[tuple[str, str], frozenset[str]] = {}
+        # what siblings share, by parent (and links memo): the ancestors, and the groups of
+        # inherited notes and the 7th-character table, unless their text names the page's code
+        self._ancestors: dict[Key, list[Code]] = {}
+        self._inherited: dict[tuple[Key, int], tuple[list[ShownGroup], list[ShownGroup], frozenset[str]]] = {}
+        self._sevenths: dict[tuple[Key, str | None, int], SeventhTable] = {}
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -155,15 +163,22 @@ class Renderer:
         return [ListItem(c, links[self.url_of(c)], entry_label(c), self.title_of(c)) for c in codes]
 
     def ancestor_entries(self, code: Code, links: Links) -> list[ListItem]:
-        """The breadcrumb's entries. Siblings share them, and pages render in file order, so
-        siblings mostly come one after another: the last ones are kept."""
-        parent = (code.system, code.parent)
-        last = self._crumbs
-        if last is not None and last[0] == parent and last[1] is links.memo:
-            return last[2]
-        entries = self.entries(self.site.ancestors(code), links)
-        self._crumbs = (parent, links.memo, entries)
+        """The breadcrumb's entries: siblings share them (kept by parent and links memo)."""
+        key = ((code.system, code.parent), id(links.memo))
+        entries = self._crumbs.get(key)
+        if entries is None:
+            entries = self._crumbs[key] = self.entries(self.ancestors(code), links)
         return entries
+
+    def ancestors(self, code: Code) -> list[Code]:
+        """``Site.ancestors``, kept by parent: siblings share them (the list is not to be changed)."""
+        if not code.parent:
+            return []
+        parent = (code.system, code.parent)
+        found = self._ancestors.get(parent)
+        if found is None:
+            found = self._ancestors[parent] = self.site.ancestors(code)
+        return found
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -200,12 +215,21 @@ class Renderer:
     ) -> tuple[list[ShownGroup], list[ShownGroup]]:
         """The notes of every level above a code, nearest first: of codes and categories (shown
         open), and of its block and chapter (shown collapsed). Each ancestor's are rendered once
-        for the pages below it (a category's for its thousand codes)."""
+        for the pages below it (a category's for its thousand codes), and the lists once for
+        siblings whose code the notes do not name."""
+        key = ((code.system, code.parent or ""), id(links.memo))
+        found = self._inherited.get(key)
+        if found is not None and code.code not in found[2]:
+            return found[0], found[1]
         near: list[ShownGroup] = []
         ranges: list[ShownGroup] = []
+        named: set[str] = set()
         for a in reversed(ancestors):
             if a.notes:
                 (ranges if a.is_range else near).append(ShownGroup(a, self.note_group(a, code, links)))
+                named.update(self._groups[(a.key, id(links.memo))][1])
+        if found is None and code.code not in named:
+            self._inherited[key] = (near, ranges, frozenset(named))
         return near, ranges
 
     def note_group(self, owner: Code, page: Code, links: Links) -> Markup:
@@ -304,7 +328,13 @@ class Renderer:
                         f"All 7th characters of {escape(source.code)}</a></p>")
             shared = reference(links[url + SEVENTH_FILE], Markup(fallback), char=own or "", code=code.code)
             return SeventhTable(source, links[url], [], shared)
-        return SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
+        if code.code in names:  # its own row's notes are not linked
+            return SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
+        key = (source.key, own, id(links.memo))
+        found = self._sevenths.get(key)
+        if found is None:
+            found = self._sevenths[key] = SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
+        return found
 
     def seventh_rows(self, source: Code, page: Code, own: str | None, links: Links) -> list[SeventhRow]:
         return [
@@ -353,7 +383,7 @@ class Renderer:
                 html = Markup("")
             sections.append({"id": s.id, "title": s.title, "gated": s.gated, "html": html})
         notes = self.notes_of(code, code, links)
-        ancestors = self.site.ancestors(code)
+        ancestors = self.ancestors(code)
         inherited, range_notes = self.inherited_notes(code, ancestors, links)
         ld: dict[str, Any] = {
             "@context": "https://schema.org",

@@ -47,6 +47,7 @@ from .scores import Impacts, averages, doc_weights, field_stats, impacts, rank, 
 from .synonyms import Synonyms
 from .text import code_query, normalize_code, vocab_key
 from .understand import HEAD, SCAN, Axis, Cand, reorder
+from .writer import writer as whoosh_writer
 
 WHOOSH_DIR = "search_index"
 META = "codesite.meta"  # marshal: JSON of 98k digests costs an edit 0.1 s to read and write
@@ -227,7 +228,7 @@ def _write_whoosh_meta(
 
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str], avg: dict[str, float]) -> None:
-    writer = whoosh_index().open_dir(index_dir).writer(limitmb=256)
+    writer = whoosh_writer(whoosh_index().open_dir(index_dir))
     for k in removed:
         writer.delete_by_term("key", k)
     for d in changed:
@@ -237,7 +238,7 @@ def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str
 
 def _fresh_whoosh(docs: Sequence[Doc], index_dir: str, avg: dict[str, float]) -> None:
     os.makedirs(index_dir)
-    writer = whoosh_index().create_in(index_dir, _schema()).writer(limitmb=256)
+    writer = whoosh_writer(whoosh_index().create_in(index_dir, _schema()))
     for d in docs:
         writer.add_document(**_whoosh_fields(d, avg))
     writer.commit()
