@@ -67,6 +67,15 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def identity(path: str) -> tuple[int, ...]:
+    """What tells one version of a kept file from another (inode, size, mtime); () when there is
+    none: a file this process wrote is known to be the same while its identity is."""
+    try:
+        return _identity(os.stat(path))
+    except OSError:
+        return ()
+
+
 def _size(path: str) -> int:
     try:
         return os.path.getsize(path)

@@ -247,8 +247,7 @@ class Publisher:
         """Remove the folders that swapped areas replaced (``later``: the caller does, once the
         result is shown: 98k files take seconds)."""
         trash, self.trash = self.trash, []
-        for folder in trash:
-            shutil.rmtree(folder, ignore_errors=True)
+        remove_folders(trash)
 
     def write_manifest(self) -> None:
         """The record of live files and their digests (part of the build state: ``state``),
@@ -257,6 +256,11 @@ class Publisher:
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def remove_folders(folders: Iterable[str]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def replace_folder(staged: str, live: str, keep_old: bool = False) -> str:

@@ -12,8 +12,8 @@ One concern per module, lower layers first:
   the pregnancy/newborn context): its tables go to the client in the manifest.
 - ``ids``: client docids that follow code order with gaps, so that a code keeps its docid when
   others come or go; the records files by docid group.
-- ``client``: the client index writer, with edit-in-place (``prepare_edit``; ``churn`` for codes
-  that come or go) and the scores' ``State`` kept between builds.
+- ``client``: the client index writer and the scores' ``State`` kept between builds; ``edit``:
+  the index after an edit, patched in place (``prepare_edit``; ``churn`` for codes that come or go).
 - ``engine``: the whoosh index: staged build and update, and ``Searcher`` for queries.
 - ``stage``: the search stage the build calls (``index``, then ``remember`` after the commit).
 """

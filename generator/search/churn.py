@@ -1,5 +1,5 @@
 """Codes that came or went in an editor's edit, applied to the client index's scores' state in
-place (``client.prepare_edit``), so the search stage needs no document of the other 98k codes.
+place (``edit.prepare_edit``), so the search stage needs no document of the other 98k codes.
 
 Docids stay with their codes (``ids``): a code that comes takes its own docid, one that goes
 leaves a gap, and no other docid moves. The new code's postings go in (the old one's out), the

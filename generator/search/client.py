@@ -21,7 +21,7 @@ as over HTTP; ``assets/search.js`` reads it.
 
 Docids are not positions: they follow code order with gaps (``ids``), so a code that comes or
 goes changes the files that hold it, not every file after it. After an editor's edit
-(``prepare_edit``, ``churn``) the scores' ``State`` from the last build (in the snapshot
+(``edit.prepare_edit``, ``churn``) the scores' ``State`` from the last build (in the snapshot
 folder) gives what the edited documents' terms need, and the index files they do not touch are
 carried over.
 """
@@ -37,11 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import parallel
-from ..model.code import Code
 from ..model.site import Site
-from ..outputs import DAMAGED, Output, read_marshal, write_marshal
+from ..outputs import DAMAGED, Output, identity, read_marshal, write_marshal
 from . import scores
-from .documents import FIELDS, FORMAT, Doc, code_fields, document, documents
+from .documents import FORMAT, Doc, documents
 from .ids import Layout
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
 from .scores import averages, doc_weights, field_stats, impacts, saturated_all
@@ -227,11 +226,7 @@ _SAVED: dict[str, tuple[tuple[str, tuple[int, ...]], State]] = {}
 
 
 def meta_stat(folder: str) -> tuple[int, ...]:
-    try:
-        st = os.stat(os.path.join(folder, STATE))
-    except OSError:
-        return ()
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    return identity(os.path.join(folder, STATE))
 
 
 SCORES = 3  # how the state's weights are computed (3: sparse docids, gridded idfs): another is not used
@@ -432,234 +427,3 @@ def manifest_file(site: Site, state: State, synonyms: Synonyms) -> Output:
         },
     }
     return Output("site", f"{INDEX_DIR}/manifest.js", script("manifest", manifest))
-
-
-def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], after: Mapping[str, Code],
-                 folder: str, token: str, live: str = "") -> Prepared | None:
-    """The documents an edit changed and the client index files they change, from the last
-    build's state (``token`` names it) and ``live``, the last build's client index folder (the
-    records and code-prefix files it patches); None when the edit needs a full index: no such
-    state, a parent or a kind changed (boosts move), an average field length or another grid of
-    the scores moved, or the docid layout would (see ``churn``).
-
-    ``before``/``after``: the changed files' codes by path; a path on one side only is a code
-    that went or came.
-    """
-    from .churn import churn
-
-    state = State.load(folder, token)
-    kept = sorted(p for p in after if p in before)
-    came = {p: after[p] for p in sorted(after.keys() - before.keys())}
-    went = {p: before[p] for p in sorted(before.keys() - after.keys())}
-    if state is None or not live:
-        return None
-    if any((before[p].parent, before[p].kind) != (after[p].parent, after[p].kind) for p in kept):
-        return None
-    avg = state.avg()
-    fields = {p: code_fields(c, c.title or "") for p, c in after.items()}
-    fields_before = {p: code_fields(c, c.title or "") for p, c in before.items()}
-    for f in FIELDS:
-        state.sums[f] += sum(len(x[f]) for x in fields.values()) - sum(len(x[f]) for x in fields_before.values())
-        state.counts[f] += sum(bool(x[f]) for x in fields.values()) - sum(bool(x[f]) for x in fields_before.values())
-    if state.avg() != avg:
-        return None
-    systems = list(site.config.systems)
-    layout, bound = state.layout, state.top()
-    old_depths = list(state.depths)
-    touched_groups = {docid // layout.span for c in (*came.values(), *went.values())
-                      if (docid := layout.id(systems.index(c.system), c.code)) is not None}
-    old_groups = {g: list(layout.group_ids(state.ids, g)) for g in touched_groups}
-    n_before = state.n
-    moved = churn(site, state, came, went) if came or went else None
-    if (came or went) and moved is None:
-        return None
-    if moved and (scores.population(state.n) != scores.population(n_before) or state.top() != bound):
-        return None  # every impact moves: made whole
-    for g in touched_groups:
-        state.depths[g] = layout.depth(layout.group_ids(state.ids, g))
-
-    docs: list[Doc] = moved.docs if moved else []
-    terms: set[str] = moved.terms if moved else set()  # whose postings changed
-    fresh: dict[int, list[Any]] = {}  # docid -> its new display record
-    families: dict[str, list[tuple[int, str, bool]]] = {}  # code prefix -> codes come or changed
-    for c in came.values():
-        docid = moved.came[c.key] if moved else 0
-        fresh[docid] = record(c.code, c.title or "", c.billable)
-        families.setdefault(code_prefix(c.code), []).append((docid, c.code, c.billable))
-    for c in went.values():
-        families.setdefault(code_prefix(c.code), [])
-    gone = set(moved.went.values()) if moved else set()
-    for path in kept:
-        new, old = after[path], before[path]
-        i = layout.id(systems.index(new.system), new.code)
-        if i is None or old.key != new.key or state.find(i) is None:
-            return None
-        w_before, w_after = doc_weights(fields_before[path], avg), doc_weights(fields[path], avg)
-        if new.billable != old.billable:
-            state.billable[i] = new.billable
-            families.setdefault(code_prefix(new.code), []).append((i, new.code, new.billable))
-            changed = set(w_before) | set(w_after)
-        else:
-            changed = {t for t in w_before.keys() | w_after.keys() if w_before.get(t) != w_after.get(t)}
-        terms |= changed
-        if (new.title, new.billable) != (old.title, old.billable):
-            fresh[i] = record(new.code, new.title or "", new.billable)
-        for t in changed:
-            shard = state.shard(term_shard(t))
-            state.dirty.add(term_shard(t))
-            ids, ws = shard.get(t, ([], []))
-            at = bisect.bisect_left(ids, i)
-            if at < len(ids) and ids[at] == i:
-                del ids[at], ws[at]
-            if t in w_after:
-                ids.insert(at, i)
-                ws.insert(at, w_after[t])
-            if ids:
-                shard[t] = (ids, ws)
-                state.vocab[t] = len(ids)
-            else:
-                shard.pop(t, None)
-                state.vocab.pop(t, None)
-        docs.append(document(site, systems, state.position(i), new, fields[path], state.boosts[i]))
-    state.changed()
-    encode = set(terms)  # terms whose postings the client reads differently
-    for docid, (old_boost, a) in (moved.moved.items() if moved else ()):
-        for t, w in doc_weights(code_fields(a, a.title or ""), avg).items():
-            if t not in encode and impact_moved(state, t, w, old_boost, state.boosts[docid], bound):
-                encode.add(t)
-
-    outputs: list[Output] = []
-    try:
-        outputs += [patched_term_file(i, state, bound, live, encode) for i in sorted({term_shard(t) for t in encode})]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # a file of the last build missing or not ours: made whole
-    wanted = vocab_parts(state.vocab, {vocab_key(t) for t in terms})
-    if any(not wanted[k] and k not in VOCAB_KEYS for k in wanted):
-        return None  # a vocabulary file goes (a clean build makes none)
-    outputs += [vocab_file(k, wanted[k]) for k in sorted(wanted)]
-    dropped: list[str] = []
-    try:
-        for k in sorted(families):
-            out = patched_codes_file(live, k, families[k], gone)
-            if out is None:
-                dropped.append(f"site/{INDEX_DIR}/c/{k}.js")
-            else:
-                outputs.append(out)
-        came_ids = set(moved.came.values()) if moved else set()
-        rec_outputs, rec_dropped = patched_records(state, live, fresh, came_ids, gone, old_depths, old_groups)
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None  # a file of the last build missing or not ours: made whole
-    outputs += rec_outputs
-    dropped += rec_dropped
-    if moved:
-        outputs.append(manifest_file(site, state, synonyms))
-    return Prepared(docs, synonyms, state, outputs, moved.removed if moved else [], dropped)
-
-
-def patched_term_file(i: int, state: State, bound: float, live: str, terms: set[str]) -> Output:
-    """The term shard ``i`` of the last build with the postings of ``terms`` made again (the
-    others as they were: the encoding of a common term costs a few milliseconds)."""
-    from .churn import read_script
-
-    data = read_script(f"{live}/t/{i}.js")
-    assert isinstance(data, dict)
-    shard = state.shard(i)
-    for t in terms:
-        if term_shard(t) != i:
-            continue
-        if t in shard:
-            data[t] = encode_postings(shard[t], state, bound)
-        else:
-            data.pop(t, None)
-    return Output("site", f"{INDEX_DIR}/t/{i}.js", script(f"t/{i}", {t: data[t] for t in sorted(data)}))
-
-
-def impact_moved(state: State, term: str, weight: float, old_boost: float, new_boost: float, bound: float) -> bool:
-    """Whether a document whose prior moved changes the term's postings as the client reads
-    them: only when its own impact moves (a capped term keeps its postings by impact)."""
-    scale = scores.idf(state.vocab[term], scores.population(state.n))
-    return scores.quantize(scale * scores.saturated(weight, old_boost), bound) != scores.quantize(
-        scale * scores.saturated(weight, new_boost), bound)
-
-
-def patched_codes_file(live: str, k: str, changes: Sequence[tuple[int, str, bool]], gone: set[int]) -> Output | None:
-    """The code-prefix file ``k`` of the last build with codes added, gone or changed; None
-    when no code is left."""
-    from .churn import read_script
-
-    try:
-        data = read_script(f"{live}/c/{k}.js")
-    except FileNotFoundError:
-        data = {"s": [], "d": [], "b": ""}
-    assert isinstance(data, dict)
-    docid = 0
-    family: dict[int, tuple[int, str, bool]] = {}
-    for suffix, delta, bit in zip(data["s"], data["d"], data["b"], strict=True):
-        docid += delta
-        family[docid] = (docid, k + suffix, bit == "1")  # the code as normalized: only its suffix is written
-    for change in changes:
-        family[change[0]] = change
-    for docid in gone:
-        family.pop(docid, None)
-    if not family:
-        return None
-    return codes_file(k, [family[d] for d in sorted(family)])
-
-
-def patched_records(state: State, live: str, fresh: Mapping[int, list[Any]], came: set[int], gone: set[int],
-                    old_depths: Sequence[int], old_groups: Mapping[int, Sequence[int]]
-                    ) -> tuple[list[Output], list[str]]:
-    """The records files an edit changes (new or changed records, codes gone, a group's files
-    shared out anew, the docid after a file's last), from the last build's; and those that go."""
-    from .churn import read_script
-
-    layout, ids = state.layout, state.ids
-    touched = {bucket_of(state, docid) for docid in (*fresh, *gone)}  # (a file left empty goes)
-    for docid in (*came, *gone):
-        at = bisect.bisect_left(ids, docid)
-        if at > 0:
-            touched.add(bucket_of(state, ids[at - 1]))  # the file before: the docid after its last
-    old_names: set[str] = set()
-    for g, old_ids in old_groups.items():
-        for d in old_ids:
-            old_names.add(layout.name(g, layout.bucket(d, old_depths[g])[1], old_depths[g]))
-        if state.depths[g] != old_depths[g]:
-            touched.update(bucket_of(state, d) for d in layout.group_ids(ids, g))
-    old_rows: dict[str, dict[int, list[Any]]] = {}
-
-    def row(docid: int) -> list[Any]:
-        if docid in fresh:
-            return fresh[docid]
-        g = docid // layout.span
-        depth = old_depths[g]
-        part = layout.bucket(docid, depth)[1]
-        name = layout.name(g, part, depth)
-        if name not in old_rows:
-            data = read_script(f"{live}/r/{name}.js")
-            assert isinstance(data, dict)
-            base = g * layout.span + part * layout.unit(depth)
-            rows, d = {}, base
-            for delta, r in zip(data["d"], data["r"], strict=True):
-                d += delta
-                rows[d] = r
-            old_rows[name] = rows
-        return old_rows[name][docid]
-
-    outputs = []
-    new_names: set[str] = set()
-    for b in sorted(touched):
-        base = bucket_base(state, b)
-        g = b[0]
-        end = min(base + layout.unit(state.depths[g]), (g + 1) * layout.span)  # within the group
-        lo = bisect.bisect_left(ids, base)
-        hi = bisect.bisect_left(ids, end, lo)
-        if hi == lo:
-            continue
-        new_names.add(layout.name(g, b[1], state.depths[g]))
-        after = ids[hi] if hi < len(ids) else None
-        outputs.append(records_file(state, b, [(d, row(d)) for d in ids[lo:hi]], after))
-    for g in old_groups:
-        new_names.update(layout.name(g, layout.bucket(d, state.depths[g])[1], state.depths[g])
-                         for d in layout.group_ids(ids, g))
-    dropped = [f"site/{INDEX_DIR}/r/{name}.js" for name in sorted(old_names - new_names)]
-    return outputs, dropped

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CodesiteError
-from ..outputs import DAMAGED, read_marshal, write_marshal
+from ..outputs import DAMAGED, identity, read_marshal, write_marshal
 from .documents import FORMAT, Doc
 from .query import add_typo_alts, plan
 from .scores import Impacts, averages, doc_weights, field_stats, impacts, rank, saturated, top
@@ -161,7 +161,7 @@ def update_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: st
     digests: dict[str, str] = old["docs"]
     changed = [d for d in docs if digests.get(doc_key(d)) != doc_digest(d)]
     _link_copy(live, staged)
-    if changed or removed:  # an edit that moved no average (client.prepare_edit): the weights stand
+    if changed or removed:  # an edit that moved no average (edit.prepare_edit): the weights stand
         _update_whoosh(staged, changed, removed, old["scoring"]["avg"])
     digests.update((doc_key(d), doc_digest(d)) for d in changed)
     for k in removed:
@@ -199,18 +199,10 @@ def _read_meta(path: str) -> dict[str, Any]:
 _WRITTEN: dict[str, Any] = {}
 
 
-def _identity(path: str) -> tuple[int, ...]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return ()
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 def _whoosh_meta(index_dir: str) -> dict[str, Any]:
     path = os.path.join(index_dir, META)
     kept = _WRITTEN.pop("meta", None)  # taken, not shared: the caller changes it in place
-    if kept is not None and kept[0] == _identity(path) and kept[0]:
+    if kept is not None and kept[0] == identity(path) and kept[0]:
         return dict(kept[1])
     try:
         return _read_meta(path)
@@ -224,7 +216,7 @@ def _write_whoosh_meta(
     path = os.path.join(index_dir, META)
     data = {"format": FORMAT, "synonyms": synonyms, "build": token, "scoring": scoring, "docs": digests}
     write_marshal(path, data)
-    _WRITTEN["meta"] = (_identity(path), data)
+    _WRITTEN["meta"] = (identity(path), data)
 
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str], avg: dict[str, float]) -> None:

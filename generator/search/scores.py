@@ -120,7 +120,7 @@ def impacts(docs: Sequence[int], sat: Sequence[float], n: int, bound: float) -> 
     """A term's postings (documents in order, their ``saturated`` weights) as impacts
     1..IMPACT_LEVELS; past ``POSTINGS_CAP`` postings only those of the highest impacts (first in
     document order among equals) are kept: by impact, not by score, so that a document whose
-    prior moves changes the postings only when its own impact moves (``client.impact_moved``)."""
+    prior moves changes the postings only when its own impact moves (``edit.impact_moved``)."""
     scale = idf(len(docs), population(n))
     qs = [round(scale * s / bound * IMPACT_LEVELS) or 1 for s in sat]  # quantize(), inlined
     if len(qs) <= POSTINGS_CAP:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from ..model.code import Code
 from ..model.site import Site
 from ..publish import Publisher
-from .client import INDEX_DIR, Prepared, client_index, prepare, prepare_edit
+from .client import INDEX_DIR, Prepared, client_index, prepare
 from .documents import documents
+from .edit import prepare_edit
 from .engine import build_whoosh, update_whoosh
 from .synonyms import Synonyms, tokenized_synonyms
 

@@ -34,7 +34,7 @@ from ..build import BuildOptions, build
 from ..errors import CheckFailed, CodesiteError
 from ..load import load_config
 from ..load.scan import Scanned
-from ..publish import MANIFEST, Report
+from ..publish import MANIFEST, Report, remove_folders
 from ..state import Memory
 from . import watch
 from .overlay import ERRORS_URL
@@ -247,12 +247,8 @@ class DevServer:
     def empty(self, report: Report) -> None:
         """The folders a rebuild replaced whole (a layout change's pages), removed in the
         background once the pages reload (a start after an exit removes what is left)."""
-        def remove(folders: list[str]) -> None:
-            for folder in folders:
-                shutil.rmtree(folder, ignore_errors=True)
-
         if report.trash:
-            threading.Thread(target=remove, args=(report.trash,), daemon=True).start()
+            threading.Thread(target=remove_folders, args=(report.trash,), daemon=True).start()
 
     def settled(self) -> bool:
         """Whether the pages told to reload have loaded (each said hello again over LiveReload,
