@@ -87,7 +87,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         todo = plan(site, changes, publisher, renderer.template_for)
         # 3. render
         render_codes(todo, renderer, publisher, changes.new.pages, options.jobs, options.quiet)
-        others = render_other_pages(site_dir, renderer, changes, publisher, files)
+        others = render_other_pages(site_dir, renderer, changes, publisher, files, warm=memory is not None)
         # 4. index
         if options.search:
             indexed = search.index(site, loaded.synonyms, publisher, whoosh_dir(site_dir, options.out_dir),
@@ -112,10 +112,10 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 
 
 def render_other_pages(
-    site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher, files: Assets
+    site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher, files: Assets, warm: bool = False
 ) -> list[str]:
     """System indexes, fixed pages, sitemaps (kept while no code came or went) and assets;
-    returns their publisher keys."""
+    returns their publisher keys. ``warm``: builds will follow in this process (the dev server)."""
     last = last_outputs(changes, (*news_prefixes(renderer), SITEMAPS))
     last_news = [k for p in news_prefixes(renderer) for k in last[p]]
     keys, releases = whatsnew(renderer, changes, publisher, last_news)
@@ -127,6 +127,8 @@ def render_other_pages(
     kept = sitemap_keys(last[SITEMAPS])
     if same_urls and publisher.keep(kept):
         keys += kept
+        if warm:
+            renderer.warm_sitemap()
     else:
         keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls(news)))
     keys += publisher.add_all(asset_outputs(site_dir, files or None))  # read here if the load did not

@@ -5,6 +5,7 @@ without loading every code. Builds into one output folder with the build state i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from generator.errors import CheckFailed
 from generator.publish import Report
 from generator.search.client import TERM_SHARDS
 from generator.state import Memory
+from tests.conftest import ROOT
 from tests.test_incremental import clean_build, tree
 
 CODES = Path("content") / "codes" / "icd10cm"
@@ -132,3 +134,33 @@ def test_a_new_code_and_its_deletion_rewrite_a_few_index_files(sample_site: Path
     assert went.removed >= 1 and not (server.out / "site" / "icd-10-cm" / "S72.001W").exists()
     assert went.written <= 50 and len(index_files(went)) <= 45, (went.written, index_files(went))
     assert_equals_clean(server, tmp_path)
+
+
+@pytest.mark.parametrize("twin", ["abc", "aBc", "ABc"])
+def test_a_new_code_twin_in_another_case_is_refused_as_the_full_check_does(twin: str, tmp_path: Path) -> None:
+    """A new file whose code differs from another's only in case (one page on a case-insensitive
+    disk): an editor's build, which checks the new file only, finds its case twin and refuses
+    with the full check's line; without the twin, the same kind of new code builds."""
+    from generator.load.loader import has_case_twin
+    from tests.test_messages import BASE_CONFIG, minimal, write_site
+
+    site = write_site(tmp_path / "site", {
+        "content/site.yaml": BASE_CONFIG + "  - {id: misc, name: Misc, url_prefix: misc, pattern: '^[A-Za-z]+$', "
+        "copyright: x}\n",
+        "content/codes/misc/ABC.md": minimal("ABC", system="misc"),
+    })
+    for part in ("layouts", "assets"):
+        shutil.copytree(ROOT / part, site / part)
+    out, memory = tmp_path / "out", Memory()
+    build(str(site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    (site / "content/codes/misc/Xyz.md").write_text(minimal("Xyz", system="misc"))  # no twin: builds
+    build(str(site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    (site / f"content/codes/misc/{twin}.md").write_text(minimal(twin, system="misc"))
+    with pytest.raises(CheckFailed) as failed:
+        build(str(site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    assert [f"{e.path}:{e.line}: {e.field}: {e.message}" for e in failed.value.errors] == [
+        f"content/codes/misc/{twin}.md:2: code: duplicate code '{twin}' (also in content/codes/misc/ABC.md)"]
+    files = dict.fromkeys(["content/codes/misc/ABC.md", "content/codes/misc/Xyz.md"])
+    assert not has_case_twin(["content/codes/misc/Abd.md"], files)
+    long_name = "content/codes/misc/" + "a" * 12 + ".md"
+    assert has_case_twin([long_name], {**files, long_name.replace("aaa.md", "aAa.md"): None})

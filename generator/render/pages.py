@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
@@ -16,13 +16,13 @@ from ..mentions import all_mentions
 from ..model.code import Code, Key, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
-from ..model.urls import code_url, code_urls, whatsnew_url
+from ..model.urls import code_url, key_of, whatsnew_url
 from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
 from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
-from .sitemap import sitemaps
+from .sitemap import by_key, kept_urls, ordered_code_urls, sitemaps
 from .templating import PageEnvironment
 
 Descriptors = Mapping[tuple[str, str], str]
@@ -464,6 +464,21 @@ class Renderer:
         urls = ["/", "/search/"]
         urls += [f"/{s.url_prefix}/" for s in self.config.systems.values()]
         urls += extra
-        prefixes = {sid: s.url_prefix for sid, s in self.config.systems.items()}
-        urls += sorted(code_urls(prefixes, self.site.codes))  # by key: none is read
+        urls += ordered_code_urls(self._prefixes(), *self._code_names())  # none is read
         return urls
+
+    def warm_sitemap(self) -> None:
+        """Make the code pages' URLs now, for the next build in this process to patch (the
+        dev server: a code that comes then costs a few milliseconds)."""
+        names, naming = self._code_names()
+        if not kept_urls(naming):
+            ordered_code_urls(self._prefixes(), names, naming)
+
+    def _prefixes(self) -> dict[str, str]:
+        return {sid: s.url_prefix for sid, s in self.config.systems.items()}
+
+    def _code_names(self) -> tuple[Collection[Any], Callable[[Any], Key]]:
+        """What names each code, at no cost: the content paths of codes read lazily (load.lazy),
+        else the keys."""
+        files = getattr(self.site.codes, "files", None)
+        return (files.keys(), key_of) if files is not None else (self.site.codes.keys(), by_key)

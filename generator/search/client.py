@@ -43,7 +43,7 @@ from . import scores
 from .documents import FORMAT, Doc, documents
 from .ids import Layout
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
-from .scores import averages, doc_weights, field_stats, impacts, saturated_all
+from .scores import averages, doc_weights, field_stats, impacts_of_weights
 from .synonyms import Synonyms
 from .text import STOP_WORDS, fnv1a, normalize_code, vocab_key
 from .understand import RULES
@@ -237,7 +237,7 @@ DOCS = "search-docs"  # its per-document arrays (keys, docids, boosts, billable,
 def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:
     """A term's postings as the client reads them: ``[docid delta, impact*4 + range*2 + billable, ...]``."""
     docs, ws = plist
-    ids, qs = impacts(docs, saturated_all(docs, ws, state.boosts), state.n, bound)
+    ids, qs = impacts_of_weights(docs, ws, state.boosts, state.n, bound)
     flat = [0] * (2 * len(ids))
     flat[0::2] = deltas(ids)
     flags = state._flags  # made for a whole index; an edit's few terms look them up
