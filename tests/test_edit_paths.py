@@ -164,3 +164,52 @@ def test_a_new_code_twin_in_another_case_is_refused_as_the_full_check_does(twin:
     assert not has_case_twin(["content/codes/misc/Abd.md"], files)
     long_name = "content/codes/misc/" + "a" * 12 + ".md"
     assert has_case_twin([long_name], {**files, long_name.replace("aaa.md", "aAa.md"): None})
+
+
+def test_common_terms_patched_after_an_edit_equal_a_clean_build(
+    sample_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A term in more documents than the client keeps postings for (``POSTINGS_CAP``: 2,000,
+    here 6, with a coarse document-frequency grid, so that the sample has common terms) is
+    patched after an edit from the last build's postings and the edited documents, without the
+    impacts of its other documents: new codes under one parent (their ancestors' priors move),
+    a title that takes a common word and drops it, a body edit, codes that go, a kept document
+    that leaves a term. Each build equals a clean one; the patch was taken, and refused where a
+    kept document went (the one that takes its place is not known)."""
+    from generator.search import edit, scores
+
+    monkeypatch.setattr(scores, "POSTINGS_CAP", 6)
+    monkeypatch.setattr(scores, "DF_GRID", 1)
+    taken: list[bool] = []
+    patched = edit.patched_postings
+
+    def counted(*args: object, **kw: object) -> list[int] | None:
+        out = patched(*args, **kw)  # type: ignore[arg-type]
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(edit, "patched_postings", counted)
+    server = Server(sample_site, tmp_path / "out")
+    leaf = sample_site / CODES / "S72.001A.md"
+    for n, code in enumerate(["S72.001W", "S72.002W", "S72.009W"]):
+        text = leaf.read_text().replace("code: S72.001A\n", f"code: {code}\n")
+        (sample_site / CODES / f"{code}.md").write_text(text.replace("title: ", f"title: Copy {n} of ", 1))
+        server.build()
+        assert_equals_clean(server, tmp_path)
+    server.edit(CODES / "S73.014A.md", "title: ", "title: Fracture and ")
+    assert_equals_clean(server, tmp_path)
+    server.edit(CODES / "S73.014A.md", "title: Fracture and ", "title: ")
+    assert_equals_clean(server, tmp_path)
+    path = sample_site / CODES / "S72.001B.md"
+    path.write_text(path.read_text().rstrip("\n") + "\n\nA closed fracture of the right femur, initial encounter.\n")
+    server.build()
+    assert_equals_clean(server, tmp_path)
+    for code in ["S72.002W", "S72.001W"]:
+        (sample_site / CODES / f"{code}.md").unlink()
+        server.build()
+        assert_equals_clean(server, tmp_path)
+    assert True in taken, taken
+    taken.clear()  # the category's short title weighs most in "fracture": kept, then gone from it
+    server.edit(CODES / "S72.md", "title: Fracture of femur", "title: Injury of femur")
+    assert_equals_clean(server, tmp_path)
+    assert False in taken, taken

@@ -16,7 +16,7 @@ from ..mentions import all_mentions
 from ..model.code import Code, Key, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
-from ..model.urls import code_url, key_of, whatsnew_url
+from ..model.urls import code_url, key_of, path_of, whatsnew_url
 from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
@@ -470,9 +470,10 @@ class Renderer:
     def warm_sitemap(self) -> None:
         """Make the code pages' URLs now, for the next build in this process to patch (the
         dev server: a code that comes then costs a few milliseconds)."""
-        names, naming = self._code_names()
-        if not kept_urls(naming):
-            ordered_code_urls(self._prefixes(), names, naming)
+        if not kept_urls(key_of):  # named as an edit's build names them: by content path
+            files = getattr(self.site.codes, "files", None)
+            names = files.keys() if files is not None else [path_of(k) for k in self.site.codes]
+            ordered_code_urls(self._prefixes(), names, key_of)
 
     def _prefixes(self) -> dict[str, str]:
         return {sid: s.url_prefix for sid, s in self.config.systems.items()}
