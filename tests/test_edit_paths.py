@@ -213,3 +213,18 @@ def test_common_terms_patched_after_an_edit_equal_a_clean_build(
     server.edit(CODES / "S72.md", "title: Fracture of femur", "title: Injury of femur")
     assert_equals_clean(server, tmp_path)
     assert False in taken, taken
+
+
+def test_a_page_that_is_not_a_code_page_goes_when_an_edit_no_longer_makes_it(sample_site: Path, tmp_path: Path) -> None:
+    """An edit carries the last build's files over; one that is not a code page (a "What's
+    new" page, a client index file) is carried only when the edit makes or keeps it again: a
+    release that loses its last code loses its page, as in a clean build."""
+    server = Server(sample_site, tmp_path / "out")
+    page = server.out / "site" / "icd-10-cm" / "whats-new" / "2031" / "index.html"
+    server.edit(CODES / "S72.001B.md", "\n---\n", "\nhistory:\n- {release: '2031', action: added}\n---\n")
+    assert page.exists()
+    assert_equals_clean(server, tmp_path)
+    report = server.edit(CODES / "S72.001B.md", "history:\n- {release: '2031', action: added}\n", "")
+    assert report.removed >= 1 and report.written < 10, report
+    assert not page.exists()
+    assert_equals_clean(server, tmp_path)
