@@ -111,6 +111,15 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     return report
 
 
+def read_ahead(site_dir: str, options: BuildOptions) -> None:
+    """After a build with a memory: read what the next build, an editor's edit, reads of the
+    last one's search indexes (the dev server calls this once it serves, off the edits' path)."""
+    memory, out_dir = options.memory, options.out_dir or os.path.join(site_dir, "build")
+    if options.search and memory is not None and memory.snapshot is not None:
+        search.read_ahead(whoosh_dir(site_dir, options.out_dir), os.path.join(out_dir, SNAPSHOT),
+                          memory.snapshot.search)
+
+
 def render_other_pages(
     site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher, files: Assets, warm: bool = False
 ) -> list[str]:

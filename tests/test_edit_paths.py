@@ -228,3 +228,26 @@ def test_a_page_that_is_not_a_code_page_goes_when_an_edit_no_longer_makes_it(sam
     assert report.removed >= 1 and report.written < 10, report
     assert not page.exists()
     assert_equals_clean(server, tmp_path)
+
+
+def test_the_first_edit_finds_the_search_state_read_ahead(sample_site: Path, tmp_path: Path) -> None:
+    """The dev server reads the last build's search state and whoosh meta ahead, once it
+    serves (``build.read_ahead``): the first edit takes them from memory instead of reading
+    them from disk while the editor waits, and its build equals a clean one."""
+    from generator.build import read_ahead
+    from generator.search import client, engine
+
+    out = tmp_path / "out"
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))  # an earlier process's build
+    client._SAVED.clear()
+    engine._WRITTEN.clear()
+    server = Server.__new__(Server)
+    server.site, server.out, server.memory = sample_site, out, Memory()
+    server.build()  # the dev server's first build: nothing to do
+    assert not client._SAVED and "meta" not in engine._WRITTEN
+    read_ahead(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=server.memory))
+    assert list(client._SAVED) == [str(out / ".cache")] and "meta" in engine._WRITTEN
+    state = client._SAVED[str(out / ".cache")][1]
+    server.edit(CODES / "S72.001B.md", "title: ", "title: Read ahead ")
+    assert client._SAVED[str(out / ".cache")][1] is not state  # taken, changed and saved by the edit
+    assert_equals_clean(server, tmp_path)

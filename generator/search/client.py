@@ -189,6 +189,13 @@ class State:
         except (*DAMAGED, KeyError, AttributeError):
             return None
 
+    @classmethod
+    def read_ahead(cls, folder: str, token: str) -> None:
+        """Load the state ``token`` names and keep it for ``load`` (the dev server, before the
+        first edit: 0.1 s of reading off that edit's path)."""
+        if folder not in _SAVED and (state := cls.load(folder, token)) is not None:
+            _SAVED[folder] = ((token, meta_stat(folder)), state)
+
     def doc_arrays(self) -> tuple[Any, ...]:
         """The per-document arrays, as they were when saved (copies: a build changes them in place)."""
         return (tuple(self.keys), tuple(self.ids), dict(self.boosts), dict(self.billable), frozenset(self.ranges),

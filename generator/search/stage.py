@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from ..model.code import Code
 from ..model.site import Site
 from ..publish import Publisher
-from .client import INDEX_DIR, Prepared, client_index, prepare
+from . import engine
+from .client import INDEX_DIR, Prepared, State, client_index, prepare
 from .documents import documents
 from .edit import prepare_edit
 from .engine import build_whoosh, update_whoosh
@@ -94,3 +95,11 @@ def _edit(site: Site, synonyms: Synonyms, publisher: Publisher, state_dir: str, 
         return None
     redo = {f"{o.area}/{o.path}" for o in prepared.outputs} | set(prepared.dropped)
     return prepared if publisher.keep([k for k in kept if k not in redo]) else None
+
+
+def read_ahead(whoosh_dir: str, state_dir: str, token: str) -> None:
+    """Read what an editor's first edit reads of the last build's indexes (``token`` names
+    its search state), so that it does not wait for it (the dev server, after its first build)."""
+    if token:
+        State.read_ahead(state_dir, token)
+        engine.read_ahead(whoosh_dir)

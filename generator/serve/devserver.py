@@ -30,7 +30,7 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, make_server
 from edge.core import Policy
 from edge.server import LOOPBACK, Handler, QuietHandler, ThreadingWSGIServer, ThreadingWSGIServer6, build_app
 
-from ..build import BuildOptions, build
+from ..build import BuildOptions, build, read_ahead
 from ..errors import CheckFailed, CodesiteError
 from ..load import load_config
 from ..load.scan import Scanned
@@ -106,12 +106,14 @@ class DevServer:
         print(text, file=self.out, flush=True)
 
     def build(self, scanned: Scanned | None = None) -> Report:
-        options = BuildOptions(out_dir=self.s.out_dir, quiet=True, memory=self.memory, prescan=scanned)
         self.building = True
         try:
-            return build(self.s.site_dir, options)
+            return build(self.s.site_dir, self.options(scanned))
         finally:
             self.building = False
+
+    def options(self, scanned: Scanned | None = None) -> BuildOptions:
+        return BuildOptions(out_dir=self.s.out_dir, quiet=True, memory=self.memory, prescan=scanned)
 
     def stop_on_signals(self) -> None:
         """Ctrl-C and SIGTERM stop the server (KeyboardInterrupt in the main thread), even when
@@ -155,6 +157,7 @@ class DevServer:
         report = self.build()
         self.empty(report)
         self.save()
+        self.attempt(lambda: read_ahead(self.s.site_dir, self.options()))  # for the first edit
         self.say(f"built in {time.perf_counter() - start:.2f}s: {report.written} written, {report.unchanged} unchanged")
         with ExitStack() as stack:
             app, store, source = build_app(self.s.out_dir, self.s.site_dir, self.s.host, self.s.keys_file)
