@@ -5,6 +5,7 @@ without loading every code. Builds into one output folder with the build state i
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -250,4 +251,27 @@ def test_the_first_edit_finds_the_search_state_read_ahead(sample_site: Path, tmp
     state = client._SAVED[str(out / ".cache")][1]
     server.edit(CODES / "S72.001B.md", "title: ", "title: Read ahead ")
     assert client._SAVED[str(out / ".cache")][1] is not state  # taken, changed and saved by the edit
+    assert_equals_clean(server, tmp_path)
+
+
+def test_an_edit_keeps_the_term_shards_it_read_for_the_next(
+    sample_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search state's term shards an edit read stay in memory for the next edit (the
+    dev server edits one code again and again): the second edit of a title reads none from
+    disk (it drops a word), and equals a clean build."""
+    from generator.search import client
+
+    server = Server(sample_site, tmp_path / "out")
+    server.edit(CODES / "S72.001B.md", "title: ", "title: Kept shards ")
+    read: list[str] = []
+    real = client.read_marshal
+
+    def counted(path: str) -> object:
+        read.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(client, "read_marshal", counted)
+    server.edit(CODES / "S72.001B.md", "title: Kept shards ", "title: Shards ")
+    assert not [name for name in read if name.startswith("search-t-")], read
     assert_equals_clean(server, tmp_path)

@@ -227,11 +227,13 @@ class State:
                 "counts": self.counts, "vocab": self.vocab}
         write_marshal(meta, data)
         self.folder, self.dirty, self.saved_docs = folder, set(), (docs_token, arrays)
-        # for the next build of this process (the dev server): all but the term shards, read
-        # again as needed
+        # for the next build of this process (the dev server): all but the term shards, but
+        # those an edit read (its terms' shards: the next edit of the same code reads them
+        # again; a common term's is 0.7 MB), read again as needed
         _SAVED.clear()
+        shards = self.shards if len(self.shards) <= SHARDS_KEPT else {}
         kept = State(self.keys, self.ids, self.boosts, self.billable, self.ranges, self.sums, self.counts, self.vocab,
-                     {}, self.layout, self.depths, folder)
+                     shards, self.layout, self.depths, folder)
         kept.saved_docs = self.saved_docs
         _SAVED[folder] = ((token, meta_stat(folder)), kept)
 
@@ -245,6 +247,7 @@ def meta_stat(folder: str) -> tuple[int, ...]:
     return identity(os.path.join(folder, STATE))
 
 
+SHARDS_KEPT = 64  # term shards an edit read that stay in memory for the next (the dev server)
 SCORES = 4  # how the state's weights are made (4: sparse docids, gridded idfs and common dfs): no other is used
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
 DOCS = "search-docs"  # its per-document arrays (keys, docids, boosts, billable, ranges, layout, depths)
