@@ -65,11 +65,8 @@ class Publisher:
         os.makedirs(self.out, exist_ok=True)
         shutil.rmtree(self.staging, ignore_errors=True)
         os.makedirs(self.staging)
-        for area in (*AREAS, ".staging"):  # folders a process ended before removing (see ``later``)
-            mine = os.path.join(self.out, f"{area}.old-{os.getpid()}-")
-            for left in glob.glob(glob.escape(os.path.join(self.out, area)) + ".old-*"):
-                if not left.startswith(mine):
-                    shutil.rmtree(left, ignore_errors=True)
+        for area in (*AREAS, ".staging"):
+            sweep_trash(os.path.join(self.out, area))
 
     def stage(self, out: Output) -> tuple[str, str, bool]:
         """Hash one output; write it to staging if it differs from the live file.
@@ -160,6 +157,7 @@ class Publisher:
         staged = os.path.join(self.staging, ".folders", str(len(self.folders)))
         os.makedirs(os.path.dirname(staged), exist_ok=True)
         self.folders.append((staged, os.path.abspath(live)))
+        sweep_trash(os.path.abspath(live))
         return staged
 
     def add_all(self, outputs: Iterable[Output]) -> list[str]:
@@ -220,7 +218,9 @@ class Publisher:
                 d = os.path.dirname(d)
         for staged, live in self.folders:
             if os.path.isdir(staged):
-                replace_folder(staged, live)
+                old = replace_folder(staged, live, keep_old=self.later)
+                if self.later:  # removed with the trash (the whoosh index's old folder)
+                    self.trash.append(old)
         for area in AREAS:
             os.makedirs(os.path.join(self.out, area), exist_ok=True)
         if self.later:  # its emptied folders go with the trash: a rename, not a walk
@@ -284,6 +284,15 @@ class Publisher:
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def sweep_trash(folder: str) -> None:
+    """Remove the replaced copies of ``folder`` another process left (see ``Publisher.later``):
+    it ended before removing them."""
+    mine = f"{folder}.old-{os.getpid()}-"
+    for left in glob.glob(glob.escape(folder) + ".old-*"):
+        if not left.startswith(mine):
+            shutil.rmtree(left, ignore_errors=True)
 
 
 def remove_folders(folders: Iterable[str]) -> None:

@@ -4,6 +4,7 @@ what changed; whatever happened to the files, reading gives a table that was wri
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -142,7 +143,8 @@ def test_an_edit_that_swaps_an_area_keeps_the_carried_pages(
     its few files still cross the share that puts an area in place whole (here made tiny), the
     carried pages are linked into the new area too, and the manifest the dev server keeps in
     memory names every file. The emptied staging folder is handed over with the trash (a rename
-    instead of a walk) and nothing of it is left once the trash is emptied."""
+    instead of a walk), as is the whoosh index's old folder; nothing of them is left once the
+    trash is emptied, or by the next build when another process left them."""
     out = tmp_path / "out"
     memory = Memory()
     first = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
@@ -155,6 +157,7 @@ def test_an_edit_that_swaps_an_area_keeps_the_carried_pages(
         report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
         assert report.written < 40 and report.unchanged > 100  # an edit, not a rebuild
         assert any(os.path.basename(t).startswith("site.old-") for t in report.trash)
+        assert any(os.path.basename(t).startswith("search_index.old-") for t in report.trash)
         assert not (out / ".staging").exists()
         publish.remove_folders(report.trash)
         assert tree(out) == clean_build(sample_site, tmp_path)
@@ -162,4 +165,9 @@ def test_an_edit_that_swaps_an_area_keeps_the_carried_pages(
         assert set(memory.manifest) == set(tree(out))
     memory.flush()
     assert read_dict(str(out / MANIFEST)) == memory.manifest
+    assert not [p.name for p in out.iterdir() if ".old-" in p.name]
+    os.rename(out / "search_index", out / "search_index.old-1-0")  # as if another process had left it
+    shutil.copytree(out / "search_index.old-1-0", out / "search_index")
+    page.write_text(page.read_text().rstrip("\n") + "\n\nSwap edit 3.\n")
+    build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     assert not [p.name for p in out.iterdir() if ".old-" in p.name]
