@@ -66,7 +66,7 @@ class Publisher:
         shutil.rmtree(self.staging, ignore_errors=True)
         os.makedirs(self.staging)
         for area in (*AREAS, ".staging"):
-            sweep_trash(os.path.join(self.out, area))
+            self._sweep(os.path.join(self.out, area))
 
     def stage(self, out: Output) -> tuple[str, str, bool]:
         """Hash one output; write it to staging if it differs from the live file.
@@ -157,8 +157,18 @@ class Publisher:
         staged = os.path.join(self.staging, ".folders", str(len(self.folders)))
         os.makedirs(os.path.dirname(staged), exist_ok=True)
         self.folders.append((staged, os.path.abspath(live)))
-        sweep_trash(os.path.abspath(live))
+        self._sweep(os.path.abspath(live))
         return staged
+
+    def _sweep(self, folder: str) -> None:
+        """The replaced copies of ``folder`` another process left (it ended before removing
+        them, see ``later``): removed now, or with ``later`` handed over with the trash (a
+        layout change's are 98k files: a minute on a busy disk)."""
+        left = left_trash(folder)
+        if self.later:
+            self.trash += left
+        else:
+            remove_folders(left)
 
     def add_all(self, outputs: Iterable[Output]) -> list[str]:
         """Stage and record outputs; their keys, in order."""
@@ -286,13 +296,10 @@ class Publisher:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def sweep_trash(folder: str) -> None:
-    """Remove the replaced copies of ``folder`` another process left (see ``Publisher.later``):
-    it ended before removing them."""
+def left_trash(folder: str) -> list[str]:
+    """The replaced copies of ``folder`` that another process left (see ``Publisher.later``)."""
     mine = f"{folder}.old-{os.getpid()}-"
-    for left in glob.glob(glob.escape(folder) + ".old-*"):
-        if not left.startswith(mine):
-            shutil.rmtree(left, ignore_errors=True)
+    return [left for left in glob.glob(glob.escape(folder) + ".old-*") if not left.startswith(mine)]
 
 
 def remove_folders(folders: Iterable[str]) -> None:

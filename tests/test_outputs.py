@@ -171,3 +171,10 @@ def test_an_edit_that_swaps_an_area_keeps_the_carried_pages(
     page.write_text(page.read_text().rstrip("\n") + "\n\nSwap edit 3.\n")
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     assert not [p.name for p in out.iterdir() if ".old-" in p.name]
+    (out / "site.old-1-7" / "icd-10-cm").mkdir(parents=True)  # left by another: the dev server removes
+    page.write_text(page.read_text().rstrip("\n") + "\n\nSwap edit 4.\n")  # it after the reload
+    report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    assert str(out / "site.old-1-7") in report.trash and (out / "site.old-1-7").is_dir()
+    publish.remove_folders(report.trash)
+    memory.flush()
+    assert not [p.name for p in out.iterdir() if ".old-" in p.name]
