@@ -363,9 +363,19 @@ def test_whoosh_follows_edits_without_a_rebuild(sample_site: Path) -> None:
     (sample_site / "content" / "codes" / "hcpcs" / "E0100.md").unlink()
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     assert segments <= {p.name for p in Path(index_dir).glob("*.seg")}  # updated, not rebuilt
+    clean = sample_site / "clean"
+    build(str(sample_site), BuildOptions(out_dir=str(clean), quiet=True))
+    assert stored_keys(index_dir) == stored_keys(str(clean / engine.WHOOSH_DIR))  # each once, none left
     assert [r["code"] for r in engine.query_whoosh(index_dir, "zimmer frame")] == ["E0143"]
     assert engine.query_whoosh(index_dir, "E0100") == []
     assert codes(out / "site", "zimmer frame") == ["E0143"]
+
+
+def stored_keys(index_dir: str) -> list[str]:
+    """Every live document's key in a whoosh index, sorted (a key twice: a document kept twice)."""
+    ix = engine.whoosh_index().open_dir(index_dir)
+    with ix.searcher() as s:
+        return sorted(fields["key"] for fields in s.all_stored_fields())
 
 
 # --- an edit updates the indexes in place ----------------------------------------------------

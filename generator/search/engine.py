@@ -234,10 +234,11 @@ def _write_whoosh_meta(
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str], avg: dict[str, float]) -> None:
     writer = whoosh_writer(whoosh_index().open_dir(index_dir))
-    for k in removed:
-        writer.delete_by_term("key", k)
+    with writer.searcher() as s:  # one search of the index for every key (``update_document``
+        for k in (*removed, *(doc_key(d) for d in changed)):  # opens one a document: a new code
+            writer.delete_by_term("key", k, searcher=s)  # changes its ancestors' priors too)
     for d in changed:
-        writer.update_document(**_whoosh_fields(d, avg))
+        writer.add_document(**_whoosh_fields(d, avg))
     writer.commit()
 
 
