@@ -86,14 +86,16 @@ def load_codes(
             old = previous if previous is not None else Snapshot.read(out_dir)
             if old is not None and old.env != env:
                 old = None
-        if prescan is not None:
+        # what a watcher saw change (every change: its stats are the last build's but for these)
+        changed = prescan.changed if isinstance(prescan, Scanned) and old is previous is not None else None
+        if isinstance(prescan, Prescan) and old is not None and prescan.unchanged(old.scan, old.scanned - RACY_NS):
+            stats, scanned, changed = {}, prescan.started, set()  # as the last build saw them: a no-op
+        elif prescan is not None:
             stats, scanned = prescan.result(), prescan.started
         else:
             assert scanning is not None
             stats = scanning.result()
     prev = old.files if old else {}
-    # what a watcher saw change (every change: its stats are the last build's but for these)
-    changed = prescan.changed if isinstance(prescan, Scanned) and old is previous is not None else None
     seen = stats if changed is None else {rel: stats[rel] for rel in changed if rel in stats}
     refuse_scanned_links(site_dir, seen)  # before any content file is read
     # A file written in the same clock tick as the last scan, after it, can have the stat the
@@ -120,6 +122,7 @@ def load_codes(
     same_layouts = old is not None and old.layouts == layouts
     # the templates' digests are the last build's, or made by the caller once the content passed
     new = Snapshot(env, layouts, old.templates if old and same_layouts else {}, scanned=scanned, records=fresh)
+    new.scan = prescan.digest if isinstance(prescan, Prescan) else ""
     new.files = prev.copy()
     for rel in gone:
         del new.files[rel]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.code import Code
 from ..outputs import DAMAGED as FILE_DAMAGED
-from ..outputs import read_dict, read_marshal, write_dict, write_marshal
+from ..outputs import dict_version, read_dict, read_marshal, write_dict, write_marshal
 from .graph import Graph
 from .records import Key, Record, from_record, key_of
 
@@ -47,6 +47,9 @@ class Snapshot:
     records: dict[str, Record] = field(default_factory=dict)  # new: the files parsed this time
     pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # new: the pages rendered or kept
     search: str = ""  # the build that left the search state and indexes ("": none is current)
+    # the digest of the scan (``load.scan.Prescan``) that ``files``' stats are ("": not known): a
+    # scan with this digest finds every content file as ``files`` has it
+    scan: str = ""
     touched: set[str] | None = None  # new: the only entries of ``files`` that can differ from the last build's
     _graph: Graph | None = None
     _shards: dict[int, dict[str, FileEntry]] = field(default_factory=dict)
@@ -60,10 +63,13 @@ class Snapshot:
             meta = read_marshal(os.path.join(folder, "meta"))
             if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
                 return None
-            files = read_dict(os.path.join(folder, "files"))
+            path = os.path.join(folder, "files")
+            files = read_dict(path)
+            scan, version = meta.get("scan") or ("", ())
             return cls(
                 meta["env"], meta["layouts"], meta["templates"], meta["others"], meta["counts"], meta["scanned"],
                 files, folder, search=meta.get("search", ""),
+                scan=scan if version == dict_version(path) else "",  # not if ``files`` changed since
             )
         except DAMAGED:
             return None
@@ -80,7 +86,8 @@ class Snapshot:
 
     def meta(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
-                "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search}
+                "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search,
+                "scan": self.scan}
 
     def shard(self, i: int) -> dict[str, FileEntry]:
         if i not in self._shards:
@@ -123,7 +130,11 @@ class Snapshot:
         if old is None:
             shards = {i: {} for i in range(SHARDS)}
         else:
-            for path in old.files.keys() - self.files.keys():
+            if self.touched is not None:  # the files that went are among the few touched
+                gone: Iterable[str] = [p for p in self.touched if p in old.files and p not in self.files]
+            else:  # a set difference of 100k paths
+                gone = old.files.keys() - self.files.keys()
+            for path in gone:
                 i = shard_of(key_of(path))
                 shards.setdefault(i, dict(old.shard(i))).pop(path, None)
         for path, entry in changed.items():
@@ -142,15 +153,18 @@ class Snapshot:
             parts["graph"] = self.graph.dump()
         self._written = shards
         meta = self.meta()
-        same_meta = old is not None and {**meta, "scanned": 0} == {**old.meta(), "scanned": 0}
+        when = {"scanned": 0, "scan": None}  # when and what the scan saw: the same while ``files`` is
+        same_meta = old is not None and {**meta, **when} == {**old.meta(), **when} and self.scan in ("", old.scan)
         if not parts and not files_changed and same_meta:
             return
         os.makedirs(folder, exist_ok=True)
         for name, data in parts.items():
             write_marshal(os.path.join(folder, name), data)
+        path = os.path.join(folder, "files")
         if files_changed:  # the stats of 100k files: the ones that changed, appended (``write_dict``)
-            write_dict(os.path.join(folder, "files"), self.files, old.files if old is not None else None, self.touched)
-        write_marshal(os.path.join(folder, "meta"), meta)
+            write_dict(path, self.files, old.files if old is not None else None, self.touched)
+        version = dict_version(path)  # the meta file names the version of ``files`` it goes with
+        write_marshal(os.path.join(folder, "meta"), {**meta, "scan": (self.scan, version) if version else None})
 
     def as_read(self, out_dir: str, old: Snapshot | None) -> Snapshot:
         """This snapshot, once saved, as ``read`` would return it, with what is already in memory
