@@ -133,3 +133,47 @@ def test_builds_with_and_without_the_scan_digest_agree(sample_site: Path, tmp_pa
     assert cli_build(sample_site, out) == 0  # the files' stats (an hour back) were read again, not their pages
     assert unchanged(sample_site, out)
     assert tree(out) == clean_build(sample_site, tmp_path)
+
+
+def lib_build(site: Path, out: Path, search: bool = True) -> tuple[int, int, int]:
+    r = build(str(site), BuildOptions(out_dir=str(out), quiet=True, search=search))
+    return r.written, r.unchanged, r.removed
+
+
+@pytest.mark.parametrize("loss", ["page", "asset", "manifest", "whoosh", "staging", "replaced area"])
+def test_a_noop_puts_back_what_a_build_would(loss: str, sample_site: Path, tmp_path: Path) -> None:
+    """Nothing changed in the site, but something of the last build's output went (or a build
+    that stopped left its folders): the build does what it did before it could stop early."""
+    out = tmp_path / "out"
+    written, _, _ = lib_build(sample_site, out)
+    expected = tree(out)
+    if loss == "page":
+        (out / "site" / "index.html").unlink()
+    elif loss == "asset":
+        next((out / "site" / "assets").glob("*.css")).unlink()
+    elif loss == "manifest":
+        (out / ".manifest").unlink()
+    elif loss == "whoosh":
+        shutil.rmtree(out / "search_index")
+    elif loss == "staging":
+        (out / ".staging" / "site").mkdir(parents=True)
+    else:
+        (out / "site.old-1-0").mkdir()
+    again = lib_build(sample_site, out)
+    assert again[0] == {"page": 1, "asset": 1, "manifest": written}.get(loss, 0)
+    assert tree(out) == expected
+    assert {".toc", ".seg", ".meta"} <= {p.suffix for p in (out / "search_index").iterdir()}  # a whoosh index
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith((".staging", "site.old"))) == []
+    assert lib_build(sample_site, out) == (0, again[0] + again[1], 0)  # and now nothing is left to do
+
+
+def test_a_noop_without_search_drops_the_client_index(sample_site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    lib_build(sample_site, out)
+    clients = sum(1 for p in (out / "site" / "search-index").rglob("*") if p.is_file())
+    assert clients > 0
+    _, _, removed = lib_build(sample_site, out, search=False)
+    assert removed >= clients and not (out / "site" / "search-index").exists()
+    assert lib_build(sample_site, out, search=False)[0::2] == (0, 0)
+    assert lib_build(sample_site, out)[0] > 0  # and back
+    assert tree(out) == clean_build(sample_site, tmp_path)

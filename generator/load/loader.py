@@ -172,15 +172,18 @@ def _edit(
     edit can break is checked: the changed and new codes, their links, and that no code still
     names one that went. None when that check finds a problem (the full check reports it)."""
     before = {rel: from_record(old.entry(rel)[0]) for rel in (*after, *gone) if rel in old.files}
-    new.graph = old.graph.edited(before, after)
+    if before or after:
+        new.graph = old.graph.edited(before, after)
+    else:  # nothing changed: the graph is read only if a page to render needs it
+        new.share_graph(old)
     codes = LazyCodes(old, after, new.files)
     new.counts = dict(old.counts)
     for c in before.values():
         new.counts[c.system] -= 1
     for c in after.values():
         new.counts[c.system] = new.counts.get(c.system, 0) + 1
-    site = Site(site_dir, config, codes, LazyLists(codes, new.graph.children),
-                LazyLists(codes, new.graph.tops), new.counts)
+    site = Site(site_dir, config, codes, LazyLists(codes, lambda: new.graph.children),
+                LazyLists(codes, lambda: new.graph.tops), new.counts)
     came = [c for rel, c in after.items() if rel not in old.files]
     went = [key_of(rel) for rel in gone]
     if any(k in new.graph.children or k in new.graph.linked for k in went):

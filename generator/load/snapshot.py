@@ -4,6 +4,10 @@ One object, read at the start of a build and written once, at the end of a succe
 (``BuildState.save``): the content files' stats and digests, the parsed codes and the files
 each page wrote (in shards), the hierarchy and link graph, the digests of every other input,
 the output manifest, and the search state's token.
+
+It also names the versions of its two large tables it goes with (``scan``: the content files'
+stats; ``outputs``: the output manifest's), so that a build can tell from a scan's digest and
+two stats that nothing changed since, and stop (see ``state.standing``).
 """
 
 from __future__ import annotations
@@ -50,8 +54,12 @@ class Snapshot:
     # the digest of the scan (``load.scan.Prescan``) that ``files``' stats are ("": not known): a
     # scan with this digest finds every content file as ``files`` has it
     scan: str = ""
+    # the output manifest as the build that wrote this left it (``Publisher.stamp``): its stamp
+    # (``outputs.dict_stamp``) and how many files it names; () when not known
+    outputs: tuple[Any, ...] = ()
     touched: set[str] | None = None  # new: the only entries of ``files`` that can differ from the last build's
     _graph: Graph | None = None
+    _graph_of: Snapshot | None = field(default=None, repr=False, compare=False)  # see ``share_graph``
     _shards: dict[int, dict[str, FileEntry]] = field(default_factory=dict)
     _written: dict[int, dict[str, FileEntry]] = field(default_factory=dict)  # by ``save``
 
@@ -70,6 +78,7 @@ class Snapshot:
                 meta["env"], meta["layouts"], meta["templates"], meta["others"], meta["counts"], meta["scanned"],
                 files, folder, search=meta.get("search", ""),
                 scan=scan if version == dict_version(path) else "",  # not if ``files`` changed since
+                outputs=tuple(meta.get("outputs", ())),
             )
         except DAMAGED:
             return None
@@ -77,17 +86,24 @@ class Snapshot:
     @property
     def graph(self) -> Graph:
         if self._graph is None:
-            self._graph = Graph(*read_marshal(os.path.join(self.folder, "graph")))
+            if self._graph_of is not None:
+                self._graph = self._graph_of.graph
+            else:
+                self._graph = Graph(*read_marshal(os.path.join(self.folder, "graph")))
         return self._graph
 
     @graph.setter
     def graph(self, graph: Graph) -> None:
-        self._graph = graph
+        self._graph, self._graph_of = graph, None
+
+    def share_graph(self, old: Snapshot) -> None:
+        """This snapshot's graph is ``old``'s (no code moved), read only if a page needs it."""
+        self._graph, self._graph_of = None, old
 
     def meta(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
                 "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search,
-                "scan": self.scan}
+                "scan": self.scan, "outputs": self.outputs}
 
     def shard(self, i: int) -> dict[str, FileEntry]:
         if i not in self._shards:
@@ -143,19 +159,12 @@ class Snapshot:
                 shards[i] = dict(old.shard(i)) if old is not None else {}
             shards[i][path] = entry
         parts: dict[str, Any] = {f"shard-{i}": shard for i, shard in shards.items()}
-        if old is None:
-            files_changed = True
-        elif self.touched is not None:  # the few files read again, not a compare of 100k entries
-            files_changed = any(self.files.get(p) != old.files.get(p) for p in self.touched)
-        else:
-            files_changed = self.files != old.files
-        if old is None or self.graph != old.graph:
+        files_changed = old is None or not self.same_files(old)
+        if old is None or (self._graph_of is not old and self.graph != old.graph):
             parts["graph"] = self.graph.dump()
         self._written = shards
         meta = self.meta()
-        when = {"scanned": 0, "scan": None}  # when and what the scan saw: the same while ``files`` is
-        same_meta = old is not None and {**meta, **when} == {**old.meta(), **when} and self.scan in ("", old.scan)
-        if not parts and not files_changed and same_meta:
+        if not parts and not files_changed and old is not None and self.same_meta(old):
             return
         os.makedirs(folder, exist_ok=True)
         for name, data in parts.items():
@@ -166,14 +175,27 @@ class Snapshot:
         version = dict_version(path)  # the meta file names the version of ``files`` it goes with
         write_marshal(os.path.join(folder, "meta"), {**meta, "scan": (self.scan, version) if version else None})
 
+    def same_files(self, old: Snapshot) -> bool:
+        """Whether every content file's stat and digest is as in ``old``."""
+        if self.touched is not None:  # the few files read again, not a compare of 100k entries
+            return all(self.files.get(p) == old.files.get(p) for p in self.touched)
+        return self.files == old.files
+
+    def same_meta(self, old: Snapshot) -> bool:
+        """Whether the meta file would say what ``old``'s says (when and what the scan saw aside:
+        the same while ``files`` is, but a digest where ``old`` knew none)."""
+        when = {"scanned": 0, "scan": None}
+        return {**self.meta(), **when} == {**old.meta(), **when} and self.scan in ("", old.scan)
+
     def as_read(self, out_dir: str, old: Snapshot | None) -> Snapshot:
         """This snapshot, once saved, as ``read`` would return it, with what is already in memory
         kept: the graph, and the shards this build or the last one loaded. After a build that
         had no snapshot, the shards are read from disk when asked for (holding them all would
         hold every code)."""
         last = Snapshot(self.env, self.layouts, self.templates, self.others, self.counts, self.scanned,
-                        self.files, os.path.join(out_dir, SNAPSHOT), search=self.search)
-        last._graph = self._graph
+                        self.files, os.path.join(out_dir, SNAPSHOT), search=self.search, outputs=self.outputs)
+        shared = self._graph_of._graph if self._graph_of is not None else None
+        last._graph = self._graph if self._graph is not None else shared  # else read: it is as it was
         if old is not None:
             last._shards = {**old._shards, **self._written}
         return last
