@@ -88,8 +88,10 @@ def load_codes(
                 old = None
         # what a watcher saw change (every change: its stats are the last build's but for these)
         changed = prescan.changed if isinstance(prescan, Scanned) and old is previous is not None else None
-        if isinstance(prescan, Prescan) and old is not None and prescan.unchanged(old.scan, old.scanned - RACY_NS):
-            stats, scanned, changed = {}, prescan.started, set()  # as the last build saw them: a no-op
+        if isinstance(prescan, Prescan) and old is not None and prescan.unchanged(old.scan):
+            # every file as the last build saw it: only those it may have seen half written can differ
+            stats = {rel: (st[0], st[1]) for rel, st in old.files.items() if st[0] >= old.scanned - RACY_NS}
+            scanned, changed = prescan.started, set(stats)
         elif prescan is not None:
             stats, scanned = prescan.result(), prescan.started
         else:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import struct
 import time
 
 Stat = tuple[int, int]
@@ -51,9 +50,9 @@ class Prescan:
     """``scan(site_dir)`` running in a forked child; ``result()`` waits for it (or scans
     here, should the child fail). ``started``: time.time_ns() before the first stat.
 
-    The child sends a digest of what it found first, and its newest mtime: ``unchanged``
-    tells from those alone that the files are as the last build saw them (a no-op build),
-    without the parent reading and unpacking 98k stats it would only compare."""
+    The child sends a digest of what it found first: ``unchanged`` tells from it alone that
+    the files are as the last build saw them (a no-op build), without the parent reading and
+    unpacking 98k stats it would only compare."""
 
     def __init__(self, site_dir: str) -> None:
         self.site_dir = site_dir
@@ -61,7 +60,6 @@ class Prescan:
         self.pid = 0
         self.fd = -1
         self.digest = ""  # of the scan's marshal bytes (see ``scan_digest``); "": not known
-        self.newest = 0  # the newest mtime_ns among the files
         self._head = b""
         if not hasattr(os, "fork"):
             return
@@ -71,10 +69,8 @@ class Prescan:
             code = 1
             try:
                 os.close(r)
-                found = scan(site_dir)
-                data = marshal.dumps(found)
-                newest = max((st[0] for st in found.values()), default=0)
-                view = memoryview(_HEAD.pack(scan_digest(data), newest) + data)
+                data = marshal.dumps(scan(site_dir))
+                view = memoryview(scan_digest(data) + data)
                 while view:
                     view = view[os.write(w, view) :]
                 code = 0
@@ -84,23 +80,22 @@ class Prescan:
         self.pid, self.fd = pid, r
 
     def _read_head(self) -> bool:
-        """The digest and newest mtime, read once; False when the child sent none."""
-        while self.pid and len(self._head) < _HEAD.size:
-            chunk = os.read(self.fd, _HEAD.size - len(self._head))
+        """The digest, read once; False when the child sent none."""
+        while self.pid and len(self._head) < HEAD:
+            chunk = os.read(self.fd, HEAD - len(self._head))
             if not chunk:
                 return False
             self._head += chunk
-        if len(self._head) < _HEAD.size:
+        if len(self._head) < HEAD:
             return False
-        raw, self.newest = _HEAD.unpack(self._head)
-        self.digest = raw.hex()
+        self.digest = self._head.hex()
         return True
 
-    def unchanged(self, digest: str, before_ns: int) -> bool:
+    def unchanged(self, digest: str) -> bool:
         """Whether the files are exactly those of the scan named ``digest`` (each path, mtime
-        and size, in the same order), every one modified before ``before_ns``. If so, the rest
-        is not read: the child is told to stop (its pipe closed) and ``result`` must not be called."""
-        if not digest or not self._read_head() or self.digest != digest or self.newest >= before_ns:
+        and size, in the same order). If so, the rest is not read: the child is told to stop
+        (its pipe closed) and ``result`` must not be called."""
+        if not digest or not self._read_head() or self.digest != digest:
             return False
         self._reap()
         return True
@@ -130,13 +125,13 @@ class Prescan:
 
 
 def scan_digest(data: bytes) -> bytes:
-    """The digest of a scan's marshal bytes: equal digests, equal scans (16 bytes)."""
+    """The digest of a scan's marshal bytes: equal digests, equal scans (``HEAD`` bytes)."""
     import hashlib  # in the child: the parent never hashes a scan
 
-    return hashlib.blake2b(data, digest_size=16).digest()
+    return hashlib.blake2b(data, digest_size=HEAD).digest()
 
 
-_HEAD = struct.Struct("<16sq")  # what the child sends first: the scan's digest, the newest mtime_ns
+HEAD = 16  # what the child sends first: the scan's digest
 
 
 class Scanned:
