@@ -30,7 +30,7 @@ from .render.templating import TemplateCache
 from .render.whatsnew import releases, whatsnew_pages
 from .search import stage as search
 from .search.engine import whoosh_dir
-from .state import BuildState, Memory
+from .state import BuildState, Memory, standing
 
 
 @dataclass
@@ -72,6 +72,8 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
                             previous=memory.snapshot if memory else None)
     site, changes = loaded.site, loaded.changes
     guard_out_dir(site_dir, out_dir)
+    if memory is None and (last := standing(out_dir, changes, options.search, whoosh_dir(site_dir, options.out_dir))):
+        return last  # nothing changed since the last build, which stands: nothing to render or write
     templates = TemplateCache(os.path.join(out_dir, SNAPSHOT, "templates"))
     renderer = Renderer(site, os.path.join(site_dir, "layouts"), file_links=options.file_links,
                         descriptors=descriptors, bytecode_cache=templates, offline=options.offline,

@@ -83,6 +83,20 @@ def _size(path: str) -> int:
         return 0
 
 
+def dict_stamp(path: str) -> tuple[int, ...]:
+    """What tells one state of a journaled dict from another without reading it: the table's
+    identity and the journal's length (two stats)."""
+    return (*identity(path), _size(path + JOURNAL))
+
+
+def dict_version(path: str) -> tuple[Any, ...]:
+    """The version of the journaled dict at ``path`` that this process last read or wrote (its
+    table's identity, the journal's records); () when it did neither. Another process's write
+    since, even one cut short, makes ``read_dict`` see another version."""
+    kept = _JOURNALS.get(path)
+    return kept[:2] if kept else ()
+
+
 def read_dict(path: str) -> dict[Any, Any]:
     """A journaled dict: the table, with the journal's records applied in order. A record made
     for another table (one rewritten since), out of sequence or cut short ends the replay: what

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 
 from .errors import BuildError
 from .model.urls import safe_join
-from .outputs import DAMAGED, Output, digest, read_dict, write_dict
+from .outputs import DAMAGED, Output, dict_stamp, digest, read_dict, write_dict
 
 AREAS = ("site", "private")
 WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 SWAP_SHARE = 0.5  # an area more than this share rewritten is put in place whole (see ``commit``)
 SWAP_MIN = 2000  # ... and that many files at least
 MANIFEST = ".manifest"  # marshal: output file -> hash of its bytes
+STAGING = ".staging"
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Publisher:
     def __init__(self, out_dir: str, manifest: dict[str, str] | None = None) -> None:
         """``manifest``: the last build's, when the caller kept it (else read from the folder)."""
         self.out = os.path.abspath(out_dir)
-        self.staging = os.path.join(self.out, ".staging")
+        self.staging = os.path.join(self.out, STAGING)
         self.old = manifest if manifest is not None else self._read_manifest()
         self.new: dict[str, str] = {}
         self.changed: list[str] = []
@@ -292,6 +293,11 @@ class Publisher:
         after ``commit``: the entries that changed appended to its journal, or nothing."""
         write_dict(os.path.join(self.out, MANIFEST), self.new, self.old, self.touched)
 
+    def stamp(self) -> tuple[tuple[int, ...], int]:
+        """The manifest as ``write_manifest`` left it: its stamp (``manifest_stamp``) and how
+        many files it names."""
+        return manifest_stamp(self.out), len(self.new)
+
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
@@ -300,6 +306,21 @@ def left_trash(folder: str) -> list[str]:
     """The replaced copies of ``folder`` that another process left (see ``Publisher.later``)."""
     mine = f"{folder}.old-{os.getpid()}-"
     return [left for left in glob.glob(glob.escape(folder) + ".old-*") if not left.startswith(mine)]
+
+
+def manifest_stamp(out_dir: str) -> tuple[int, ...]:
+    """What tells the manifest in ``out_dir`` from another one, without reading it."""
+    return dict_stamp(os.path.join(os.path.abspath(out_dir), MANIFEST))
+
+
+def leftovers(out_dir: str) -> bool:
+    """Whether a build that stopped half way left its staging folder or a replaced area (which
+    ``Publisher.begin`` removes)."""
+    try:
+        names = os.listdir(out_dir)
+    except OSError:
+        return True
+    return STAGING in names or any(n.startswith(f"{a}.old-") for a in AREAS for n in names)
 
 
 def remove_folders(folders: Iterable[str]) -> None:

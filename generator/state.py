@@ -6,16 +6,22 @@ pages' files, the graph, the inputs' digests) and the compiled templates. ``save
 parts that changed, in an order that keeps a crash harmless: the manifest first (it names the
 files now live), then the search state, then the snapshot, whose meta file, written last, names
 them all. A crash half way leaves an older snapshot, which only means more work next time.
+
+The snapshot names the manifest it goes with (its stamp and size): a build that finds nothing
+changed (``standing``) stops there, reading neither the manifest nor the graph, rendering nothing.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .load.loader import Changes
 from .load.snapshot import Snapshot
-from .publish import Publisher
+from .publish import Publisher, Report, leftovers, manifest_stamp
 from .render.templating import TemplateCache
+from .search.stage import client_files
 
 
 @dataclass
@@ -60,7 +66,31 @@ class BuildState:
 
     def save(self) -> None:
         self.publisher.write_manifest()
+        self.snapshot.outputs = self.publisher.stamp()
         if self.search is not None:
             self.snapshot.search = self.search()
         self.snapshot.save(self.out_dir, self.previous)
         self.templates.save()
+
+
+def standing(out_dir: str, changes: Changes, search: bool, whoosh_dir: str) -> Report | None:
+    """The report of a build that has nothing to do, or None. Nothing changed since the last
+    build: no content file, the other inputs (the env digest) and the layouts the same (no code
+    was read); its outputs are there as it left them (the manifest it names, every other page,
+    a search index when one is asked for, none else) and nothing is left of a build that stopped.
+    Such a build would render, index and write nothing, nor change the build state."""
+    old, new = changes.old, changes.new
+    if old is None or not changes.lazy or changes.before or changes.after or changes.keys_changed:
+        return None
+    if not new.templates or not new.same_files(old) or new.scan not in ("", old.scan) or not old.outputs:
+        return None
+    stamp, count = old.outputs
+    clients = client_files(old.others)
+    if tuple(stamp) != manifest_stamp(out_dir) or bool(clients) != search or leftovers(out_dir):
+        return None
+    if search and not (old.search and os.path.isdir(whoosh_dir)):
+        return None
+    others = set(old.others).difference(clients)  # the pages a build renders again and compares
+    if not all(os.path.exists(os.path.join(out_dir, k)) for k in others):
+        return None
+    return Report(unchanged=count)

@@ -3,7 +3,7 @@ edit renders a few pages of 98k: loading every code would cost more than renderi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..model.code import Code
@@ -43,9 +43,14 @@ class LazyCodes(Mapping[Key, Code]):
 class LazyLists(Mapping[Any, list[Code]]):
     """``Site.children`` or ``Site.tops`` from the graph's keys and lazily loaded codes."""
 
-    def __init__(self, codes: LazyCodes, keys: dict[Any, tuple[Key, ...]]) -> None:
+    def __init__(self, codes: LazyCodes, keys: Callable[[], dict[Any, tuple[Key, ...]]]) -> None:
+        """``keys``: the graph's lists, asked for when first needed (a no-op build never does)."""
         self.codes = codes
-        self.lists = keys
+        self.keys_of = keys
+
+    @property
+    def lists(self) -> dict[Any, tuple[Key, ...]]:
+        return self.keys_of()
 
     def __getitem__(self, at: Any) -> list[Code]:
         return [self.codes[k] for k in self.lists[at]]

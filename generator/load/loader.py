@@ -87,14 +87,18 @@ def load_codes(
             old = previous if previous is not None else Snapshot.read(out_dir)
             if old is not None and old.env != env:
                 old = None
-        if prescan is not None:
+        # what a watcher saw change (every change: its stats are the last build's but for these)
+        changed = prescan.changed if isinstance(prescan, Scanned) and old is previous is not None else None
+        if isinstance(prescan, Prescan) and old is not None and prescan.unchanged(old.scan):
+            # every file as the last build saw it: only those it may have seen half written can differ
+            stats = {rel: (st[0], st[1]) for rel, st in old.files.items() if st[0] >= old.scanned - RACY_NS}
+            scanned, changed = prescan.started, set(stats)
+        elif prescan is not None:
             stats, scanned = prescan.result(), prescan.started
         else:
             assert scanning is not None
             stats = scanning.result()
     prev = old.files if old else {}
-    # what a watcher saw change (every change: its stats are the last build's but for these)
-    changed = prescan.changed if isinstance(prescan, Scanned) and old is previous is not None else None
     seen = stats if changed is None else {rel: stats[rel] for rel in changed if rel in stats}
     refuse_scanned_links(site_dir, seen)  # before any content file is read
     # A file written in the same clock tick as the last scan, after it, can have the stat the
@@ -121,6 +125,7 @@ def load_codes(
     same_layouts = old is not None and old.layouts == layouts
     # the templates' digests are the last build's, or made by the caller once the content passed
     new = Snapshot(env, layouts, old.templates if old and same_layouts else {}, scanned=scanned, records=fresh)
+    new.scan = prescan.digest if isinstance(prescan, Prescan) else ""
     new.files = prev.copy()
     for rel in gone:
         del new.files[rel]
@@ -170,15 +175,18 @@ def _edit(
     edit can break is checked: the changed and new codes, their links, and that no code still
     names one that went. None when that check finds a problem (the full check reports it)."""
     before = {rel: from_record(old.entry(rel)[0]) for rel in (*after, *gone) if rel in old.files}
-    new.graph = old.graph.edited(before, after)
+    if before or after:
+        new.graph = old.graph.edited(before, after)
+    else:  # nothing changed: the graph is read only if a page to render needs it
+        new.share_graph(old)
     codes = LazyCodes(old, after, new.files)
     new.counts = dict(old.counts)
     for c in before.values():
         new.counts[c.system] -= 1
     for c in after.values():
         new.counts[c.system] = new.counts.get(c.system, 0) + 1
-    site = Site(site_dir, config, codes, LazyLists(codes, new.graph.children),
-                LazyLists(codes, new.graph.tops), new.counts)
+    site = Site(site_dir, config, codes, LazyLists(codes, lambda: new.graph.children),
+                LazyLists(codes, lambda: new.graph.tops), new.counts)
     came = [c for rel, c in after.items() if rel not in old.files]
     went = [key_of(rel) for rel in gone]
     if any(k in new.graph.children or k in new.graph.linked for k in went):

@@ -4,19 +4,23 @@ One object, read at the start of a build and written once, at the end of a succe
 (``BuildState.save``): the content files' stats and digests, the parsed codes and the files
 each page wrote (in shards), the hierarchy and link graph, the digests of every other input,
 the output manifest, and the search state's token.
+
+It also names the versions of its two large tables it goes with (``scan``: the content files'
+stats; ``outputs``: the output manifest's), so that a build can tell from a scan's digest and
+two stats that nothing changed since, and stop (see ``state.standing``).
 """
 
 from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.code import Code
 from ..outputs import DAMAGED as FILE_DAMAGED
-from ..outputs import read_dict, read_marshal, write_dict, write_marshal
+from ..outputs import dict_version, read_dict, read_marshal, write_dict, write_marshal
 from .graph import Graph
 from .records import Key, Record, from_record, key_of
 
@@ -47,8 +51,15 @@ class Snapshot:
     records: dict[str, Record] = field(default_factory=dict)  # new: the files parsed this time
     pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # new: the pages rendered or kept
     search: str = ""  # the build that left the search state and indexes ("": none is current)
+    # the digest of the scan (``load.scan.Prescan``) that ``files``' stats are ("": not known): a
+    # scan with this digest finds every content file as ``files`` has it
+    scan: str = ""
+    # the output manifest as the build that wrote this left it (``Publisher.stamp``): its stamp
+    # (``outputs.dict_stamp``) and how many files it names; () when not known
+    outputs: tuple[Any, ...] = ()
     touched: set[str] | None = None  # new: the only entries of ``files`` that can differ from the last build's
     _graph: Graph | None = None
+    _graph_of: Snapshot | None = field(default=None, repr=False, compare=False)  # see ``share_graph``
     _shards: dict[int, dict[str, FileEntry]] = field(default_factory=dict)
     _written: dict[int, dict[str, FileEntry]] = field(default_factory=dict)  # by ``save``
 
@@ -60,10 +71,14 @@ class Snapshot:
             meta = read_marshal(os.path.join(folder, "meta"))
             if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
                 return None
-            files = read_dict(os.path.join(folder, "files"))
+            path = os.path.join(folder, "files")
+            files = read_dict(path)
+            scan, version = meta.get("scan") or ("", ())
             return cls(
                 meta["env"], meta["layouts"], meta["templates"], meta["others"], meta["counts"], meta["scanned"],
                 files, folder, search=meta.get("search", ""),
+                scan=scan if version == dict_version(path) else "",  # not if ``files`` changed since
+                outputs=tuple(meta.get("outputs", ())),
             )
         except DAMAGED:
             return None
@@ -71,16 +86,24 @@ class Snapshot:
     @property
     def graph(self) -> Graph:
         if self._graph is None:
-            self._graph = Graph(*read_marshal(os.path.join(self.folder, "graph")))
+            if self._graph_of is not None:
+                self._graph = self._graph_of.graph
+            else:
+                self._graph = Graph(*read_marshal(os.path.join(self.folder, "graph")))
         return self._graph
 
     @graph.setter
     def graph(self, graph: Graph) -> None:
-        self._graph = graph
+        self._graph, self._graph_of = graph, None
+
+    def share_graph(self, old: Snapshot) -> None:
+        """This snapshot's graph is ``old``'s (no code moved), read only if a page needs it."""
+        self._graph, self._graph_of = None, old
 
     def meta(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "env": self.env, "layouts": self.layouts, "templates": self.templates,
-                "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search}
+                "others": self.others, "counts": self.counts, "scanned": self.scanned, "search": self.search,
+                "scan": self.scan, "outputs": self.outputs}
 
     def shard(self, i: int) -> dict[str, FileEntry]:
         if i not in self._shards:
@@ -123,7 +146,11 @@ class Snapshot:
         if old is None:
             shards = {i: {} for i in range(SHARDS)}
         else:
-            for path in old.files.keys() - self.files.keys():
+            if self.touched is not None:  # the files that went are among the few touched
+                gone: Iterable[str] = [p for p in self.touched if p in old.files and p not in self.files]
+            else:  # a set difference of 100k paths
+                gone = old.files.keys() - self.files.keys()
+            for path in gone:
                 i = shard_of(key_of(path))
                 shards.setdefault(i, dict(old.shard(i))).pop(path, None)
         for path, entry in changed.items():
@@ -132,25 +159,33 @@ class Snapshot:
                 shards[i] = dict(old.shard(i)) if old is not None else {}
             shards[i][path] = entry
         parts: dict[str, Any] = {f"shard-{i}": shard for i, shard in shards.items()}
-        if old is None:
-            files_changed = True
-        elif self.touched is not None:  # the few files read again, not a compare of 100k entries
-            files_changed = any(self.files.get(p) != old.files.get(p) for p in self.touched)
-        else:
-            files_changed = self.files != old.files
-        if old is None or self.graph != old.graph:
+        files_changed = old is None or not self.same_files(old)
+        if old is None or (self._graph_of is not old and self.graph != old.graph):
             parts["graph"] = self.graph.dump()
         self._written = shards
         meta = self.meta()
-        same_meta = old is not None and {**meta, "scanned": 0} == {**old.meta(), "scanned": 0}
-        if not parts and not files_changed and same_meta:
+        if not parts and not files_changed and old is not None and self.same_meta(old):
             return
         os.makedirs(folder, exist_ok=True)
         for name, data in parts.items():
             write_marshal(os.path.join(folder, name), data)
+        path = os.path.join(folder, "files")
         if files_changed:  # the stats of 100k files: the ones that changed, appended (``write_dict``)
-            write_dict(os.path.join(folder, "files"), self.files, old.files if old is not None else None, self.touched)
-        write_marshal(os.path.join(folder, "meta"), meta)
+            write_dict(path, self.files, old.files if old is not None else None, self.touched)
+        version = dict_version(path)  # the meta file names the version of ``files`` it goes with
+        write_marshal(os.path.join(folder, "meta"), {**meta, "scan": (self.scan, version) if version else None})
+
+    def same_files(self, old: Snapshot) -> bool:
+        """Whether every content file's stat and digest is as in ``old``."""
+        if self.touched is not None:  # the few files read again, not a compare of 100k entries
+            return all(self.files.get(p) == old.files.get(p) for p in self.touched)
+        return self.files == old.files
+
+    def same_meta(self, old: Snapshot) -> bool:
+        """Whether the meta file would say what ``old``'s says (when and what the scan saw aside:
+        the same while ``files`` is, but a digest where ``old`` knew none)."""
+        when = {"scanned": 0, "scan": None}
+        return {**self.meta(), **when} == {**old.meta(), **when} and self.scan in ("", old.scan)
 
     def as_read(self, out_dir: str, old: Snapshot | None) -> Snapshot:
         """This snapshot, once saved, as ``read`` would return it, with what is already in memory
@@ -158,8 +193,9 @@ class Snapshot:
         had no snapshot, the shards are read from disk when asked for (holding them all would
         hold every code)."""
         last = Snapshot(self.env, self.layouts, self.templates, self.others, self.counts, self.scanned,
-                        self.files, os.path.join(out_dir, SNAPSHOT), search=self.search)
-        last._graph = self._graph
+                        self.files, os.path.join(out_dir, SNAPSHOT), search=self.search, outputs=self.outputs)
+        shared = self._graph_of._graph if self._graph_of is not None else None
+        last._graph = self._graph if self._graph is not None else shared  # else read: it is as it was
         if old is not None:
             last._shards = {**old._shards, **self._written}
         return last

@@ -6,7 +6,7 @@ carried over. Codes that come or go are placed first by ``churn``."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..model.code import Code
@@ -139,8 +139,10 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
             edited.add(i)
     outputs: list[Output] = []
     try:
-        outputs += [patched_term_file(i, state, bound, live, encode, edited)
-                    for i in sorted({term_shard(t) for t in encode})]
+        by_shard: dict[int, list[str]] = {}  # each term hashed once, not once per shard
+        for t in encode:
+            by_shard.setdefault(term_shard(t), []).append(t)
+        outputs += [patched_term_file(i, state, bound, live, by_shard[i], edited) for i in sorted(by_shard)]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a file of the last build missing or not ours: made whole
     wanted = vocab_parts(state.vocab, {vocab_key(t) for t in terms})
@@ -166,16 +168,16 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
     return Prepared(docs, synonyms, state, outputs, moved.removed if moved else [], dropped)
 
 
-def patched_term_file(i: int, state: State, bound: float, live: str, terms: set[str], edited: set[int]) -> Output:
-    """The term shard ``i`` of the last build with the postings of ``terms`` made again (the
-    others as they were), a common term's patched where it can be (``patched_postings``)."""
+def patched_term_file(i: int, state: State, bound: float, live: str, terms: Iterable[str],
+                      edited: set[int]) -> Output:
+    """The term shard ``i`` of the last build with the postings of ``terms`` (its own) made
+    again (the others as they were), a common term's patched where it can be
+    (``patched_postings``)."""
 
     data = read_script(f"{live}/t/{i}.js")
     assert isinstance(data, dict)
     shard = state.shard(i)
     for t in terms:
-        if term_shard(t) != i:
-            continue
         if t not in shard:
             data.pop(t, None)
             continue
