@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
@@ -21,6 +22,7 @@ from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
+from .once import Header, PerCode
 from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
 from .sitemap import sitemaps
 from .templating import PageEnvironment
@@ -57,7 +59,9 @@ class SeventhTable(NamedTuple):
     source: Code | None  # the ancestor the page takes its 7th character from; None: its own
     href: str
     rows: list[SeventhRow]
-    shared: Markup | None = None  # the archive: the source's seventh.js in place of the table
+    # the table's HTML, rendered once for the pages that show it alike (``once``), or in the
+    # archive the source's seventh.js in place of the table
+    shared: Markup | None = None
 
 
 class ListItem(NamedTuple):
@@ -74,8 +78,21 @@ def entry_label(code: Code) -> str:
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps made one per call
 
 
+def to_json(value: Any) -> str:
+    """``_JSON.encode(value)``, the same text, without the encoder json makes on each call (a
+    third of the time of a code page's small JSON-LD): strings by json's own C function."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is dict and all(type(k) is str for k in value):
+        return "{" + ",".join(f"{encode_basestring(k)}:{to_json(v)}" for k, v in value.items()) + "}"
+    if kind is list:
+        return "[" + ",".join(map(to_json, value)) + "]"
+    return _JSON.encode(value)  # numbers, booleans, None, and anything else as json writes them
+
+
 def json_ld(data: Any) -> Markup:
-    text = _JSON.encode(data)
+    text = to_json(data)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
@@ -112,7 +129,12 @@ class Renderer:
         # inherited notes and the 7th-character table, unless their text names the page's code
         self._ancestors: dict[Key, list[Code]] = {}
         self._inherited: dict[tuple[Key, int], tuple[list[ShownGroup], list[ShownGroup], frozenset[str]]] = {}
-        self._sevenths: dict[tuple[Key, str | None, int], SeventhTable] = {}
+        self._sevenths: dict[tuple[Key, str | None, int], tuple[SeventhTable, PerCode]] = {}
+        # parts rendered once for the pages that show them alike (``once``): the breadcrumb by
+        # parent and links memo, the site's header by links memo
+        self._breadcrumbs: dict[tuple[tuple[str, str | None], int], Markup] = {}
+        self._headers: dict[int, Markup] = {}
+        self._header: Header | None = None
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -169,6 +191,30 @@ class Renderer:
         if entries is None:
             entries = self._crumbs[key] = self.entries(self.ancestors(code), links)
         return entries
+
+    def breadcrumb(self, code: Code, links: Links) -> Markup:
+        """The layouts' ``breadcrumb`` macro, rendered once for siblings: a macro sees only what
+        it is given, and siblings give it the same (their links to anything outside their own
+        folders are the same: one links memo)."""
+        key = ((code.system, code.parent), id(links.memo))
+        html = self._breadcrumbs.get(key)
+        if html is None:
+            system = self.config.systems[code.system]
+            html = self._breadcrumbs[key] = self.macro("breadcrumb")(system, self.ancestor_entries(code, links), links)
+        return html
+
+    def header(self, page_url: str, links: Links) -> Markup | None:
+        """The site's header (``partials/header.html``) as the page shows it, rendered once for
+        the pages with the same links memo; None where it is the page's own (``once.Header``)."""
+        if self._header is None:
+            self._header = Header(self.env, "partials/header.html", self.config.nav)
+        if not self._header.shared(page_url, links.own):
+            return None
+        html = self._headers.get(id(links.memo))
+        if html is None:
+            page = self.env.get_template("partials/header.html").render(links=links, page_url=page_url)
+            html = self._headers[id(links.memo)] = Markup(page)
+        return html
 
     def ancestors(self, code: Code) -> list[Code]:
         """``Site.ancestors``, kept by parent: siblings share them (the list is not to be changed)."""
@@ -333,8 +379,10 @@ class Renderer:
         key = (source.key, own, id(links.memo))
         found = self._sevenths.get(key)
         if found is None:
-            found = self._sevenths[key] = SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
-        return found
+            table = SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
+            once = PerCode(lambda page: self.macro("seventh_table")(table.rows, page), code.code)
+            found = self._sevenths[key] = (table, once)
+        return found[0]._replace(shared=found[1](code.code))
 
     def seventh_rows(self, source: Code, page: Code, own: str | None, links: Links) -> list[SeventhRow]:
         return [
@@ -411,6 +459,7 @@ class Renderer:
             "system": system,
             "title": title,
             "ancestors": self.ancestor_entries(code, links),
+            "breadcrumb_html": self.breadcrumb(code, links),
             "children": self.entries(self.site.children.get(code.key, []), links),
             "related": related,
             "replaced_by": self.entries(
@@ -426,6 +475,10 @@ class Renderer:
         }
         if self.offline:
             ctx["shared_header"] = reference(links[HEADER_URL])
+        else:
+            header = self.header(url, links)
+            if header is not None:
+                ctx["shared_header"] = header
         page = self.env.get_template(template).render(ctx)
         return [Output("site", f"{base}/index.html", page.encode()), *fragments, *self.shared_files(code)]
 
