@@ -27,15 +27,17 @@ class Header:
     level, and the strings that would make it differ for one page."""
 
     def __init__(self, env: Environment, name: str, nav: Iterable[tuple[str, str]]) -> None:
-        self.targets = header_targets(env, name)
-        if self.targets is not None:
-            self.targets |= {href for _, href in nav}
+        targets = header_targets(env, name)
+        self.known = targets is not None
+        self.targets = (targets or set()) | {href for _, href in nav}
+        # every folder a target is in, at any depth ("/a/b/c" -> "/", "/a/", "/a/b/")
+        self.folders = {t[: i + 1] for t in self.targets for i, ch in enumerate(t) if ch == "/"}
 
     def shared(self, page_url: str, own: str) -> bool:
         """Whether the page at ``page_url`` (its folder ``own``) shows the header as the other
         pages of its folder level do: no target of the header is in its folder (a link from
         there is the page's own) and none equals its URL (the current nav entry)."""
-        return self.targets is not None and not any(t.startswith(own) or t == page_url for t in self.targets)
+        return self.known and own not in self.folders and page_url not in self.targets
 
 
 def header_targets(env: Environment, name: str) -> set[str] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
@@ -75,24 +74,24 @@ def entry_label(code: Code) -> str:
     return f"Chapter {code.code}" if code.kind == "chapter" else code.code
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps made one per call
+# A code page's JSON-LD, as ``json.dumps(the dict, ensure_ascii=False, separators=(",", ":"))``
+# writes it (tests/test_pages.py holds the dict): written out, each string by json's own C
+# function, as json's encoder costs more to set up than the whole text takes to write.
+_CODE_LD = ('{"@context":"https://schema.org","@type":"WebPage","name":%s,"url":%s,'
+            '"mainEntity":{"@type":"MedicalCode","codeValue":%s,"codingSystem":%s}%s}')
+_GATED_LD = (',"isAccessibleForFree":false,"hasPart":[{"@type":"WebPageElement",'
+             '"isAccessibleForFree":false,"cssSelector":".gated-section"}]')
 
 
-def to_json(value: Any) -> str:
-    """``_JSON.encode(value)``, the same text, without the encoder json makes on each call (a
-    third of the time of a code page's small JSON-LD): strings by json's own C function."""
-    kind = type(value)
-    if kind is str:
-        return encode_basestring(value)
-    if kind is dict and all(type(k) is str for k in value):
-        return "{" + ",".join(f"{encode_basestring(k)}:{to_json(v)}" for k, v in value.items()) + "}"
-    if kind is list:
-        return "[" + ",".join(map(to_json, value)) + "]"
-    return _JSON.encode(value)  # numbers, booleans, None, and anything else as json writes them
+def code_json_ld(name: str, url: str, code: str, system: str, gated: bool) -> Markup:
+    """A code page's schema.org WebPage of a MedicalCode; gated: marked not free, with its part."""
+    text = _CODE_LD % (encode_basestring(name), encode_basestring(url), encode_basestring(code),
+                       encode_basestring(system), _GATED_LD if gated else "")
+    return script_json(text)
 
 
-def json_ld(data: Any) -> Markup:
-    text = to_json(data)
+def script_json(text: str) -> Markup:
+    """JSON inside a script element: no character can end it."""
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
@@ -382,7 +381,8 @@ class Renderer:
             table = SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
             once = PerCode(lambda page: self.macro("seventh_table")(table.rows, page), code.code)
             found = self._sevenths[key] = (table, once)
-        return found[0]._replace(shared=found[1](code.code))
+        table, once = found
+        return SeventhTable(table.source, table.href, table.rows, once(code.code))
 
     def seventh_rows(self, source: Code, page: Code, own: str | None, links: Links) -> list[SeventhRow]:
         return [
@@ -433,22 +433,8 @@ class Renderer:
         notes = self.notes_of(code, code, links)
         ancestors = self.ancestors(code)
         inherited, range_notes = self.inherited_notes(code, ancestors, links)
-        ld: dict[str, Any] = {
-            "@context": "https://schema.org",
-            "@type": "WebPage",
-            "name": f"{system.name} {code.code}" + (f": {title}" if title else ""),
-            "url": self.config.base_url + url,
-            "mainEntity": {
-                "@type": "MedicalCode",
-                "codeValue": code.code,
-                "codingSystem": system.name,
-            },
-        }
-        if code.gated_sections:
-            ld["isAccessibleForFree"] = False
-            ld["hasPart"] = [
-                {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": ".gated-section"}
-            ]
+        name = f"{system.name} {code.code}" + (f": {title}" if title else "")
+        ld = code_json_ld(name, self.config.base_url + url, code.code, system.name, bool(code.gated_sections))
         template = self.template_for(code)
         ctx = {
             "page_url": url,
@@ -471,7 +457,7 @@ class Renderer:
             "range_notes": range_notes,
             "seventh": self.seventh_table(code, ancestors, links),
             "sections": sections,
-            "json_ld": json_ld(ld),
+            "json_ld": ld,
         }
         if self.offline:
             ctx["shared_header"] = reference(links[HEADER_URL])
