@@ -87,7 +87,7 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
         todo = plan(site, changes, publisher, renderer.template_for)
         # 3. render
         render_codes(todo, renderer, publisher, changes.new.pages, options.jobs, options.quiet)
-        others = render_other_pages(site_dir, renderer, changes, publisher, files)
+        others = render_other_pages(site_dir, renderer, changes, publisher, files, warm=memory is not None)
         # 4. index
         if options.search:
             indexed = search.index(site, loaded.synonyms, publisher, whoosh_dir(site_dir, options.out_dir),
@@ -112,19 +112,23 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
 
 
 def render_other_pages(
-    site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher, files: Assets
+    site_dir: str, renderer: Renderer, changes: Changes, publisher: Publisher, files: Assets, warm: bool = False
 ) -> list[str]:
     """System indexes, fixed pages, sitemaps (kept while no code came or went) and assets;
-    returns their publisher keys."""
-    keys, releases = whatsnew(renderer, changes, publisher)
+    returns their publisher keys. ``warm``: builds will follow in this process (the dev server)."""
+    last = last_outputs(changes, (*news_prefixes(renderer), SITEMAPS))
+    last_news = [k for p in news_prefixes(renderer) for k in last[p]]
+    keys, releases = whatsnew(renderer, changes, publisher, last_news)
     news = [whatsnew_url(renderer.config.systems[sid].url_prefix, r) for sid, rs in releases.items() for r in rs]
-    same_news = set(keys) == {k for p in news_prefixes(renderer) for k in last_outputs(changes, p)}
+    same_news = set(keys) == set(last_news)
     keys += publisher.add_all(renderer.system_pages(releases))
     keys += publisher.add_all(renderer.fixed_pages())
     same_urls = changes.old is not None and not changes.keys_changed and same_news
-    kept = sitemap_keys(changes)
+    kept = sitemap_keys(last[SITEMAPS])
     if same_urls and publisher.keep(kept):
         keys += kept
+        if warm:
+            renderer.warm_sitemap()
     else:
         keys += publisher.add_all(renderer.sitemaps(renderer.sitemap_urls(news)))
     keys += publisher.add_all(asset_outputs(site_dir, files or None))  # read here if the load did not
@@ -145,13 +149,14 @@ def news_prefixes(renderer: Renderer) -> list[str]:
     return [f"site/{s.url_prefix}/whats-new/" for s in renderer.config.systems.values()]
 
 
-def whatsnew(renderer: Renderer, changes: Changes, publisher: Publisher) -> tuple[list[str], dict[str, list[str]]]:
+def whatsnew(
+    renderer: Renderer, changes: Changes, publisher: Publisher, kept: list[str]
+) -> tuple[list[str], dict[str, list[str]]]:
     """The "What's new" pages (their publisher keys) and the releases each system index links.
-    An edit that touches no code with a history keeps the last build's pages (and reads no
-    other code); otherwise they are made from every code's history."""
+    An edit that touches no code with a history keeps the last build's pages (``kept``, and
+    reads no other code); otherwise they are made from every code's history."""
     prefixes = {s.url_prefix: sid for sid, s in renderer.config.systems.items()}
     if changes.lazy and not any(c.history for c in (*changes.before.values(), *changes.after.values())):
-        kept = [k for p in news_prefixes(renderer) for k in last_outputs(changes, p)]
         if publisher.keep(kept):
             found: dict[str, list[str]] = {}
             for k in kept:
@@ -163,15 +168,27 @@ def whatsnew(renderer: Renderer, changes: Changes, publisher: Publisher) -> tupl
     return publisher.add_all(whatsnew_pages(renderer, made)), {sid: list(r) for sid, r in made.items()}
 
 
-def last_outputs(changes: Changes, prefix: str) -> list[str]:
-    """The last build's files under ``prefix`` that are not code pages'."""
-    return [k for k in (changes.old.others if changes.old else ()) if k.startswith(prefix)]
+SITEMAPS = "site/sitemaps/"
 
 
-def sitemap_keys(changes: Changes) -> list[str]:
-    """The last build's sitemap files: the same while no code came or went. Must name every
-    file ``Renderer.sitemaps`` writes (the random-edit test fails if one is left out)."""
-    return ["site/sitemap.xml", "site/robots.txt", *last_outputs(changes, "site/sitemaps/")]
+def last_outputs(changes: Changes, prefixes: Sequence[str]) -> dict[str, list[str]]:
+    """The last build's files under each of ``prefixes`` that are not code pages', in one pass
+    (the others hold the client index's 7k files)."""
+    found: dict[str, list[str]] = {p: [] for p in prefixes}
+    starts = tuple(prefixes)
+    for k in changes.old.others if changes.old else ():
+        if k.startswith(starts):
+            for p in prefixes:
+                if k.startswith(p):
+                    found[p].append(k)
+    return found
+
+
+def sitemap_keys(sitemaps: list[str]) -> list[str]:
+    """The last build's sitemap files (``sitemaps``: those under SITEMAPS): the same while no
+    code came or went. Must name every file ``Renderer.sitemaps`` writes (the random-edit test
+    fails if one is left out)."""
+    return ["site/sitemap.xml", "site/robots.txt", *sitemaps]
 
 
 def guard_out_dir(site_dir: str, out_dir: str) -> None:

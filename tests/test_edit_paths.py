@@ -5,6 +5,7 @@ without loading every code. Builds into one output folder with the build state i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from generator.errors import CheckFailed
 from generator.publish import Report
 from generator.search.client import TERM_SHARDS
 from generator.state import Memory
+from tests.conftest import ROOT
 from tests.test_incremental import clean_build, tree
 
 CODES = Path("content") / "codes" / "icd10cm"
@@ -131,4 +133,98 @@ def test_a_new_code_and_its_deletion_rewrite_a_few_index_files(sample_site: Path
     went = server.build()
     assert went.removed >= 1 and not (server.out / "site" / "icd-10-cm" / "S72.001W").exists()
     assert went.written <= 50 and len(index_files(went)) <= 45, (went.written, index_files(went))
+    assert_equals_clean(server, tmp_path)
+
+
+@pytest.mark.parametrize("twin", ["abc", "aBc", "ABc"])
+def test_a_new_code_twin_in_another_case_is_refused_as_the_full_check_does(twin: str, tmp_path: Path) -> None:
+    """A new file whose code differs from another's only in case (one page on a case-insensitive
+    disk): an editor's build, which checks the new file only, finds its case twin and refuses
+    with the full check's line; without the twin, the same kind of new code builds."""
+    from generator.load.loader import has_case_twin
+    from tests.test_messages import BASE_CONFIG, minimal, write_site
+
+    site = write_site(tmp_path / "site", {
+        "content/site.yaml": BASE_CONFIG + "  - {id: misc, name: Misc, url_prefix: misc, pattern: '^[A-Za-z]+$', "
+        "copyright: x}\n",
+        "content/codes/misc/ABC.md": minimal("ABC", system="misc"),
+    })
+    for part in ("layouts", "assets"):
+        shutil.copytree(ROOT / part, site / part)
+    out, memory = tmp_path / "out", Memory()
+    build(str(site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    (site / "content/codes/misc/Xyz.md").write_text(minimal("Xyz", system="misc"))  # no twin: builds
+    build(str(site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    (site / f"content/codes/misc/{twin}.md").write_text(minimal(twin, system="misc"))
+    with pytest.raises(CheckFailed) as failed:
+        build(str(site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    assert [f"{e.path}:{e.line}: {e.field}: {e.message}" for e in failed.value.errors] == [
+        f"content/codes/misc/{twin}.md:2: code: duplicate code '{twin}' (also in content/codes/misc/ABC.md)"]
+    files = dict.fromkeys(["content/codes/misc/ABC.md", "content/codes/misc/Xyz.md"])
+    assert not has_case_twin(["content/codes/misc/Abd.md"], files)
+    long_name = "content/codes/misc/" + "a" * 12 + ".md"
+    assert has_case_twin([long_name], {**files, long_name.replace("aaa.md", "aAa.md"): None})
+
+
+def test_common_terms_patched_after_an_edit_equal_a_clean_build(
+    sample_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A term in more documents than the client keeps postings for (``POSTINGS_CAP``: 2,000,
+    here 6, with a coarse document-frequency grid, so that the sample has common terms) is
+    patched after an edit from the last build's postings and the edited documents, without the
+    impacts of its other documents: new codes under one parent (their ancestors' priors move),
+    a title that takes a common word and drops it, a body edit, codes that go, a kept document
+    that leaves a term. Each build equals a clean one; the patch was taken, and refused where a
+    kept document went (the one that takes its place is not known)."""
+    from generator.search import edit, scores
+
+    monkeypatch.setattr(scores, "POSTINGS_CAP", 6)
+    monkeypatch.setattr(scores, "DF_GRID", 1)
+    taken: list[bool] = []
+    patched = edit.patched_postings
+
+    def counted(*args: object, **kw: object) -> list[int] | None:
+        out = patched(*args, **kw)  # type: ignore[arg-type]
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(edit, "patched_postings", counted)
+    server = Server(sample_site, tmp_path / "out")
+    leaf = sample_site / CODES / "S72.001A.md"
+    for n, code in enumerate(["S72.001W", "S72.002W", "S72.009W"]):
+        text = leaf.read_text().replace("code: S72.001A\n", f"code: {code}\n")
+        (sample_site / CODES / f"{code}.md").write_text(text.replace("title: ", f"title: Copy {n} of ", 1))
+        server.build()
+        assert_equals_clean(server, tmp_path)
+    server.edit(CODES / "S73.014A.md", "title: ", "title: Fracture and ")
+    assert_equals_clean(server, tmp_path)
+    server.edit(CODES / "S73.014A.md", "title: Fracture and ", "title: ")
+    assert_equals_clean(server, tmp_path)
+    path = sample_site / CODES / "S72.001B.md"
+    path.write_text(path.read_text().rstrip("\n") + "\n\nA closed fracture of the right femur, initial encounter.\n")
+    server.build()
+    assert_equals_clean(server, tmp_path)
+    for code in ["S72.002W", "S72.001W"]:
+        (sample_site / CODES / f"{code}.md").unlink()
+        server.build()
+        assert_equals_clean(server, tmp_path)
+    assert True in taken, taken
+    taken.clear()  # the category's short title weighs most in "fracture": kept, then gone from it
+    server.edit(CODES / "S72.md", "title: Fracture of femur", "title: Injury of femur")
+    assert_equals_clean(server, tmp_path)
+    assert False in taken, taken
+
+
+def test_a_page_that_is_not_a_code_page_goes_when_an_edit_no_longer_makes_it(sample_site: Path, tmp_path: Path) -> None:
+    """An edit carries the last build's files over; one that is not a code page (a "What's
+    new" page, a client index file) is carried only when the edit makes or keeps it again: a
+    release that loses its last code loses its page, as in a clean build."""
+    server = Server(sample_site, tmp_path / "out")
+    page = server.out / "site" / "icd-10-cm" / "whats-new" / "2031" / "index.html"
+    server.edit(CODES / "S72.001B.md", "\n---\n", "\nhistory:\n- {release: '2031', action: added}\n---\n")
+    assert page.exists()
+    assert_equals_clean(server, tmp_path)
+    report = server.edit(CODES / "S72.001B.md", "history:\n- {release: '2031', action: added}\n", "")
+    assert report.removed >= 1 and report.written < 10, report
+    assert not page.exists()
     assert_equals_clean(server, tmp_path)

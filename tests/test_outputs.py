@@ -133,3 +133,33 @@ def test_a_layout_change_puts_the_area_in_place_whole(
         os.rename(folder, out / f"site.old-1-{i}")
     build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True))
     assert not list(out.glob("site.old*"))
+
+
+def test_an_edit_that_swaps_an_area_keeps_the_carried_pages(
+    sample_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit renders a few pages and carries the rest of the last build over, unread; when
+    its few files still cross the share that puts an area in place whole (here made tiny), the
+    carried pages are linked into the new area too, and the manifest the dev server keeps in
+    memory names every file. The emptied staging folder is handed over with the trash (a rename
+    instead of a walk) and nothing of it is left once the trash is emptied."""
+    out = tmp_path / "out"
+    memory = Memory()
+    first = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+    publish.remove_folders(first.trash)
+    monkeypatch.setattr(publish, "SWAP_MIN", 1)
+    monkeypatch.setattr(publish, "SWAP_SHARE", 0.001)
+    page = sample_site / "content" / "codes" / "icd10cm" / "S73.014A.md"
+    for n in range(2):
+        page.write_text(page.read_text().rstrip("\n") + f"\n\nSwap edit {n}.\n")
+        report = build(str(sample_site), BuildOptions(out_dir=str(out), quiet=True, memory=memory))
+        assert report.written < 40 and report.unchanged > 100  # an edit, not a rebuild
+        assert any(os.path.basename(t).startswith("site.old-") for t in report.trash)
+        assert not (out / ".staging").exists()
+        publish.remove_folders(report.trash)
+        assert tree(out) == clean_build(sample_site, tmp_path)
+        assert memory.manifest is not None
+        assert set(memory.manifest) == set(tree(out))
+    memory.flush()
+    assert read_dict(str(out / MANIFEST)) == memory.manifest
+    assert not [p.name for p in out.iterdir() if ".old-" in p.name]

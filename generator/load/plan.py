@@ -66,7 +66,7 @@ def plan(site: Site, changes: Changes, publisher: Publisher, template_for: Calla
         todo = sorted(k for k in render if k in site.codes)
         shown = [site.codes[key].path for key in todo] + [p for p in changes.before if p not in changes.after]
         drop = {k for path in shown if path in old.files for k in old.entry(path)[1]}
-        publisher.carry(drop.union(old.others))
+        publisher.carry(drop, old.others)
         return todo
     todo = []
     stale = {t for t, d in changes.new.templates.items() if old.templates.get(t) != d}

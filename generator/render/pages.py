@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -16,14 +16,14 @@ from ..mentions import all_mentions
 from ..model.code import Code, Key, summary
 from ..model.schema import NOTE_KINDS, RELATIONS
 from ..model.site import Site
-from ..model.urls import code_url, code_urls, whatsnew_url
+from ..model.urls import code_url, key_of, path_of, whatsnew_url
 from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
 from .once import Header, PerCode
 from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
-from .sitemap import sitemaps
+from .sitemap import by_key, kept_urls, ordered_code_urls, sitemaps
 from .templating import PageEnvironment
 
 Descriptors = Mapping[tuple[str, str], str]
@@ -503,6 +503,22 @@ class Renderer:
         urls = ["/", "/search/"]
         urls += [f"/{s.url_prefix}/" for s in self.config.systems.values()]
         urls += extra
-        prefixes = {sid: s.url_prefix for sid, s in self.config.systems.items()}
-        urls += sorted(code_urls(prefixes, self.site.codes))  # by key: none is read
+        urls += ordered_code_urls(self._prefixes(), *self._code_names())  # none is read
         return urls
+
+    def warm_sitemap(self) -> None:
+        """Make the code pages' URLs now, for the next build in this process to patch (the
+        dev server: a code that comes then costs a few milliseconds)."""
+        if not kept_urls(key_of):  # named as an edit's build names them: by content path
+            files = getattr(self.site.codes, "files", None)
+            names = files.keys() if files is not None else [path_of(k) for k in self.site.codes]
+            ordered_code_urls(self._prefixes(), names, key_of)
+
+    def _prefixes(self) -> dict[str, str]:
+        return {sid: s.url_prefix for sid, s in self.config.systems.items()}
+
+    def _code_names(self) -> tuple[Collection[Any], Callable[[Any], Key]]:
+        """What names each code, at no cost: the content paths of codes read lazily (load.lazy),
+        else the keys."""
+        files = getattr(self.site.codes, "files", None)
+        return (files.keys(), key_of) if files is not None else (self.site.codes.keys(), by_key)

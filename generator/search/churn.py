@@ -126,11 +126,9 @@ def churn(site: Site, state: State, came: Mapping[str, Code], went: Mapping[str,
     for t in done.terms:
         shard = state.shard(term_shard(t))
         state.dirty.add(term_shard(t))
-        if shard[t][0]:
-            state.vocab[t] = len(shard[t][0])
-        else:
+        state.set_df(t, len(shard[t][0]))
+        if not shard[t][0]:
             del shard[t]
-            state.vocab.pop(t, None)
     for k, change in below.items():
         if not change:
             continue

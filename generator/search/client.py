@@ -43,7 +43,7 @@ from . import scores
 from .documents import FORMAT, Doc, documents
 from .ids import Layout
 from .query import MAX_PHRASE, MAX_TYPO_ALTS, SYNONYM_WEIGHT, TYPO_WEIGHT
-from .scores import averages, doc_weights, field_stats, impacts, saturated_all
+from .scores import averages, doc_weights, field_stats, impacts_of_weights
 from .synonyms import Synonyms
 from .text import STOP_WORDS, fnv1a, normalize_code, vocab_key
 from .understand import RULES
@@ -94,6 +94,7 @@ class State:
     depths: list[int]  # records depth of every docid group (``ids.Layout.depth``)
     folder: str = ""  # where the rest of the shards are
     dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
+    df_was: dict[str, int] = field(default_factory=dict)  # an edit's terms: document frequency before it
     _flags: dict[int, int] | None = None
     # the token naming the saved per-document arrays (``DOCS``), and those arrays as saved
     saved_docs: tuple[str, tuple[Any, ...]] = ("", ())
@@ -105,6 +106,14 @@ class State:
             ranges = self.ranges
             self._flags = {d: (2 if d in ranges else 0) + b for d, b in self.billable.items()}
         return self._flags
+
+    def set_df(self, term: str, df: int) -> None:
+        """A term's document frequency after an edit (0: the term went); the one before is kept."""
+        self.df_was.setdefault(term, self.vocab.get(term, 0))
+        if df:
+            self.vocab[term] = df
+        else:
+            self.vocab.pop(term, None)
 
     def changed(self) -> None:
         """Billable flags or range pages changed."""
@@ -229,7 +238,7 @@ def meta_stat(folder: str) -> tuple[int, ...]:
     return identity(os.path.join(folder, STATE))
 
 
-SCORES = 3  # how the state's weights are computed (3: sparse docids, gridded idfs): another is not used
+SCORES = 4  # how the state's weights are made (4: sparse docids, gridded idfs and common dfs): no other is used
 STATE = "search"  # the state's file in the snapshot folder; its term shards are search-t-<n>
 DOCS = "search-docs"  # its per-document arrays (keys, docids, boosts, billable, ranges, layout, depths)
 
@@ -237,7 +246,11 @@ DOCS = "search-docs"  # its per-document arrays (keys, docids, boosts, billable,
 def encode_postings(plist: Postings, state: State, bound: float) -> list[int]:
     """A term's postings as the client reads them: ``[docid delta, impact*4 + range*2 + billable, ...]``."""
     docs, ws = plist
-    ids, qs = impacts(docs, saturated_all(docs, ws, state.boosts), state.n, bound)
+    return flat_postings(*impacts_of_weights(docs, ws, state.boosts, state.n, bound), state)
+
+
+def flat_postings(ids: list[int], qs: list[int], state: State) -> list[int]:
+    """Postings kept (docids ascending) and their impacts as the client reads them."""
     flat = [0] * (2 * len(ids))
     flat[0::2] = deltas(ids)
     flags = state._flags  # made for a whole index; an edit's few terms look them up

@@ -25,10 +25,11 @@ from .query import Group
 K1 = 1.2
 B = 0.75
 POSTINGS_CAP = 2000
+DF_GRID = 64  # steps an octave of the document frequency of a capped term (``df_grid``)
 IMPACT_LEVELS = 127
 
 
-def idf(df: int, n: int) -> float:
+def idf(df: float, n: int) -> float:
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
@@ -85,13 +86,6 @@ def saturated(w: float, boost: float) -> float:
     return boost * (K1 + 1) * w / (w + K1)
 
 
-def saturated_all(docs: Sequence[int], weights: Sequence[float],
-                  boosts: Sequence[float] | Mapping[int, float]) -> list[float]:
-    """``saturated`` for a term's postings (``docs`` index ``boosts``), the same arithmetic."""
-    k = K1 + 1
-    return [boosts[d] * k * w / (w + K1) for d, w in zip(docs, weights, strict=True)]
-
-
 def population(n: int) -> int:
     """The document count the idfs are computed with: ``n`` rounded up to a grid of eighth
     octaves (at most 9% more, never fewer: no idf goes negative), so that a code that comes or
@@ -121,8 +115,38 @@ def impacts(docs: Sequence[int], sat: Sequence[float], n: int, bound: float) -> 
     1..IMPACT_LEVELS; past ``POSTINGS_CAP`` postings only those of the highest impacts (first in
     document order among equals) are kept: by impact, not by score, so that a document whose
     prior moves changes the postings only when its own impact moves (``edit.impact_moved``)."""
-    scale = idf(len(docs), population(n))
-    qs = [round(scale * s / bound * IMPACT_LEVELS) or 1 for s in sat]  # quantize(), inlined
+    scale = term_scale(len(docs), n)
+    return _capped(docs, [round(scale * s / bound * IMPACT_LEVELS) or 1 for s in sat])  # quantize(), inlined
+
+
+def impacts_of_weights(docs: Sequence[int], weights: Sequence[float], boosts: Mapping[int, float], n: int,
+                       bound: float) -> Impacts:
+    """``impacts`` of a term's raw ``weights`` (``saturated`` with the documents' ``boosts``:
+    the same arithmetic) in one pass: a common term of the full set has 37k postings."""
+    return _capped(docs, impacts_uncapped(term_scale(len(docs), n), docs, weights, boosts, bound))
+
+
+def impacts_uncapped(scale: float, docs: Sequence[int], weights: Sequence[float], boosts: Mapping[int, float],
+              bound: float) -> list[int]:
+    """The impacts of postings of a term whose idf is ``scale`` (``term_scale``), uncapped."""
+    k = K1 + 1
+    return [round(scale * (b * k * w / (w + K1)) / bound * IMPACT_LEVELS) or 1
+            for b, w in zip(map(boosts.__getitem__, docs), weights, strict=True)]
+
+
+def term_scale(df: int, n: int) -> float:
+    """A term's idf as the impacts use it: past ``POSTINGS_CAP`` documents, of its document
+    frequency on a grid (a 64th of an octave, 1%), so that a code that comes or goes moves no
+    impact of a common term (it crosses a grid point once in hundreds of codes: see
+    ``edit.patched_postings``); below, of the frequency itself."""
+    return idf(df_grid(df), population(n))
+
+
+def df_grid(df: int) -> float:
+    return df if df <= POSTINGS_CAP else 2 ** (round(math.log2(df) * DF_GRID) / DF_GRID)
+
+
+def _capped(docs: Sequence[int], qs: list[int]) -> Impacts:
     if len(qs) <= POSTINGS_CAP:
         return list(docs), qs
     # the cut: the lowest impact kept, and how many postings of it are (the first ones)

@@ -1,0 +1,50 @@
+"""The code pages' URLs in sitemap order, kept between builds of one process and patched when a
+few codes come or go: always the list a fresh sort gives."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.model.urls import code_urls, key_of, path_of
+from generator.render import sitemap
+from generator.render.sitemap import by_key, ordered_code_urls
+
+PREFIXES = {"icd10cm": "icd-10-cm", "cpt": "cpt", "hcpcs": "hcpcs"}
+codes = st.tuples(st.sampled_from(sorted(PREFIXES)),
+                  st.text("ABCSXZ0123456789.-", min_size=1, max_size=8).filter(lambda c: c.strip(".") == c))
+
+
+def fresh(keys: set[tuple[str, str]]) -> list[str]:
+    return sorted(code_urls(PREFIXES, keys))
+
+
+@settings(deadline=None, max_examples=60)
+@given(start=st.sets(codes, max_size=60), steps=st.lists(st.tuples(st.sets(codes, max_size=4),
+                                                                  st.integers(0, 3)), max_size=8))
+def test_the_kept_list_equals_a_fresh_sort(start: set[tuple[str, str]], steps: list[tuple[set, int]]) -> None:
+    sitemap._KEPT.clear()
+    keys = set(start)
+    by_path = {path_of(k) for k in keys}
+    assert ordered_code_urls(PREFIXES, by_path, key_of) == fresh(keys)
+    for came, n_went in steps:  # a rename is one code gone and one come: the count stays
+        went = set(sorted(keys)[:n_went])
+        keys = (keys - went) | came
+        by_path = {path_of(k) for k in keys}
+        assert ordered_code_urls(PREFIXES, dict.fromkeys(by_path).keys(), key_of) == fresh(keys)
+    # by key (a site loaded whole) after by path: made again, the same
+    assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
+    assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
+
+
+def test_many_moves_make_the_list_again() -> None:
+    sitemap._KEPT.clear()
+    keys = {("icd10cm", f"A{i:04d}") for i in range(10)}
+    assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
+    assert sitemap.kept_urls(by_key) and not sitemap.kept_urls(key_of)  # a lazy build names codes by path
+    kept = sitemap._KEPT[0]
+    keys = {("icd10cm", f"B{i:04d}") for i in range(sitemap.KEPT_MOVES + 1)}
+    assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
+    assert sitemap._KEPT[0] is not kept
+    assert ordered_code_urls({**PREFIXES, "icd10cm": "icd10"}, keys, by_key)[0].startswith("/icd10/")
+    assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
