@@ -108,9 +108,12 @@ def line(name: str, runs: list[Run], pages: int) -> str:
 
 
 def edit(site: Path, rel: str, old: str, new: str) -> None:
+    """The file replaced, not written into (see ``layout``)."""
     path = site / rel
     text = path.read_text()
-    path.write_text(text.replace(old, new, 1) if old else text.rstrip("\n") + new)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text.replace(old, new, 1) if old else text.rstrip("\n") + new)
+    os.replace(tmp, path)
 
 
 def hugo_site(site: Path, work: Path) -> Path:
@@ -149,14 +152,25 @@ def imported_site(work: Path, root: Path = ROOT, name: str = "site") -> Path:
     """The full set imported by the checkout at ``root`` (its own importer, site.yaml, layouts
     and assets: content written by one version's importer need not load in another's)."""
     site = work / name
-    if not (site / "content" / "codes").exists():
-        (site / "content").mkdir(parents=True, exist_ok=True)
-        shutil.copy(root / "content" / "site.yaml", site / "content" / "site.yaml")
-        for part in ("layouts", "assets"):
-            shutil.copytree(root / part, site / part, dirs_exist_ok=True)
+    imported = (site / "content" / "codes").exists()
+    (site / "content").mkdir(parents=True, exist_ok=True)
+    layout(site, root)
+    if not imported:
         imp = run(codesite("import", "icd10cm", "--site", str(site)), root=root)
         print(line("import (98,505 files)", [imp], 98_505), "|", imp.out.strip().splitlines()[-1])
     return site
+
+
+def layout(site: Path, root: Path) -> None:
+    """The checkout's site.yaml, layouts and assets in the site, afresh each time (a site imported
+    before keeps its content, not the templates it was imported with). Removed first, never
+    written into: a copy of a site made with hard links (``cp -al``) shares its files."""
+    config = site / "content" / "site.yaml"
+    config.unlink(missing_ok=True)
+    shutil.copy(root / "content" / "site.yaml", config)
+    for part in ("layouts", "assets"):
+        shutil.rmtree(site / part, ignore_errors=True)
+        shutil.copytree(root / part, site / part)
 
 
 STEPS = ("cold build", "no-op rebuild", "one-file edit (body)", "with search: cold build",

@@ -54,14 +54,19 @@ def split_front_matter(text: str, path: str) -> tuple[str, str, int]:
     raise ContentError(path, 1, "front matter", M.NO_CLOSING_FENCE.text)
 
 
-def top_level_lines(front: str) -> dict[str, int]:
-    """File line of each top-level key: a cheap scan, no YAML composing."""
+def field_lines(front: str, path: str) -> tuple[dict[str, int], list[ContentError]]:
+    """File line of each top-level key (a cheap scan, no YAML composing), and an error for
+    each field given twice (YAML would silently keep the last one)."""
     lines: dict[str, int] = {}
+    twice: list[ContentError] = []
     for i, line in enumerate(front.split("\n")):
         if line[:1].isalpha() or line[:1] == "_":
             key = line.split(":", 1)[0].strip()
-            lines.setdefault(key, i + 2)
-    return lines
+            if key in lines:
+                twice.append(ContentError(path, i + 2, key, M.DUPLICATE_FIELD.format(field=key, line=lines[key])))
+            else:
+                lines[key] = i + 2
+    return lines, twice
 
 
 def parse_code(text: str, path: str) -> Code:
@@ -94,18 +99,18 @@ def parse_code_checked(text: str, path: str) -> tuple[Code | None, list[ContentE
     if data is None:
         data = {}
     problems = list(CODE.validate(data, ()))
-    errors = [*duplicate_fields(front, path)]
+    lines, errors = field_lines(front, path)
     marks = yamlutil.locate_marks(front, [p for p, _ in problems]) if problems else []
     for (p, msg), (line, col) in zip(problems, marks, strict=True):
         line, col = (line, col) if p else (-1, 0)
         errors.append(ContentError(path, line + 2, field_name(p), msg, col + 1))
     if not problems:
-        return build_code(CODE.with_defaults(data), body, path, body_line, top_level_lines(front)), errors
+        return build_code(CODE.with_defaults(data), body, path, body_line, lines), errors
     bad = {p for p, _ in problems}
     if not isinstance(data, dict) or any(p[:1] in (("code",), ("system",)) or not p for p in bad):
         return None, errors
     fixed = repair(CODE, data, (), bad)
-    return build_code(CODE.with_defaults(fixed), body, path, body_line, top_level_lines(front)), errors
+    return build_code(CODE.with_defaults(fixed), body, path, body_line, lines), errors
 
 
 def placeholder(spec: Spec) -> Any:
@@ -136,18 +141,6 @@ def repair(spec: Spec, value: Any, path: Path, bad: set[Path]) -> Any:
     if isinstance(spec, StrOr) and isinstance(value, dict):
         return repair(spec.record, value, path, bad)
     return value
-
-
-def duplicate_fields(front: str, path: str) -> Iterator[ContentError]:
-    """A top-level field given twice (YAML would silently keep the last one)."""
-    seen: dict[str, int] = {}
-    for i, line in enumerate(front.split("\n")):
-        if line[:1].isalpha() or line[:1] == "_":
-            key = line.split(":", 1)[0].strip()
-            if key in seen:
-                yield ContentError(path, i + 2, key, M.DUPLICATE_FIELD.format(field=key, line=seen[key]))
-            else:
-                seen[key] = i + 2
 
 
 def build_code(d: dict[str, Any], body: str, path: str, body_line: int, lines: dict[str, int]) -> Code:

@@ -46,13 +46,20 @@ def output_path(url: str) -> str:
     return path
 
 
+_ROOTS: dict[str, str] = {}  # absolute roots, normalised (asked once per output file)
+
+
 def safe_join(root: str, rel: str) -> str:
     """Join without escaping ``root`` (Pelican's sanitised_join)."""
     norm = posixpath.normpath(rel)
     if norm.startswith("../") or norm == ".." or posixpath.isabs(norm) or "\\" in rel or "\x00" in rel:
         raise BuildError(f"refusing to write outside the output folder: {rel!r}")
-    full = os.path.abspath(os.path.join(root, norm))
-    base = os.path.abspath(root)
+    base = _ROOTS.get(root)
+    if base is None:
+        base = os.path.abspath(root)
+        if os.path.isabs(root):  # a relative one depends on the working folder
+            _ROOTS[root] = base
+    full = base if norm == "." else os.path.join(base, norm)  # normalised: both parts are
     if full != base and not full.startswith(base + os.sep):
         raise BuildError(f"refusing to write outside the output folder: {rel!r}")
     return full

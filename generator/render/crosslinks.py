@@ -69,6 +69,8 @@ class CodeLinker:
 
     def html(self, html: str, page: Code, links: Links) -> Markup:
         """Link the codes in the text nodes of sanitised HTML (Markdown's output after nh3)."""
+        if not html:  # most pages: no body
+            return Markup("")
         out: list[str] = []
         pos = 0
         skip = 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
@@ -21,6 +21,7 @@ from ..outputs import Output
 from .crosslinks import CodeLinker
 from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
+from .once import Header, PerCode
 from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
 from .sitemap import by_key, kept_urls, ordered_code_urls, sitemaps
 from .templating import PageEnvironment
@@ -57,7 +58,9 @@ class SeventhTable(NamedTuple):
     source: Code | None  # the ancestor the page takes its 7th character from; None: its own
     href: str
     rows: list[SeventhRow]
-    shared: Markup | None = None  # the archive: the source's seventh.js in place of the table
+    # the table's HTML, rendered once for the pages that show it alike (``once``), or in the
+    # archive the source's seventh.js in place of the table
+    shared: Markup | None = None
 
 
 class ListItem(NamedTuple):
@@ -71,11 +74,24 @@ def entry_label(code: Code) -> str:
     return f"Chapter {code.code}" if code.kind == "chapter" else code.code
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps made one per call
+# A code page's JSON-LD, as ``json.dumps(the dict, ensure_ascii=False, separators=(",", ":"))``
+# writes it (tests/test_pages.py holds the dict): written out, each string by json's own C
+# function, as json's encoder costs more to set up than the whole text takes to write.
+_CODE_LD = ('{"@context":"https://schema.org","@type":"WebPage","name":%s,"url":%s,'
+            '"mainEntity":{"@type":"MedicalCode","codeValue":%s,"codingSystem":%s}%s}')
+_GATED_LD = (',"isAccessibleForFree":false,"hasPart":[{"@type":"WebPageElement",'
+             '"isAccessibleForFree":false,"cssSelector":".gated-section"}]')
 
 
-def json_ld(data: Any) -> Markup:
-    text = _JSON.encode(data)
+def code_json_ld(name: str, url: str, code: str, system: str, gated: bool) -> Markup:
+    """A code page's schema.org WebPage of a MedicalCode; gated: marked not free, with its part."""
+    text = _CODE_LD % (encode_basestring(name), encode_basestring(url), encode_basestring(code),
+                       encode_basestring(system), _GATED_LD if gated else "")
+    return script_json(text)
+
+
+def script_json(text: str) -> Markup:
+    """JSON inside a script element: no character can end it."""
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
@@ -112,7 +128,12 @@ class Renderer:
         # inherited notes and the 7th-character table, unless their text names the page's code
         self._ancestors: dict[Key, list[Code]] = {}
         self._inherited: dict[tuple[Key, int], tuple[list[ShownGroup], list[ShownGroup], frozenset[str]]] = {}
-        self._sevenths: dict[tuple[Key, str | None, int], SeventhTable] = {}
+        self._sevenths: dict[tuple[Key, str | None, int], tuple[SeventhTable, PerCode]] = {}
+        # parts rendered once for the pages that show them alike (``once``): the breadcrumb by
+        # parent and links memo, the site's header by links memo
+        self._breadcrumbs: dict[tuple[tuple[str, str | None], int], Markup] = {}
+        self._headers: dict[int, Markup] = {}
+        self._header: Header | None = None
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
             autoescape=True,
@@ -169,6 +190,30 @@ class Renderer:
         if entries is None:
             entries = self._crumbs[key] = self.entries(self.ancestors(code), links)
         return entries
+
+    def breadcrumb(self, code: Code, links: Links) -> Markup:
+        """The layouts' ``breadcrumb`` macro, rendered once for siblings: a macro sees only what
+        it is given, and siblings give it the same (their links to anything outside their own
+        folders are the same: one links memo)."""
+        key = ((code.system, code.parent), id(links.memo))
+        html = self._breadcrumbs.get(key)
+        if html is None:
+            system = self.config.systems[code.system]
+            html = self._breadcrumbs[key] = self.macro("breadcrumb")(system, self.ancestor_entries(code, links), links)
+        return html
+
+    def header(self, page_url: str, links: Links) -> Markup | None:
+        """The site's header (``partials/header.html``) as the page shows it, rendered once for
+        the pages with the same links memo; None where it is the page's own (``once.Header``)."""
+        if self._header is None:
+            self._header = Header(self.env, "partials/header.html", self.config.nav)
+        if not self._header.shared(page_url, links.own):
+            return None
+        html = self._headers.get(id(links.memo))
+        if html is None:
+            page = self.env.get_template("partials/header.html").render(links=links, page_url=page_url)
+            html = self._headers[id(links.memo)] = Markup(page)
+        return html
 
     def ancestors(self, code: Code) -> list[Code]:
         """``Site.ancestors``, kept by parent: siblings share them (the list is not to be changed)."""
@@ -333,8 +378,11 @@ class Renderer:
         key = (source.key, own, id(links.memo))
         found = self._sevenths.get(key)
         if found is None:
-            found = self._sevenths[key] = SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
-        return found
+            table = SeventhTable(source, links[url], self.seventh_rows(source, code, own, links))
+            once = PerCode(lambda page: self.macro("seventh_table")(table.rows, page), code.code)
+            found = self._sevenths[key] = (table, once)
+        table, once = found
+        return SeventhTable(table.source, table.href, table.rows, once(code.code))
 
     def seventh_rows(self, source: Code, page: Code, own: str | None, links: Links) -> list[SeventhRow]:
         return [
@@ -385,22 +433,8 @@ class Renderer:
         notes = self.notes_of(code, code, links)
         ancestors = self.ancestors(code)
         inherited, range_notes = self.inherited_notes(code, ancestors, links)
-        ld: dict[str, Any] = {
-            "@context": "https://schema.org",
-            "@type": "WebPage",
-            "name": f"{system.name} {code.code}" + (f": {title}" if title else ""),
-            "url": self.config.base_url + url,
-            "mainEntity": {
-                "@type": "MedicalCode",
-                "codeValue": code.code,
-                "codingSystem": system.name,
-            },
-        }
-        if code.gated_sections:
-            ld["isAccessibleForFree"] = False
-            ld["hasPart"] = [
-                {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": ".gated-section"}
-            ]
+        name = f"{system.name} {code.code}" + (f": {title}" if title else "")
+        ld = code_json_ld(name, self.config.base_url + url, code.code, system.name, bool(code.gated_sections))
         template = self.template_for(code)
         ctx = {
             "page_url": url,
@@ -411,6 +445,7 @@ class Renderer:
             "system": system,
             "title": title,
             "ancestors": self.ancestor_entries(code, links),
+            "breadcrumb_html": self.breadcrumb(code, links),
             "children": self.entries(self.site.children.get(code.key, []), links),
             "related": related,
             "replaced_by": self.entries(
@@ -422,10 +457,14 @@ class Renderer:
             "range_notes": range_notes,
             "seventh": self.seventh_table(code, ancestors, links),
             "sections": sections,
-            "json_ld": json_ld(ld),
+            "json_ld": ld,
         }
         if self.offline:
             ctx["shared_header"] = reference(links[HEADER_URL])
+        else:
+            header = self.header(url, links)
+            if header is not None:
+                ctx["shared_header"] = header
         page = self.env.get_template(template).render(ctx)
         return [Output("site", f"{base}/index.html", page.encode()), *fragments, *self.shared_files(code)]
 
