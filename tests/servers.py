@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+STOP_WAIT = 30  # seconds a server has to exit after SIGTERM
+
 
 @contextmanager
 def running(
@@ -48,8 +50,14 @@ def running(
         raise RuntimeError(f"{' '.join(cmd[:4])} did not start:\n{''.join(seen)}")
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-        reader.join(timeout=5)
+        try:  # a second is the norm; a machine whose CPU is stolen by other guests takes longer
+            proc.wait(timeout=STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"{' '.join(cmd[:4])} did not stop within {STOP_WAIT} s of SIGTERM") from None
+        finally:
+            reader.join(timeout=5)
         if proc.stdout:
             proc.stdout.close()
 
