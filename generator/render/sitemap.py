@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from ..model.urls import code_urls
+from ..model.urls import code_url, code_urls
 from ..outputs import Output
 
 SITEMAP_LIMIT = 50_000
@@ -41,10 +41,15 @@ def ordered_code_urls(
         gone = len(kept.names) + len(came) - len(names)  # how many went: looked for only then
         went = kept.names.difference(names) if gone else set()
         if len(came) + len(went) <= KEPT_MOVES:
+
+            def url(name: Hashable) -> str:
+                system, code = key_of(name)
+                return code_url(prefixes[system], code)
+
             for n in went:
-                del kept.urls[bisect.bisect_left(kept.urls, _url(prefixes, key_of(n)))]
+                del kept.urls[bisect.bisect_left(kept.urls, url(n))]
             for n in came:
-                bisect.insort(kept.urls, _url(prefixes, key_of(n)))
+                bisect.insort(kept.urls, url(n))
             kept.names.difference_update(went)
             kept.names.update(came)
             return kept.urls
@@ -62,10 +67,6 @@ def kept_urls(key_of: Callable[[Any], tuple[str, str]]) -> bool:
 def by_key(key: tuple[str, str]) -> tuple[str, str]:
     """``ordered_code_urls``' ``key_of`` for names that are keys."""
     return key
-
-
-def _url(prefixes: dict[str, str], key: tuple[str, str]) -> str:
-    return code_urls(prefixes, [key])[0]
 
 
 def sitemaps(base: str, urls: list[str]) -> Iterator[Output]:
