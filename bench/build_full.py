@@ -59,10 +59,15 @@ HUGO_LIST = """<!doctype html><html><head><title>{{ .Title }}</title></head>
 @dataclass
 class Run:
     wall: float
-    cpu: float  # user + system seconds of the process and the workers it waited for
+    user: float  # CPU seconds of the process and the workers it waited for, in our code
+    system: float  # ... and in the kernel on its behalf (files made: see ``INODES_RECENT``)
     rss_mib: float
     written: int | None
     out: str
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.system
 
 
 def env(root: Path = ROOT) -> dict[str, str]:
@@ -87,8 +92,7 @@ def run(cmd: list[str], cwd: Path | None = None, root: Path = ROOT) -> Run:
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{out}")
     m = SUMMARY.search(out)
-    cpu = usage.ru_utime + usage.ru_stime
-    return Run(wall, cpu, usage.ru_maxrss / 1024, int(m.group(1)) if m else None, out)
+    return Run(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024, int(m.group(1)) if m else None, out)
 
 
 def codesite(*args: str) -> list[str]:
@@ -177,21 +181,35 @@ STEPS = ("cold build", "no-op rebuild", "one-file edit (body)", "with search: co
          "with search: no-op rebuild", "with search: one-file edit (body)")
 
 
+INODES_RECENT = 65  # seconds: ext4 without a journal skips inodes freed in the last 60 (see below)
+
+
 def compare(work: Path, runs: int, old_root: Path) -> None:
     """This checkout and ``old_root`` alternating, each on the full set as its own importer
-    writes it, each cold build into a fresh folder (the last round's folders are removed first
-    and the disk synced), three body edits per round, each rebuild timed once the disk has
-    written back what came before. Wall and CPU medians, and their ratios."""
+    writes it, each cold build into a fresh folder, three body edits per round, each rebuild
+    timed once the disk has written back what came before. Wall, user and system CPU medians,
+    and their ratios.
+
+    The last bench's folders are removed before the first round, and the rounds wait
+    ``INODES_RECENT`` seconds after it: ext4 without a journal, as here, skips inodes freed in
+    the last minute when it makes a file (``recently_deleted`` in the kernel, reading each
+    one's inode block), so a cold build that comes right after 400k files were removed spent
+    twice the system time of one that did not (perf: 8% of its samples there), whichever code
+    it ran. Each round's folders stay until the end for that reason."""
     sites = {"old": imported_site(work, old_root, "site-old"), "new": imported_site(work)}
     roots = {"old": old_root, "new": ROOT}
     pages = sum(1 for _ in (sites["new"] / "content" / "codes" / "icd10cm").glob("*.md"))
     for root in roots.values():  # both from bytecode, as an installed package runs
         subprocess.run([sys.executable, "-m", "compileall", "-q", "generator", "edge"], cwd=root, check=True)
+    stale = list(work.glob("out-*"))
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    os.sync()
+    if stale:
+        print(f"waiting {INODES_RECENT} s after removing the last bench's {len(stale)} folders", flush=True)
+        time.sleep(INODES_RECENT)
     results: dict[tuple[str, str], list[Run]] = {}
     for i in range(runs):
-        for stale in work.glob("out-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        os.sync()
         for name in ("old", "new") if i % 2 == 0 else ("new", "old"):
             site, root = sites[name], roots[name]
             for step, extra in (("", ("--no-search",)), ("with search: ", ())):
@@ -206,11 +224,13 @@ def compare(work: Path, runs: int, old_root: Path) -> None:
                     results.setdefault((name, f"{step}one-file edit (body)"), []).append(run(cmd, root=root))
     for step in STEPS:
         old, new = results[("old", step)], results[("new", step)]
-        ratio = statistics.median(r.wall for r in new) / statistics.median(r.wall for r in old)
-        cpu_old, cpu_new = (statistics.median(r.cpu for r in rs) for rs in (old, new))
-        print(line(f"old: {step}", old, pages), f" CPU {cpu_old:.2f} s")
-        print(line(f"new: {step}", new, pages), f" CPU {cpu_new:.2f} s  ratio new/old: wall {ratio:.2f},"
-              f" CPU {cpu_new / cpu_old:.2f}")
+        med = {k: [statistics.median(getattr(r, k) for r in rs) for rs in (old, new)]
+               for k in ("wall", "cpu", "user", "system")}
+        print(line(f"old: {step}", old, pages), f" CPU {med['cpu'][0]:.2f} s (user {med['user'][0]:.2f},"
+              f" system {med['system'][0]:.2f})")
+        print(line(f"new: {step}", new, pages), f" CPU {med['cpu'][1]:.2f} s (user {med['user'][1]:.2f},"
+              f" system {med['system'][1]:.2f})  ratio new/old: " + ", ".join(
+                  f"{k} {b / a:.2f}" for k, (a, b) in med.items()))
 
 
 def bench(work: Path, runs: int, with_hugo: bool) -> None:
