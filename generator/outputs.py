@@ -32,6 +32,7 @@ class Output:
     area: str
     path: str
     data: bytes
+    hashed: str = ""  # its ``digest``, when its maker has it already
 
 
 def digest(data: bytes) -> str:

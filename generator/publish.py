@@ -77,7 +77,7 @@ class Publisher:
         if out.area not in AREAS:
             raise BuildError(f"unknown output area {out.area!r}")
         key = f"{out.area}/{out.path}"
-        h = digest(out.data)
+        h = out.hashed or digest(out.data)
         if self.old.get(key) == h:  # the live path only matters then: a cold build skips it
             if os.path.exists(safe_join(os.path.join(self.out, out.area), out.path)):
                 return key, h, False

@@ -244,16 +244,17 @@ def test_file_links_end_in_index_html(tmp_path: Path) -> None:
 
 
 def test_sitemap_splits_above_50000_urls(tmp_path: Path) -> None:
-    from generator.model.site import Site
-    from generator.render.pages import Renderer
+    from generator.render.sitemap import sitemaps
 
-    site = load_site(str(SITES / "valid-basic"))
-    renderer = Renderer(Site.assemble(site.root, site.config, list(site.codes.values())), str(ROOT / "layouts"))
-    outputs = {o.path: o.data.decode() for o in renderer.sitemaps([f"/x/{i}/" for i in range(50_001)])}
-    assert sorted(outputs) == ["robots.txt", "sitemap.xml", "sitemaps/sitemap-1.xml", "sitemaps/sitemap-2.xml"]
+    codes = [f"/x/AA{i:06d}/" for i in range(50_001)] + ["/x/B1/", "/y/B1/"]
+    outputs = {o.path: o.data.decode() for o in sitemaps("https://s.example", ["/", "/search/"], codes)}
+    assert sorted(outputs) == ["robots.txt", "sitemap.xml", "sitemaps/pages.xml", "sitemaps/x-aa-1.xml",
+                               "sitemaps/x-aa-2.xml", "sitemaps/x-b1.xml", "sitemaps/y-b1.xml"]
     assert "<sitemapindex" in outputs["sitemap.xml"]
-    assert outputs["sitemaps/sitemap-1.xml"].count("<loc>") == 50_000
-    assert outputs["sitemaps/sitemap-2.xml"].count("<loc>") == 1
+    assert outputs["sitemap.xml"].count("<loc>") == 5
+    assert outputs["sitemaps/x-aa-1.xml"].count("<loc>") == 50_000
+    assert outputs["sitemaps/x-aa-2.xml"].count("<loc>") == 1
+    assert outputs["sitemaps/pages.xml"].count("<loc>") == 2
 
 
 def test_make_build_prints_where_to_open(tmp_path: Path) -> None:

@@ -48,3 +48,36 @@ def test_many_moves_make_the_list_again() -> None:
     assert sitemap._KEPT[0] is not kept
     assert ordered_code_urls({**PREFIXES, "icd10cm": "icd10"}, keys, by_key)[0].startswith("/icd10/")
     assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
+
+
+def files(pages: list[str], codes: list[str]) -> dict[str, bytes]:
+    return {o.path: o.data for o in sitemap.sitemaps("https://s.example", pages, codes)}
+
+
+@settings(deadline=None, max_examples=60)
+@given(start=st.sets(codes, min_size=1, max_size=80), came=st.sets(codes, max_size=3), n_went=st.integers(0, 3))
+def test_parts_hold_every_url_once_and_a_code_changes_one(start: set, came: set, n_went: int) -> None:
+    """Past the limit (here 10), every code URL is in one part, no part is over the limit, and
+    a code that comes or goes changes its part alone (and the index when a part comes or goes);
+    a part kept from the last make equals one made afresh."""
+    limit, sitemap.SITEMAP_LIMIT = sitemap.SITEMAP_LIMIT, 10
+    try:
+        pages = ["/", "/search/"]
+        before = files(pages, fresh(start))
+        assert len(start) + 2 <= 10 or "sitemaps/pages.xml" in before
+        urls = [u for path, data in before.items() if path.startswith("sitemaps/") and path != "sitemaps/pages.xml"
+                for u in data.decode().split("<loc>https://s.example")[1:]]
+        assert sorted(u.split("</loc>")[0] for u in urls) == (fresh(start) if len(start) + 2 > 10 else [])
+        assert all(data.count(b"<loc>") <= 10 for p, data in before.items() if b"<urlset" in data)
+        went = set(sorted(start)[:n_went])
+        keys = (start - went) | came
+        after = files(pages, fresh(keys))
+        sitemap._MADE.clear()
+        assert files(pages, fresh(keys)) == after  # made afresh: the same bytes
+        moved = {path_of(k) for k in (went | came) - (start & keys)}
+        split = any(p.endswith("-1.xml") for p in (*before, *after))
+        if len(start) + 2 > 10 and len(keys) + 2 > 10 and not split:  # parts both times, none cut
+            changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)} - {"sitemap.xml"}
+            assert len(changed) <= len(moved), (changed, moved)
+    finally:
+        sitemap.SITEMAP_LIMIT = limit

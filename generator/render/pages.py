@@ -496,15 +496,10 @@ class Renderer:
         yield self.page("register.html", "/account/register/", f"Register - {self.config.name}")
         yield self.page("404.html", "/404.html", f"Page not found - {self.config.name}", absolute_links=True)
 
-    def sitemaps(self, urls: list[str]) -> Iterator[Output]:
-        return sitemaps(self.config.base_url, urls)
-
-    def sitemap_urls(self, extra: Iterable[str] = ()) -> list[str]:
-        urls = ["/", "/search/"]
-        urls += [f"/{s.url_prefix}/" for s in self.config.systems.values()]
-        urls += extra
-        urls += ordered_code_urls(self._prefixes(), *self._code_names())  # none is read
-        return urls
+    def sitemaps(self, extra: Iterable[str] = ()) -> Iterator[Output]:
+        """The sitemap of every page: the fixed ones, the system indexes, ``extra`` and the codes'."""
+        pages = ["/", "/search/", *(f"/{s.url_prefix}/" for s in self.config.systems.values()), *extra]
+        return sitemaps(self.config.base_url, pages, ordered_code_urls(self._prefixes(), *self._code_names()))
 
     def warm_sitemap(self) -> None:
         """Make the code pages' URLs now, for the next build in this process to patch (the

@@ -1,8 +1,10 @@
-"""Sitemaps and robots.txt: every public page's absolute URL, split past 50,000 a file."""
+"""Sitemaps and robots.txt: every public page's absolute URL; past 50,000, in parts that a code
+that comes or goes changes one of."""
 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Collection, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 from markupsafe import escape
 
 from ..model.urls import code_url, code_urls
-from ..outputs import Output
+from ..outputs import Output, digest
 
 SITEMAP_LIMIT = 50_000
 KEPT_MOVES = 1000  # past this many codes come or gone, the list is made again whole
@@ -69,26 +71,57 @@ def by_key(key: tuple[str, str]) -> tuple[str, str]:
     return key
 
 
-def sitemaps(base: str, urls: list[str]) -> Iterator[Output]:
-    """sitemap.xml (an index of parts past ``SITEMAP_LIMIT`` URLs) and robots.txt."""
-    chunks = [urls[i : i + SITEMAP_LIMIT] for i in range(0, len(urls), SITEMAP_LIMIT)] or [[]]
+_MADE: dict[str, tuple[str, list[str], Output]] = {}  # a part's path: its base, URLs and file, last made
+_NAME_OUT = re.compile(r"[^a-z0-9-]+")
 
-    def urlset(chunk: list[str]) -> bytes:
+
+def code_parts(codes: list[str]) -> list[tuple[str, list[str]]]:
+    """The sitemap parts of the code pages' URLs (in order): one a system and the code's first
+    two characters (icd-10-cm-s7: about 4k URLs in the full set), so that a code that comes or
+    goes changes one part; a part past ``SITEMAP_LIMIT`` is cut into numbered ones. Each is a
+    run of the sorted list, found by bisection (no pass over 98k URLs)."""
+    named: dict[str, list[str]] = {}
+    i, n = 0, len(codes)
+    while i < n:
+        cut = codes[i].find("/", 1) + 3  # /icd-10-cm/S7
+        head = codes[i][:cut]
+        j = bisect.bisect_right(codes, head + "\U0010ffff", i)
+        name = _NAME_OUT.sub("_", head.strip("/").lower().replace("/", "-"))
+        named.setdefault(name, []).extend(codes[i:j])  # case or sign folded into one name: one part
+        i = j
+    parts = []
+    for name, urls in named.items():
+        if len(urls) <= SITEMAP_LIMIT:
+            parts.append((name, urls))
+        else:
+            parts += [(f"{name}-{k // SITEMAP_LIMIT + 1}", urls[k : k + SITEMAP_LIMIT])
+                      for k in range(0, len(urls), SITEMAP_LIMIT)]
+    return parts
+
+
+def sitemaps(base: str, pages: list[str], codes: list[str]) -> Iterator[Output]:
+    """sitemap.xml and robots.txt. Past ``SITEMAP_LIMIT`` URLs, sitemap.xml is an index of parts:
+    the other pages, and the code pages' parts (``code_parts``). A part made from the same URLs
+    as last time in this process is the same file, not made again (the dev server)."""
+
+    def urlset(path: str, urls: list[str]) -> Output:
+        made = _MADE.get(path)
+        if made is not None and made[0] == base and made[1] == urls:
+            return made[2]
         # escaped once, whole (98k calls of escape() took 0.1 s): a URL holds no line break
-        body = str(escape("\n".join(base + u for u in chunk))).replace("\n", "</loc></url>\n<url><loc>")
-        body = f"<url><loc>{body}</loc></url>\n" if chunk else ""
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n"
-        ).encode()
+        body = str(escape("\n".join(base + u for u in urls))).replace("\n", "</loc></url>\n<url><loc>")
+        body = f"<url><loc>{body}</loc></url>\n" if urls else ""
+        data = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n").encode()
+        out = Output("site", path, data, digest(data))
+        _MADE[path] = (base, urls, out)
+        return out
 
-    if len(chunks) == 1:
-        yield Output("site", "sitemap.xml", urlset(chunks[0]))
+    if len(pages) + len(codes) <= SITEMAP_LIMIT:
+        yield urlset("sitemap.xml", pages + codes)
     else:
-        index = "".join(
-            f"<sitemap><loc>{escape(base)}/sitemaps/sitemap-{i + 1}.xml</loc></sitemap>\n"
-            for i in range(len(chunks))
-        )
+        parts = [("pages", pages), *code_parts(codes)]
+        index = "".join(f"<sitemap><loc>{escape(base)}/sitemaps/{name}.xml</loc></sitemap>\n" for name, _ in parts)
         yield Output(
             "site",
             "sitemap.xml",
@@ -99,7 +132,7 @@ def sitemaps(base: str, urls: list[str]) -> Iterator[Output]:
                 + "</sitemapindex>\n"
             ).encode(),
         )
-        for i, chunk in enumerate(chunks):
-            yield Output("site", f"sitemaps/sitemap-{i + 1}.xml", urlset(chunk))
+        for name, urls in parts:
+            yield urlset(f"sitemaps/{name}.xml", urls)
     robots = f"User-agent: *\nDisallow: /account/\nSitemap: {base}/sitemap.xml\n"
     yield Output("site", "robots.txt", robots.encode())
