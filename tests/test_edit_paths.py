@@ -307,3 +307,30 @@ def test_an_edit_writes_the_digests_it_changed_and_reads_back_a_clean_builds(
     assert (index / engine.DOCS).stat().st_ino != first and read_marshal(str(index / engine.META))["since"] == {}
     clean_build(server.site, tmp_path)
     assert digests(index) == digests(tmp_path / "clean" / engine.WHOOSH_DIR)
+
+
+def test_builds_from_the_watchers_stats_equal_a_clean_build(sample_site: Path, tmp_path: Path) -> None:
+    """The dev server's builds after a save take the saved files' stats alone (``known_stats``:
+    the others are the last build's): an edit, a new code and a deletion each equal a clean
+    build, and the scan they stand for is a fresh scan's."""
+    from generator.load.scan import scan
+    from generator.serve.watch import Batch, ChangeKind, known_stats
+
+    server = Server(sample_site, tmp_path / "out")
+    leaf, new = CODES / "S73.0.md", CODES / "S73.09.md"
+    text = (sample_site / leaf).read_text()
+    steps = [
+        lambda: (sample_site / leaf).write_text(text.replace("title: ", "title: Saved ", 1)),
+        lambda: (sample_site / new).write_text(text.replace("code: S73.0\n", "code: S73.09\n")
+                                               .replace("parent: S73\n", "parent: S73.0\n")),
+        lambda: (sample_site / new).unlink(),
+    ]
+    for step, rel in zip(steps, (leaf, new, new), strict=True):
+        step()
+        assert server.memory.snapshot is not None
+        stats = known_stats(str(sample_site), server.memory.snapshot.files, Batch({str(rel): ChangeKind.CONTENT}))
+        assert stats is not None and stats.result() == scan(str(sample_site))
+        build(str(sample_site), BuildOptions(out_dir=str(server.out), quiet=True, memory=server.memory, prescan=stats))
+        server.memory.flush()
+        assert_equals_clean(server, tmp_path)
+    assert "S73.09" not in (server.out / "site" / "icd-10-cm" / "S73.0" / "index.html").read_text()

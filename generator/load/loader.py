@@ -93,6 +93,9 @@ def load_codes(
             # every file as the last build saw it: only those it may have seen half written can differ
             stats = {rel: (st[0], st[1]) for rel, st in old.files.items() if st[0] >= old.scanned - RACY_NS}
             scanned, changed = prescan.started, set(stats)
+        elif changed is not None:  # the watcher's: the changed files' stats (the others are ``old``'s)
+            assert isinstance(prescan, Scanned)
+            stats, scanned = prescan.stats, prescan.started
         elif prescan is not None:
             stats, scanned = prescan.result(), prescan.started
         else:
@@ -157,7 +160,7 @@ def load_codes(
         entries = {rel: old.entry(rel) for rel in prev}
     except DAMAGED:
         return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
-    before = {rel: from_record(entries[rel][0]) for rel in prev if rel in fresh or rel not in stats}
+    before = {rel: from_record(entries[rel][0]) for rel in prev if rel in fresh or rel in gone}
     return _full(site_dir, config, new, parsed, entries, before, after, source, old)
 
 

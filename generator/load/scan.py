@@ -136,13 +136,20 @@ HEAD = 16  # what the child sends first: the scan's digest
 
 class Scanned:
     """A scan already made (``Prescan``'s interface): the dev server's, from the last build's
-    stats and the files its watcher saw change (``changed``: only those can differ from the last
-    build; every file written since it started is one of them)."""
+    stats (``last``) and the files its watcher saw change (``changed``: only those can differ
+    from the last build; every file written since it started is one of them), with ``stats``
+    the stats of those of them that are there. Copying 98k stats a save took 30 ms: the loader
+    reads ``stats`` alone when its last build is ``last``'s, ``result()`` otherwise."""
 
-    def __init__(self, stats: dict[str, Stat], started: int, changed: set[str]) -> None:
+    def __init__(self, last: dict[str, tuple[int, int, str]], stats: dict[str, Stat], started: int,
+                 changed: set[str]) -> None:
+        self.last = last
         self.stats = stats
         self.started = started
         self.changed = changed
 
     def result(self) -> dict[str, Stat]:
-        return self.stats
+        """Every file's stat."""
+        every = {rel: (st[0], st[1]) for rel, st in self.last.items() if rel not in self.changed}
+        every.update(self.stats)
+        return every

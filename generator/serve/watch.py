@@ -145,16 +145,15 @@ def known_stats(site_dir: str, last: dict[str, tuple[int, int, str]], batch: Bat
     if batch.kinds != {ChangeKind.CONTENT}:
         return None
     started = time.time_ns()
-    stats = {rel: (st[0], st[1]) for rel, st in last.items()}
+    stats: dict[str, tuple[int, int]] = {}
     for rel in batch.paths(ChangeKind.CONTENT):
         try:
             st = os.stat(os.path.join(site_dir, rel))
         except FileNotFoundError:
-            stats.pop(rel, None)
             continue
         except OSError:
             return None
         if not os.path.isfile(os.path.join(site_dir, rel)):
             return None
         stats[rel] = (st.st_mtime_ns, st.st_size)
-    return Scanned(stats, started, set(batch.changes))
+    return Scanned(last, stats, started, set(batch.changes))
