@@ -310,6 +310,14 @@ def test_edits_through_the_server_equal_a_clean_build(dev: Dev, tmp_path: Path) 
         step()
         dev.wait_rebuilds(i)
     assert not (dev.out / ".staging").exists()
+    # what the rebuilds replaced (the staging folders, the layout change's pages, the search
+    # indexes) is removed once the pages had time to load
+    for _ in range(100):
+        left = list(dev.out.glob("*.old-*"))
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left, left
     # the code that came and the one that went took the incremental path: not every code read
     total = len(list((dev.site / "content" / "codes").rglob("*.md")))
     for line in (dev.rebuilds()[3], dev.rebuilds()[9]):

@@ -119,6 +119,7 @@ class DevServer:
         self.detached = False  # True in a child process that finishes writing the build state
         self.reloading = (0, 0)  # LiveReload hellos before the last reload, and pages it reloaded
         self.listening: Any = None  # the server's listening socket
+        self.trash: list[str] = []  # folders the rebuilds replaced, to remove once the pages loaded
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -174,7 +175,7 @@ class DevServer:
         watcher = watch.Watcher(self.s.site_dir, self.stop, self.s.debounce_ms) if self.s.watch else None
         start = time.perf_counter()
         report = self.build()
-        self.empty(report)
+        self.empty(report.trash)
         self.save()
         self.attempt(lambda: read_ahead(self.s.site_dir, self.options()))  # for the first edit
         gc.collect(1)  # what it read lives on too (see ``save``)
@@ -207,6 +208,8 @@ class DevServer:
                         self.rebuild(batch)
                     elif self.settled():
                         self.save_state()
+                        self.empty(self.trash)
+                        self.trash = []
             except KeyboardInterrupt:
                 pass
             self.save_at_exit()  # a rebuild's state, should Ctrl-C have come before it was saved
@@ -266,13 +269,14 @@ class DevServer:
         hellos = self.hub.hellos
         self.reloading = (hellos, self.notify(report, was_broken, batch))
         self.told = time.monotonic()
-        self.empty(report)
+        self.trash += report.trash  # removed once the pages loaded: not while they load
 
-    def empty(self, report: Report) -> None:
-        """The folders a rebuild replaced whole (a layout change's pages), removed in the
-        background once the pages reload (a start after an exit removes what is left)."""
-        if report.trash:
-            threading.Thread(target=remove_folders, args=(report.trash,), daemon=True).start()
+    def empty(self, trash: list[str]) -> None:
+        """The folders builds replaced (a layout change's pages, an edit's staging folder and
+        last search index), removed in the background (a start after an exit removes what is
+        left)."""
+        if trash:
+            threading.Thread(target=remove_folders, args=(list(trash),), daemon=True).start()
 
     def settled(self) -> bool:
         """Whether the pages told to reload have loaded (each said hello again over LiveReload,
