@@ -132,16 +132,18 @@ def build_whoosh(docs: Sequence[Doc], synonyms: Synonyms, live: str, staged: str
     old_docs: dict[str, str] = old["docs"] if same else {}
     changed = [d for d in docs if old_docs.get(doc_key(d)) != digests[doc_key(d)]]
     removed = [k for k in old_docs if k not in digests]
+    since = None  # the digests changed since the DOCS the new folder holds; None: all written
     if old_docs and not changed and not removed:
         if old.get("synonyms") == synonyms and old.get("build") == token:
             return False
         _link_copy(live, staged)
+        since = old.get("since", {})  # the same documents: the DOCS linked in stands
     elif old_docs and len(changed) + len(removed) <= REBUILD_SHARE * max(1, len(docs)):
         _link_copy(live, staged)
         _update_whoosh(staged, changed, removed, scoring["avg"])
     else:
         _fresh_whoosh(docs, staged, scoring["avg"])
-    _write_whoosh_meta(staged, synonyms, digests, token, scoring)
+    _write_whoosh_meta(staged, synonyms, digests, token, scoring, since)
     return True
 
 
