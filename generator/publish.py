@@ -235,7 +235,7 @@ class Publisher:
         for area in AREAS:
             os.makedirs(os.path.join(self.out, area), exist_ok=True)
         if self.later:  # its emptied folders go with the trash: a rename, not a walk
-            self.trash.append(f"{self.staging}.old-{os.getpid()}-{next(_TRASH)}")
+            self.trash.append(trash_name(self.staging))
             os.replace(self.staging, self.trash[-1])
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
@@ -304,8 +304,8 @@ class Publisher:
 
 def left_trash(folder: str) -> list[str]:
     """The replaced copies of ``folder`` that another process left (see ``Publisher.later``)."""
-    mine = f"{folder}.old-{os.getpid()}-"
-    return [left for left in glob.glob(glob.escape(folder) + ".old-*") if not left.startswith(mine)]
+    mine = f"{folder}{TRASH}{os.getpid()}-"
+    return [left for left in glob.glob(glob.escape(folder) + TRASH + "*") if not left.startswith(mine)]
 
 
 def manifest_stamp(out_dir: str) -> tuple[int, ...]:
@@ -320,7 +320,7 @@ def leftovers(out_dir: str) -> bool:
         names = os.listdir(out_dir)
     except OSError:
         return True
-    return STAGING in names or any(n.startswith(f"{a}.old-") for a in AREAS for n in names)
+    return STAGING in names or any(n.startswith(a + TRASH) for a in AREAS for n in names)
 
 
 def remove_folders(folders: Iterable[str]) -> None:
@@ -332,9 +332,10 @@ def replace_folder(staged: str, live: str, keep_old: bool = False) -> str:
     """Put the folder ``staged`` in place of ``live``: two renames (a copy across file systems).
     The old folder is removed, or with ``keep_old`` left for the caller: its path is returned
     (a name of its own, so that one still being removed is never in the way)."""
-    base = live.rstrip("/\\") + ".old"
+    live = live.rstrip("/\\")
+    base = live + ".old"
     shutil.rmtree(base, ignore_errors=True)
-    old = f"{base}-{os.getpid()}-{next(_TRASH)}" if keep_old else base
+    old = trash_name(live) if keep_old else base
     if os.path.exists(live):
         os.replace(live, old)
     try:
@@ -348,4 +349,11 @@ def replace_folder(staged: str, live: str, keep_old: bool = False) -> str:
     return old
 
 
+TRASH = ".old-"  # a replaced folder's name: FOLDER.old-PID-N (``trash_name``)
 _TRASH = itertools.count()
+
+
+def trash_name(folder: str) -> str:
+    """A name for a replaced copy of ``folder``, its own in this process (``left_trash`` tells
+    another process's from it)."""
+    return f"{folder}{TRASH}{os.getpid()}-{next(_TRASH)}"

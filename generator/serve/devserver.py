@@ -175,7 +175,8 @@ class DevServer:
         watcher = watch.Watcher(self.s.site_dir, self.stop, self.s.debounce_ms) if self.s.watch else None
         start = time.perf_counter()
         report = self.build()
-        self.empty(report.trash)
+        self.trash += report.trash
+        self.empty()  # no page to wait for yet
         self.save()
         self.attempt(lambda: read_ahead(self.s.site_dir, self.options()))  # for the first edit
         gc.collect(1)  # what it read lives on too (see ``save``)
@@ -208,8 +209,7 @@ class DevServer:
                         self.rebuild(batch)
                     elif self.settled():
                         self.save_state()
-                        self.empty(self.trash)
-                        self.trash = []
+                        self.empty()
             except KeyboardInterrupt:
                 pass
             self.save_at_exit()  # a rebuild's state, should Ctrl-C have come before it was saved
@@ -271,12 +271,13 @@ class DevServer:
         self.told = time.monotonic()
         self.trash += report.trash  # removed once the pages loaded: not while they load
 
-    def empty(self, trash: list[str]) -> None:
-        """The folders builds replaced (a layout change's pages, an edit's staging folder and
-        last search index), removed in the background (a start after an exit removes what is
-        left)."""
-        if trash:
-            threading.Thread(target=remove_folders, args=(list(trash),), daemon=True).start()
+    def empty(self) -> None:
+        """The folders builds replaced (``trash``: a layout change's pages, an edit's staging
+        folder and last search index), removed in the background (a start after an exit
+        removes what is left)."""
+        if self.trash:
+            threading.Thread(target=remove_folders, args=(self.trash,), daemon=True).start()
+            self.trash = []
 
     def settled(self) -> bool:
         """Whether the pages told to reload have loaded (each said hello again over LiveReload,
