@@ -23,7 +23,7 @@ from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
 from .once import Header, PerCode
 from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
-from .sitemap import by_key, kept_urls, ordered_code_urls, sitemaps
+from .sitemap import by_key, ordered_code_urls, sitemaps, warm_urls
 from .templating import PageEnvironment
 
 Descriptors = Mapping[tuple[str, str], str]
@@ -502,12 +502,9 @@ class Renderer:
         return sitemaps(self.config.base_url, pages, ordered_code_urls(self._prefixes(), *self._code_names()))
 
     def warm_sitemap(self) -> None:
-        """Make the code pages' URLs now, for the next build in this process to patch (the
-        dev server: a code that comes then costs a few milliseconds)."""
-        if not kept_urls(key_of):  # named as an edit's build names them: by content path
-            files = getattr(self.site.codes, "files", None)
-            names = files.keys() if files is not None else [path_of(k) for k in self.site.codes]
-            ordered_code_urls(self._prefixes(), names, key_of)
+        """Make the code pages' URLs now, for the next build in this process (``warm_urls``)."""
+        files = getattr(self.site.codes, "files", None)
+        warm_urls(self._prefixes(), lambda: files.keys() if files is not None else list(map(path_of, self.site.codes)))
 
     def _prefixes(self) -> dict[str, str]:
         return {sid: s.url_prefix for sid, s in self.config.systems.items()}

@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from ..model.urls import code_url, code_urls
+from ..model.urls import code_url, code_urls, key_of
 from ..outputs import Output, digest
 
 SITEMAP_LIMIT = 50_000
@@ -58,6 +58,14 @@ def ordered_code_urls(
     names = list(names)
     _KEPT[:] = [_Kept(dict(prefixes), key_of, set(names), sorted(code_urls(prefixes, map(key_of, names))))]
     return _KEPT[0].urls
+
+
+def warm_urls(prefixes: dict[str, str], paths: Callable[[], Collection[str]]) -> None:
+    """Make the code pages' URLs now, for the next build in this process to patch (the dev
+    server: a code that comes then costs a few milliseconds), named as an edit's build names
+    the codes: by their content ``paths`` (asked for only when no such list is kept)."""
+    if not kept_urls(key_of):
+        ordered_code_urls(prefixes, paths(), key_of)
 
 
 def kept_urls(key_of: Callable[[Any], tuple[str, str]]) -> bool:
