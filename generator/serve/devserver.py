@@ -44,8 +44,8 @@ from .reload import SOCKET_PATH, Hub
 from .watch import STEP_MS
 
 T = TypeVar("T")
-SETTLE = 0.4  # seconds after a reload before the build state is saved (the pages load first)
-SETTLE_MAX = 3.0  # ... or, when the reloaded pages say hello again sooner, that many at most
+SETTLE = 0.1  # seconds after a reload, at least, before the build state is saved (the pages load first)
+SETTLE_MAX = 3.0  # ... once the reloaded pages said hello again, or after that many seconds
 FORCE_AFTER = 0.8  # seconds a build interrupted by Ctrl-C may take to wind down
 CLOSE_WAIT = 0.4  # seconds the server may take to close once stopped
 
@@ -288,9 +288,11 @@ class DevServer:
         return since > SETTLE_MAX or (since > SETTLE and self.hub.hellos - hellos >= reloaded)
 
     def save_state(self) -> None:
-        """The last rebuild's state, saved once the pages it reloaded had time to load (the
-        save holds the interpreter for a while): at the first quiet moment ``SETTLE`` seconds
-        after it, or before the next build."""
+        """The last rebuild's state, saved as soon as the pages it reloaded have loaded (the
+        save holds the interpreter: 40-60 ms after an edit, 0.3-0.4 s after a new code), at
+        the first quiet moment (the watcher wakes every ``WAKE_MS``), or before the next build.
+        The sooner it is done, the less often the editor's next save waits for it: at 0.4 s
+        after the reload it held up a save made 0.6 s after the last one by 0.25 s."""
         if self.memory.unsaved is None:
             return
         _, errors = self.attempt(self.save)

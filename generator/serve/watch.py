@@ -30,7 +30,7 @@ from . import STEP_MS
 CONFIG_FILES = ("content/site.yaml", "content/synonyms.yaml")
 WATCHED = ("content", "layouts", "assets")
 DEBOUNCE_MS = 1600  # the longest a batch gathers events
-WAKE_MS = 200  # the watcher wakes this often without a change (to see ``stop``)
+WAKE_MS = 50  # the watcher wakes this often without a change (to see ``stop``, to save the build state)
 
 
 class ChangeKind(enum.Enum):
