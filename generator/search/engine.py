@@ -259,7 +259,10 @@ def _write_whoosh_meta(index_dir: str, synonyms: Synonyms, digests: dict[str, st
 
 
 def _update_whoosh(index_dir: str, changed: Sequence[Doc], removed: Sequence[str], avg: dict[str, float]) -> None:
-    writer = whoosh_writer(whoosh_index().open_dir(index_dir))
+    # files read, not mapped: whoosh copies each part of a mapped segment it opens (the main
+    # segment's terms: megabytes), and an edit reads a few keys of it (15 ms a build)
+    storage = importlib.import_module("whoosh.filedb.filestore").FileStorage(index_dir, supports_mmap=False)
+    writer = whoosh_writer(storage.open_index())
     with writer.searcher() as s:  # one search of the index for every key (``update_document``
         for k in (*removed, *(doc_key(d) for d in changed)):  # opens one a document: a new code
             writer.delete_by_term("key", k, searcher=s)  # changes its ancestors' priors too)
