@@ -176,18 +176,21 @@ def test_common_terms_patched_after_an_edit_equal_a_clean_build(
     patched after an edit from the last build's postings and the edited documents, without the
     impacts of its other documents: new codes under one parent (their ancestors' priors move),
     a title that takes a common word and drops it, a body edit, codes that go, a kept document
-    that leaves a term. Each build equals a clean one; the patch was taken, and refused where a
+    that leaves a term. Each build equals a clean one; the patch was taken (with the last
+    build's postings as they were when no document came among them), and refused where a
     kept document went (the one that takes its place is not known)."""
     from generator.search import edit, scores
 
     monkeypatch.setattr(scores, "POSTINGS_CAP", 6)
     monkeypatch.setattr(scores, "DF_GRID", 1)
     taken: list[bool] = []
+    as_before: list[bool] = []  # the last build's postings, as they were (no document came among them)
     patched = edit.patched_postings
 
     def counted(*args: object, **kw: object) -> list[int] | None:
         out = patched(*args, **kw)  # type: ignore[arg-type]
         taken.append(out is not None)
+        as_before.append(out is args[0])
         return out
 
     monkeypatch.setattr(edit, "patched_postings", counted)
@@ -211,6 +214,7 @@ def test_common_terms_patched_after_an_edit_equal_a_clean_build(
         server.build()
         assert_equals_clean(server, tmp_path)
     assert True in taken, taken
+    assert True in as_before and False in as_before, as_before
     taken.clear()  # the category's short title weighs most in "fracture": kept, then gone from it
     server.edit(CODES / "S72.md", "title: Fracture of femur", "title: Injury of femur")
     assert_equals_clean(server, tmp_path)

@@ -3,7 +3,7 @@ from saturated weights: the same arithmetic, the same cap."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from generator.search import scores
@@ -29,3 +29,20 @@ def test_one_pass_equals_saturated_then_impacts(postings: dict[int, tuple[float,
             docs, [saturated(w, boosts[d]) for d, w in zip(docs, weights, strict=True)], n, bound)
     finally:
         scores.POSTINGS_CAP = before
+
+
+@given(
+    kept=st.dictionaries(st.integers(0, 40), st.integers(0, 6), min_size=1, max_size=12),
+    d=st.integers(0, 40),
+    q=st.integers(0, 6),
+)
+def test_below_says_whether_a_document_that_came_stays_out_of_the_highest(kept: dict[int, int], d: int, q: int) -> None:
+    """``edit.below``: a document that came ranks below every kept one exactly when the
+    highest impacts (the first documents among equals) of the kept ones and it are the kept
+    ones."""
+    from generator.search.edit import below
+
+    assume(d not in kept)
+    both = {**kept, d: q}
+    highest = dict(sorted(both.items(), key=lambda dq: (-dq[1], dq[0]))[: len(kept)])
+    assert below(d, q, both, kept) == (highest.keys() == kept.keys())

@@ -107,6 +107,12 @@ class State:
             self._flags = {d: (2 if d in ranges else 0) + b for d, b in self.billable.items()}
         return self._flags
 
+    def flag(self, docid: int) -> int:
+        """One document's ``flags`` (without making them all)."""
+        if self._flags is not None:
+            return self._flags[docid]
+        return (2 if docid in self.ranges else 0) + self.billable[docid]
+
     def set_df(self, term: str, df: int) -> None:
         """A term's document frequency after an edit (0: the term went); the one before is kept."""
         self.df_was.setdefault(term, self.vocab.get(term, 0))

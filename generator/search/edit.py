@@ -202,23 +202,40 @@ def patched_postings(last: Any, plist: tuple[list[int], list[float]], state: Sta
     if scores.df_grid(df_was) != scores.df_grid(len(docs)):
         return None
     kept: dict[int, int] = {}
+    values: dict[int, int] = {}  # as the client reads them: impact and flags
     docid = 0
     for delta, value in zip(last[0::2], last[1::2], strict=True):
         docid += delta
         kept[docid] = value >> 2
+        values[docid] = value
     scale = scores.term_scale(len(docs), state.n)
+    came: dict[int, int] = {}  # documents not kept before, and their impacts
+    same = True  # every document kept before reads as it did
     for d in sorted(edited):
         at = bisect.bisect_left(docs, d)
         there = at < len(docs) and docs[at] == d
         q = scores.impacts_uncapped(scale, [d], [ws[at]], state.boosts, bound)[0] if there else 0
         if d in kept and q < kept[d]:
             return None
+        if d in kept:
+            same = same and q * 4 + state.flag(d) == values[d]
+        elif there:
+            came[d] = q
         if there:
             kept[d] = q
+    if same and len(values) == cap and all(below(d, q, kept, values) for d, q in came.items()):
+        return last  # no document that came is among the highest impacts: as the last build's
     if len(kept) > cap:  # the highest impacts, the first documents among equals
         kept = dict(sorted(kept.items(), key=lambda dq: (-dq[1], dq[0]))[:cap])
     ids = sorted(kept)
     return flat_postings(ids, [kept[d] for d in ids], state)
+
+
+def below(d: int, q: int, kept: Mapping[int, int], before: Mapping[int, int]) -> bool:
+    """Whether document ``d`` with impact ``q`` ranks below every document of ``before``
+    (by impact, then the first documents among equals), their impacts as in ``kept``."""
+    low = min(kept[k] for k in before)
+    return q < low or (q == low and d > max(k for k in before if kept[k] == low))
 
 
 def impact_moved(state: State, term: str, weight: float, old_boost: float, new_boost: float, bound: float) -> bool:
