@@ -122,7 +122,7 @@ def read_ahead(site_dir: str, options: BuildOptions) -> None:
     if memory is None or (snapshot := memory.snapshot) is None:
         return
     prefixes = {sid: s.url_prefix for sid, s in load_config(site_dir).systems.items()}
-    warm_urls(prefixes, lambda: snapshot.files.keys())
+    warm_urls(prefixes, snapshot.files)
     if options.search:
         search.read_ahead(whoosh_dir(site_dir, options.out_dir), os.path.join(out_dir, SNAPSHOT), snapshot.search)
 

@@ -39,6 +39,45 @@ def test_the_kept_list_equals_a_fresh_sort(start: set[tuple[str, str]], steps: l
     assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
 
 
+@settings(deadline=None, max_examples=60)
+@given(start=st.sets(codes, max_size=60), steps=st.lists(st.tuples(st.sets(codes, max_size=4), st.integers(0, 3),
+                                                                  st.booleans()), max_size=8))
+def test_the_kept_list_patched_from_what_moved_equals_a_fresh_sort(
+    start: set[tuple[str, str]], steps: list[tuple[set, int, bool]]
+) -> None:
+    """An edit's build says what came and went since the last build's files (``Moved``): the
+    list is patched from that when it is that build's, and found by a look at every name when
+    it is not (a failed build patched it since, or another process's): a fresh sort either way."""
+    sitemap._KEPT.clear()
+    keys = set(start)
+    files = dict.fromkeys(path_of(k) for k in keys)
+    assert ordered_code_urls(PREFIXES, files.keys(), key_of, files) == fresh(keys)
+    for came, n_went, failed in steps:
+        went = set(sorted(keys)[:n_went])
+        new_keys = (keys - went) | came
+        new_files = dict.fromkeys(path_of(k) for k in new_keys)
+        moved = sitemap.Moved(files, [path_of(k) for k in new_keys - keys], [path_of(k) for k in keys - new_keys])
+        assert ordered_code_urls(PREFIXES, new_files.keys(), key_of, new_files, moved) == fresh(new_keys)
+        if not failed:  # a failed build: the next one starts from the same files again
+            keys, files = new_keys, new_files
+
+
+def test_a_build_that_moved_no_code_patches_nothing() -> None:
+    """A body edit's build keeps the list and names its files as the list's (no look at every
+    name); the next new code is then patched from what moved."""
+    sitemap._KEPT.clear()
+    keys = {("icd10cm", f"A{i:04d}") for i in range(10)}
+    files = dict.fromkeys(path_of(k) for k in keys)
+    sitemap.warm_urls(PREFIXES, files)
+    kept = sitemap._KEPT[0]
+    same = dict(files)
+    sitemap.warm_urls(PREFIXES, same, sitemap.Moved(files, (), ()))
+    assert sitemap._KEPT[0] is kept and kept.source is same
+    more = {**same, path_of(("icd10cm", "B0001")): None}
+    moved = sitemap.Moved(same, [path_of(("icd10cm", "B0001"))], ())
+    assert ordered_code_urls(PREFIXES, more.keys(), key_of, more, moved) == fresh(keys | {("icd10cm", "B0001")})
+
+
 def test_many_moves_make_the_list_again() -> None:
     sitemap._KEPT.clear()
     keys = {("icd10cm", f"A{i:04d}") for i in range(10)}

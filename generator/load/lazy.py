@@ -3,7 +3,7 @@ edit renders a few pages of 98k: loading every code would cost more than renderi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from ..model.code import Code
@@ -14,12 +14,15 @@ from .snapshot import Snapshot
 class LazyCodes(Mapping[Key, Code]):
     """Every code of the site by key, each read from the snapshot when first asked for."""
 
-    def __init__(self, snapshot: Snapshot, fresh: dict[str, Code], files: Mapping[str, object] | None = None) -> None:
+    def __init__(self, snapshot: Snapshot, fresh: dict[str, Code], files: Mapping[str, object] | None = None,
+                 came: Collection[str] = (), went: Collection[str] = ()) -> None:
         """``files``: the content files now (default: the snapshot's; a code in ``fresh`` may
-        have come since)."""
+        have come since); ``came`` and ``went``: the paths that are in ``files`` and not in the
+        snapshot's, and the other way round."""
         self.snapshot = snapshot
         self.files = snapshot.files if files is None else files
         self.loaded = {c.key: c for c in fresh.values()}
+        self.came, self.went = came, went
 
     def __getitem__(self, key: Key) -> Code:
         c = self.loaded.get(key)

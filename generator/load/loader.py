@@ -182,7 +182,8 @@ def _edit(
         new.graph = old.graph.edited(before, after)
     else:  # nothing changed: the graph is read only if a page to render needs it
         new.share_graph(old)
-    codes = LazyCodes(old, after, new.files)
+    came_paths = [rel for rel in after if rel not in old.files]
+    codes = LazyCodes(old, after, new.files, came_paths, gone)
     new.counts = dict(old.counts)
     for c in before.values():
         new.counts[c.system] -= 1
@@ -190,11 +191,11 @@ def _edit(
         new.counts[c.system] = new.counts.get(c.system, 0) + 1
     site = Site(site_dir, config, codes, LazyLists(codes, lambda: new.graph.children),
                 LazyLists(codes, lambda: new.graph.tops), new.counts)
-    came = [c for rel, c in after.items() if rel not in old.files]
+    came = [after[rel] for rel in came_paths]
     went = [key_of(rel) for rel in gone]
     if any(k in new.graph.children or k in new.graph.linked for k in went):
         return site, None  # a code names one that went as its parent or a related code
-    if came and has_case_twin([rel for rel in after if rel not in old.files], new.files):
+    if came and has_case_twin(came_paths, new.files):
         return site, None  # a duplicate code (in another case)
     if check_changed(config, site.codes, list(after.values()), source):
         return site, None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -23,7 +23,7 @@ from .links import AbsoluteLinks, Links
 from .markup import MarkdownRenderer
 from .once import Header, PerCode
 from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
-from .sitemap import by_key, ordered_code_urls, sitemaps, warm_urls
+from .sitemap import Moved, by_key, ordered_code_urls, sitemaps, warm_urls
 from .templating import PageEnvironment
 
 Descriptors = Mapping[tuple[str, str], str]
@@ -499,18 +499,26 @@ class Renderer:
     def sitemaps(self, extra: Iterable[str] = ()) -> Iterator[Output]:
         """The sitemap of every page: the fixed ones, the system indexes, ``extra`` and the codes'."""
         pages = ["/", "/search/", *(f"/{s.url_prefix}/" for s in self.config.systems.values()), *extra]
-        return sitemaps(self.config.base_url, pages, ordered_code_urls(self._prefixes(), *self._code_names()))
+        codes, prefixes = self.site.codes, self._prefixes()
+        files = getattr(codes, "files", None)  # codes read lazily (load.lazy): named by content path
+        if files is None:
+            urls = ordered_code_urls(prefixes, codes.keys(), by_key)
+        else:
+            urls = ordered_code_urls(prefixes, files.keys(), key_of, files, self._moved())
+        return sitemaps(self.config.base_url, pages, urls)
 
     def warm_sitemap(self) -> None:
         """Make the code pages' URLs now, for the next build in this process (``warm_urls``)."""
         files = getattr(self.site.codes, "files", None)
-        warm_urls(self._prefixes(), lambda: files.keys() if files is not None else list(map(path_of, self.site.codes)))
+        if files is None:
+            warm_urls(self._prefixes(), dict.fromkeys(map(path_of, self.site.codes)))
+        else:
+            warm_urls(self._prefixes(), files, self._moved())
+
+    def _moved(self) -> Moved:
+        """The codes read lazily (``load.lazy``): those that came and went since the last build's."""
+        codes: Any = self.site.codes
+        return Moved(codes.snapshot.files, codes.came, codes.went)
 
     def _prefixes(self) -> dict[str, str]:
         return {sid: s.url_prefix for sid, s in self.config.systems.items()}
-
-    def _code_names(self) -> tuple[Collection[Any], Callable[[Any], Key]]:
-        """What names each code, at no cost: the content paths of codes read lazily (load.lazy),
-        else the keys."""
-        files = getattr(self.site.codes, "files", None)
-        return (files.keys(), key_of) if files is not None else (self.site.codes.keys(), by_key)
