@@ -82,7 +82,7 @@ def test_many_moves_make_the_list_again() -> None:
     sitemap._KEPT.clear()
     keys = {("icd10cm", f"A{i:04d}") for i in range(10)}
     assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
-    assert sitemap.kept_urls(by_key) and not sitemap.kept_urls(key_of)  # a lazy build names codes by path
+    assert sitemap._KEPT[0].key_of is by_key  # not key_of: a lazy build names codes by path
     kept = sitemap._KEPT[0]
     keys = {("icd10cm", f"B{i:04d}") for i in range(sitemap.KEPT_MOVES + 1)}
     assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys)
@@ -138,7 +138,7 @@ def test_read_ahead_makes_the_list_the_first_edit_patches(sample_site: Path, tmp
     memory.flush()
     sitemap._KEPT.clear()  # as a server whose first build was a no-op: nothing made yet
     read_ahead(str(sample_site), options)
-    assert sitemap.kept_urls(key_of)
+    assert sitemap._KEPT and sitemap._KEPT[0].key_of is key_of
     made = sitemap._KEPT[0].urls
     listed = (tmp_path / "out" / "site" / "sitemap.xml").read_text()
     codes = sorted(p.relative_to(sample_site).as_posix() for p in (sample_site / "content" / "codes").rglob("*.md"))

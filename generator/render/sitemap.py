@@ -91,12 +91,6 @@ def warm_urls(prefixes: dict[str, str], paths: Mapping[str, object], moved: Move
         ordered_code_urls(prefixes, paths.keys(), key_of, paths, moved)
 
 
-def kept_urls(key_of: Callable[[Any], tuple[str, str]]) -> bool:
-    """Whether this process holds a list of URLs from a build before, its codes named as
-    ``key_of`` reads them."""
-    return bool(_KEPT) and _KEPT[0].key_of is key_of
-
-
 def by_key(key: tuple[str, str]) -> tuple[str, str]:
     """``ordered_code_urls``' ``key_of`` for names that are keys."""
     return key
