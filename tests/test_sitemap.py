@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,3 +145,38 @@ def test_read_ahead_makes_the_list_the_first_edit_patches(sample_site: Path, tmp
     codes = sorted(p.relative_to(sample_site).as_posix() for p in (sample_site / "content" / "codes").rglob("*.md"))
     assert made == sorted(code_urls({"icd10cm": "icd-10-cm", "cpt": "cpt", "hcpcs": "hcpcs"}, map(key_of, codes)))
     assert all(f"{u}</loc>" in listed for u in made)
+
+
+def test_read_ahead_makes_the_parts_the_first_new_code_reuses(
+    sample_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the limit (here one more than the largest part's URLs, so that none is cut),
+    read_ahead also makes the code pages' sitemap parts, the same bytes as the build wrote; the
+    first new code's build then makes its own part again, and reuses the others."""
+    from generator.build import BuildOptions, build, read_ahead
+    from generator.state import Memory
+
+    paths = [p.relative_to(sample_site).as_posix() for p in (sample_site / "content" / "codes").rglob("*.md")]
+    urls = sorted(code_urls({"icd10cm": "icd-10-cm", "cpt": "cpt", "hcpcs": "hcpcs"}, map(key_of, paths)))
+    limit = max(len(part) for _, part in sitemap.code_parts(urls)) + 1
+    assert limit < len(urls)
+    monkeypatch.setattr(sitemap, "SITEMAP_LIMIT", limit)
+    memory = Memory()
+    options = BuildOptions(out_dir=str(tmp_path / "out"), quiet=True, memory=memory)
+    build(str(sample_site), options)
+    memory.flush()
+    sitemap._KEPT.clear()
+    sitemap._MADE.clear()
+    read_ahead(str(sample_site), options)
+    parts = {p: made[2] for p, made in sitemap._MADE.items() if p != "sitemaps/pages.xml"}
+    assert len(parts) > 1
+    for path, out in parts.items():
+        assert (tmp_path / "out" / "site" / path).read_bytes() == out.data, path
+    leaf = sample_site / "content" / "codes" / "icd10cm" / "S72.001A.md"
+    (leaf.parent / "S72.001W.md").write_text(leaf.read_text().replace("code: S72.001A\n", "code: S72.001W\n"))
+    report = build(str(sample_site), options)
+    made = {p: m[2] for p, m in sitemap._MADE.items() if p in parts}
+    changed = {p for p in parts if made[p] is not parts[p]}
+    assert [f"site/{p}" for p in changed] == [f for f in report.files if f.startswith("site/sitemaps/") and
+                                              f != "site/sitemaps/pages.xml"], (changed, report.files)
+    assert len(changed) == 1
