@@ -123,8 +123,7 @@ def read_ahead(site_dir: str, options: BuildOptions) -> None:
     if memory is None or (snapshot := memory.snapshot) is None:
         return
     config = load_config(site_dir)
-    prefixes = {sid: s.url_prefix for sid, s in config.systems.items()}
-    warm_parts(config.base_url, warm_urls(prefixes, snapshot.files))
+    warm_parts(config.base_url, warm_urls(config.url_prefixes, snapshot.files))
     if options.search:
         search.read_ahead(whoosh_dir(site_dir, options.out_dir), os.path.join(out_dir, SNAPSHOT), snapshot.search)
 

@@ -94,6 +94,11 @@ class SiteConfig:
     meter: Meter
     digest: str  # hash of the file's text: every page depends on it
 
+    @property
+    def url_prefixes(self) -> dict[str, str]:
+        """Each system's URL prefix, by system id."""
+        return {sid: s.url_prefix for sid, s in self.systems.items()}
+
 
 
 def parse_config_checked(text: str, path: str = CONFIG_PATH) -> tuple[SiteConfig | None, list[ContentError]]:

@@ -499,7 +499,7 @@ class Renderer:
     def sitemaps(self, extra: Iterable[str] = ()) -> Iterator[Output]:
         """The sitemap of every page: the fixed ones, the system indexes, ``extra`` and the codes'."""
         pages = ["/", "/search/", *(f"/{s.url_prefix}/" for s in self.config.systems.values()), *extra]
-        codes, prefixes = self.site.codes, self._prefixes()
+        codes, prefixes = self.site.codes, self.config.url_prefixes
         files = getattr(codes, "files", None)  # codes read lazily (load.lazy): named by content path
         if files is None:
             urls = ordered_code_urls(prefixes, codes.keys(), by_key)
@@ -511,14 +511,11 @@ class Renderer:
         """Make the code pages' URLs now, for the next build in this process (``warm_urls``)."""
         files = getattr(self.site.codes, "files", None)
         if files is None:
-            warm_urls(self._prefixes(), dict.fromkeys(map(path_of, self.site.codes)))
+            warm_urls(self.config.url_prefixes, dict.fromkeys(map(path_of, self.site.codes)))
         else:
-            warm_urls(self._prefixes(), files, self._moved())
+            warm_urls(self.config.url_prefixes, files, self._moved())
 
     def _moved(self) -> Moved:
         """The codes read lazily (``load.lazy``): those that came and went since the last build's."""
         codes: Any = self.site.codes
         return Moved(codes.snapshot.files, codes.came, codes.went)
-
-    def _prefixes(self) -> dict[str, str]:
-        return {sid: s.url_prefix for sid, s in self.config.systems.items()}
