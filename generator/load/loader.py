@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -149,7 +149,7 @@ def load_codes(
         and all(c.key == key_of(rel) for rel, c in after.items())
     ):
         try:
-            site, changes = _edit(site_dir, config, old, new, after, gone, source)
+            site, changes = _edit(site_dir, config, old, new, after, added, gone, source)
         except DAMAGED:
             return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
         if changes is not None:
@@ -170,6 +170,7 @@ def _edit(
     old: Snapshot,
     new: Snapshot,
     after: dict[str, Code],
+    added: set[str],
     gone: set[str],
     source: Source,
 ) -> tuple[Site, Changes | None]:
@@ -182,8 +183,7 @@ def _edit(
         new.graph = old.graph.edited(before, after)
     else:  # nothing changed: the graph is read only if a page to render needs it
         new.share_graph(old)
-    came_paths = [rel for rel in after if rel not in old.files]
-    codes = LazyCodes(old, after, new.files, came_paths, gone)
+    codes = LazyCodes(old, after, new.files, added, gone)
     new.counts = dict(old.counts)
     for c in before.values():
         new.counts[c.system] -= 1
@@ -191,21 +191,19 @@ def _edit(
         new.counts[c.system] = new.counts.get(c.system, 0) + 1
     site = Site(site_dir, config, codes, LazyLists(codes, lambda: new.graph.children),
                 LazyLists(codes, lambda: new.graph.tops), new.counts)
-    came = [after[rel] for rel in came_paths]
-    went = [key_of(rel) for rel in gone]
-    if any(k in new.graph.children or k in new.graph.linked for k in went):
+    if any(k in new.graph.children or k in new.graph.linked for k in map(key_of, gone)):
         return site, None  # a code names one that went as its parent or a related code
-    if came and has_case_twin(came_paths, new.files):
+    if added and has_case_twin(added, new.files):
         return site, None  # a duplicate code (in another case)
     if check_changed(config, site.codes, list(after.values()), source):
         return site, None
-    return site, Changes(old, new, before, after, bool(came or went), lazy=True)
+    return site, Changes(old, new, before, after, bool(added or gone), lazy=True)
 
 
 TWIN_LETTERS = 10  # a file name with more letters is checked against every path upper-cased
 
 
-def has_case_twin(came: list[str], files: Mapping[str, object]) -> bool:
+def has_case_twin(came: Iterable[str], files: Mapping[str, object]) -> bool:
     """Whether a content file of ``came`` has a twin in ``files`` that differs only in the case
     of its file name (the same code twice on a case-insensitive disk). Each name's case variants
     are looked up (a code has a few letters), not every path upper-cased (98k: 20 ms)."""
