@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -153,7 +154,7 @@ def known_stats(site_dir: str, last: dict[str, tuple[int, int, str]], batch: Bat
             continue
         except OSError:
             return None
-        if not os.path.isfile(os.path.join(site_dir, rel)):
+        if not stat.S_ISREG(st.st_mode):
             return None
         stats[rel] = (st.st_mtime_ns, st.st_size)
     return Scanned(last, stats, started, set(batch.changes))
