@@ -103,8 +103,7 @@ class State:
         """By docid: 2 for a range page, plus 1 when billable (made once for a whole index:
         ``changed`` drops it)."""
         if self._flags is None:
-            ranges = self.ranges
-            self._flags = {d: (2 if d in ranges else 0) + b for d, b in self.billable.items()}
+            self._flags = {d: self.flag(d) for d in self.billable}
         return self._flags
 
     def flag(self, docid: int) -> int:
@@ -271,8 +270,7 @@ def flat_postings(ids: list[int], qs: list[int], state: State) -> list[int]:
     flat[0::2] = deltas(ids)
     flags = state._flags  # made for a whole index; an edit's few terms look them up
     if flags is None:
-        billable, ranges = state.billable, state.ranges
-        flat[1::2] = [q * 4 + (2 if d in ranges else 0) + billable[d] for d, q in zip(ids, qs, strict=True)]
+        flat[1::2] = [q * 4 + state.flag(d) for d, q in zip(ids, qs, strict=True)]
     else:
         flat[1::2] = [q * 4 + flags[d] for d, q in zip(ids, qs, strict=True)]
     return flat
