@@ -96,6 +96,9 @@ class State:
     dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
     df_was: dict[str, int] = field(default_factory=dict)  # an edit's terms: document frequency before it
     _flags: dict[int, int] | None = None
+    # the vocabulary's terms by shard (``vocab_key``), made when an edit first asks (``vocab_part``)
+    # and kept in step by ``set_df``; shared, like ``vocab``, by the state kept for the next build
+    by_key: dict[str, set[str]] | None = None
     # the token naming the saved per-document arrays (``DOCS``), and those arrays as saved
     saved_docs: tuple[str, tuple[Any, ...]] = ("", ())
 
@@ -119,6 +122,21 @@ class State:
             self.vocab[term] = df
         else:
             self.vocab.pop(term, None)
+        if self.by_key is not None:
+            terms = self.by_key.setdefault(vocab_key(term), set())
+            if df:
+                terms.add(term)
+            else:
+                terms.discard(term)
+
+    def vocab_part(self, k: str) -> dict[str, int]:
+        """The vocabulary shard ``k``: its terms and their document frequencies (an edit's few
+        shards, without a pass over the 140k terms of ICD-10-CM each)."""
+        if self.by_key is None:
+            self.by_key = {}
+            for t in self.vocab:
+                self.by_key.setdefault(vocab_key(t), set()).add(t)
+        return {t: self.vocab[t] for t in self.by_key.get(k, ())}
 
     def changed(self) -> None:
         """Billable flags or range pages changed."""
@@ -199,6 +217,7 @@ class State:
         """Load the state ``token`` names and keep it for ``load`` (the dev server, before the
         first edit: 0.1 s of reading off that edit's path)."""
         if folder not in _SAVED and (state := cls.load(folder, token)) is not None:
+            state.vocab_part("")  # its vocabulary by shard, too
             _SAVED[folder] = ((token, meta_stat(folder)), state)
 
     def doc_arrays(self) -> tuple[Any, ...]:
@@ -239,7 +258,7 @@ class State:
         shards = self.shards if len(self.shards) <= SHARDS_KEPT else {}
         kept = State(self.keys, self.ids, self.boosts, self.billable, self.ranges, self.sums, self.counts, self.vocab,
                      shards, self.layout, self.depths, folder)
-        kept.saved_docs = self.saved_docs
+        kept.saved_docs, kept.by_key = self.saved_docs, self.by_key
         _SAVED[folder] = ((token, meta_stat(folder)), kept)
 
 

@@ -31,7 +31,6 @@ from .client import (
     script,
     term_shard,
     vocab_file,
-    vocab_parts,
 )
 from .documents import FIELDS, Doc, code_fields, document
 from .scores import doc_weights
@@ -145,7 +144,7 @@ def prepare_edit(site: Site, synonyms: Synonyms, before: Mapping[str, Code], aft
         outputs += [patched_term_file(i, state, bound, live, by_shard[i], edited) for i in sorted(by_shard)]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a file of the last build missing or not ours: made whole
-    wanted = vocab_parts(state.vocab, {vocab_key(t) for t in terms})
+    wanted = {k: state.vocab_part(k) for k in {vocab_key(t) for t in terms}}
     if any(not wanted[k] and k not in VOCAB_KEYS for k in wanted):
         return None  # a vocabulary file goes (a clean build makes none)
     outputs += [vocab_file(k, wanted[k]) for k in sorted(wanted)]
