@@ -128,19 +128,14 @@ class Publisher:
         False, and nothing kept, when the last build did not write one of them.
         """
         old, new, kept = self.old, self.new, self.kept
-        for k in keys:
-            if k not in old or k in new or k in kept:
-                return False
-        if self.dropped is None:
-            for k in keys:
-                new[k] = old[k]
-            return True
+        wanted = set(keys)  # set operations: the client index's 7k files are kept by every edit
+        if not wanted <= old.keys() or not wanted.isdisjoint(new) or not wanted.isdisjoint(kept):
+            return False
         dropped = self.dropped
-        for k in keys:
-            if k in dropped:
-                new[k] = old[k]
-            else:  # carried already: only noted (the client index's 7k files, kept by every edit)
-                kept.add(k)
+        carried = wanted if dropped is None else wanted & dropped
+        new.update((k, old[k]) for k in carried)
+        if dropped is not None:  # the rest is carried already: only noted
+            kept.update(wanted - carried)
         return True
 
     def carry(self, drop: set[str], others: Iterable[str] = ()) -> None:

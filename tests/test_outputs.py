@@ -178,3 +178,21 @@ def test_an_edit_that_swaps_an_area_keeps_the_carried_pages(
     publish.remove_folders(report.trash)
     memory.flush()
     assert not [p.name for p in out.iterdir() if ".old-" in p.name]
+
+
+def test_keep_carries_the_last_builds_files_each_once(tmp_path: Path) -> None:
+    last = {"site/a": "1", "site/b": "2", "site/c": "3"}
+    p = publish.Publisher(str(tmp_path), manifest=dict(last))
+    assert not p.keep(["site/a", "site/x"])  # x: the last build did not write it
+    assert p.new == {} and p.kept == set()
+    assert p.keep(["site/a", "site/b", "site/a"])
+    assert p.new == {"site/a": "1", "site/b": "2"}
+    assert not p.keep(["site/b", "site/c"])  # b is this build's already
+    assert p.new == {"site/a": "1", "site/b": "2"}
+    # an edit's build (``carry``): the files dropped are carried again, the others only noted
+    q = publish.Publisher(str(tmp_path), manifest=dict(last))
+    q.carry({"site/a"})
+    assert q.keep(["site/a", "site/b"])
+    assert q.new == {"site/a": "1"} and q.kept == {"site/b"}
+    assert not q.keep(["site/b"]) and not q.keep(["site/c", "site/a"])
+    assert q.new == {"site/a": "1"} and q.kept == {"site/b"}
