@@ -181,3 +181,26 @@ def test_a_noop_without_search_drops_the_client_index(sample_site: Path, tmp_pat
     assert lib_build(sample_site, out, search=False)[0::2] == (0, 0)
     assert lib_build(sample_site, out)[0] > 0  # and back
     assert tree(out) == clean_build(sample_site, tmp_path)
+
+
+def test_a_process_reads_its_own_source_once(sample_site: Path, tmp_path: Path) -> None:
+    # the dev server builds many times: its code's digest is the code it imported, read once
+    # (each edit read the generator's 80 files before)
+    script = f"""
+import sys
+from generator.build import BuildOptions, build
+opts = BuildOptions(out_dir={str(tmp_path / 'out')!r}, quiet=True, search=False)
+build({str(sample_site)!r}, opts)
+opened = []
+sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
+build({str(sample_site)!r}, opts)
+print(sum(p.endswith(".py") and "/generator/" in p for p in opened))
+"""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["0"]
