@@ -123,3 +123,14 @@ def test_a_part_that_does_more_with_the_code_is_rendered_for_each_page() -> None
     part = PerCode(lambda code: template.render(code=code), "S72.001A")
     assert part.html is None
     assert part("S73.0") == "s73.0"
+
+
+def test_a_header_changed_under_the_same_name_is_looked_at_again() -> None:
+    # the answer is kept per source (the dev server's builds ask it each time), never per name
+    shared = "<a href='{{ links['/'] }}'>{{ site }}</a>"
+    assert header_targets(env(shared), "h.html") == {"/"}
+    assert header_targets(env("{{ code.code }}"), "h.html") is None
+    found = header_targets(env(shared), "h.html")
+    assert found == {"/"}
+    found.add("/changed-by-the-caller/")
+    assert header_targets(env(shared), "h.html") == {"/"}
