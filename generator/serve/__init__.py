@@ -7,4 +7,4 @@ protocol over a websocket on the app's own port); ``overlay``: the error overlay
 the WSGI middleware around the production app; ``devserver``: the loop tying them together.
 """
 
-STEP_MS = 15  # quiet time that ends a batch (watchfiles checks every STEP_MS: a save is seen 15-30 ms later)
+STEP_MS = 10  # quiet time that ends a batch (watchfiles checks every STEP_MS: a save is seen 10-20 ms later)
