@@ -157,3 +157,25 @@ def test_serve_refuses_meter_limits_over_24_like_check(tmp_path: Path) -> None:
     assert served.returncode == 1
     assert "Traceback" not in served.stderr
     assert served.stderr.splitlines()[:-1] == codesite("check", "--site", str(site)).stderr.splitlines()[:-1]
+
+
+def test_a_changed_site_yaml_is_read_again_in_the_same_process(tmp_path: Path) -> None:
+    # the dev server loads in one process again and again: the config is parsed again when
+    # its text changes, and its problems are the new text's
+    from generator.load.checked import read_config_checked
+
+    site = copy_site(ROOT, tmp_path / "site")
+    path = site / "content" / "site.yaml"
+    config, _, problems = read_config_checked(str(site))
+    assert config is not None and problems == []
+    text = path.read_text()
+    path.write_text(text.replace("name: codesite", "name: Renamed", 1))
+    renamed, _, _ = read_config_checked(str(site))
+    assert renamed is not None and renamed.name == "Renamed"
+    path.write_text(text.replace("guest_views: 1\n", "guest_views: 20\n", 1).replace("registered_views: 5", "registered_views: 20", 1))
+    _, _, problems = read_config_checked(str(site))
+    assert problems and "24" in str(problems[0])
+    problems.clear()  # the caller's own list
+    assert read_config_checked(str(site))[2]
+    path.write_text(text)
+    assert read_config_checked(str(site))[2] == []

@@ -60,8 +60,16 @@ def read_config_checked(site_dir: str) -> tuple[SiteConfig | None, str, list[Con
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else f"not valid UTF-8 ({exc.reason})"
         raise CheckFailed([ConfigError(CONFIG_PATH, 1, "site", f"cannot read ({reason})")]) from None
-    config, problems = parse_config_checked(text)
-    return config, text, problems
+    parsed = _PARSED.get(text)  # parsed again only when it changed (each of the dev server's
+    if parsed is None:  # edits parsed it: 2 ms of YAML)
+        _PARSED.clear()
+        parsed = _PARSED[text] = parse_config_checked(text)
+    config, problems = parsed
+    return config, text, list(problems)
+
+
+# the site.yaml text this process parsed last: its config (frozen) and its problems
+_PARSED: dict[str, tuple[SiteConfig | None, list[ContentError]]] = {}
 
 
 def load_and_check(
