@@ -172,7 +172,9 @@ def test_a_changed_site_yaml_is_read_again_in_the_same_process(tmp_path: Path) -
     path.write_text(text.replace("name: codesite", "name: Renamed", 1))
     renamed, _, _ = read_config_checked(str(site))
     assert renamed is not None and renamed.name == "Renamed"
-    path.write_text(text.replace("guest_views: 1\n", "guest_views: 20\n", 1).replace("registered_views: 5", "registered_views: 20", 1))
+    over = text.replace("guest_views: 1\n", "guest_views: 20\n", 1)
+    over = over.replace("registered_views: 5", "registered_views: 20", 1)
+    path.write_text(over)
     _, _, problems = read_config_checked(str(site))
     assert problems and "24" in str(problems[0])
     problems.clear()  # the caller's own list
