@@ -30,18 +30,8 @@ def _default_signals() -> None:
 
 
 def _run(chunk: Any) -> Any:
-    """One chunk in a worker; then what the chunk left alive is frozen (``gc.freeze``).
-
-    What outlives a chunk is what the next chunks share (the renderer's memos: links, URLs,
-    parts rendered once), and it only grows: the collector went over all of it again and again
-    (0.7 s of each render worker's 6-7 s on a site of 98k codes, most in four full passes). A
-    chunk makes next to no garbage cycles (a few hundred objects in 49k pages) for freezing to
-    keep. Workers only: the parent, a long-lived dev server among them, is never frozen here."""
     assert _TASK is not None
-    try:
-        return _TASK(chunk)
-    finally:
-        gc.freeze()
+    return _TASK(chunk)
 
 
 def workers(jobs: int | None, items: int) -> int:
