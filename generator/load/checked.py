@@ -10,6 +10,7 @@ make a build fail, collecting every problem as ``path:line: field: message`` bef
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,16 +61,13 @@ def read_config_checked(site_dir: str) -> tuple[SiteConfig | None, str, list[Con
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else f"not valid UTF-8 ({exc.reason})"
         raise CheckFailed([ConfigError(CONFIG_PATH, 1, "site", f"cannot read ({reason})")]) from None
-    parsed = _PARSED.get(text)  # parsed again only when it changed (each of the dev server's
-    if parsed is None:  # edits parsed it: 2 ms of YAML)
-        _PARSED.clear()
-        parsed = _PARSED[text] = parse_config_checked(text)
-    config, problems = parsed
+    config, problems = _parsed(text)
     return config, text, list(problems)
 
 
-# the site.yaml text this process parsed last: its config (frozen) and its problems
-_PARSED: dict[str, tuple[SiteConfig | None, list[ContentError]]] = {}
+# the site.yaml text this process parsed last: parsed again only when it changed (each of the
+# dev server's edits parsed it: 2 ms of YAML); its config is frozen, its problems copied out
+_parsed = functools.lru_cache(maxsize=1)(parse_config_checked)
 
 
 def load_and_check(
