@@ -32,7 +32,7 @@ import bisect
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,14 +129,18 @@ class State:
             else:
                 terms.discard(term)
 
-    def vocab_part(self, k: str) -> dict[str, int]:
-        """The vocabulary shard ``k``: its terms and their document frequencies (an edit's few
-        shards, without a pass over the 140k terms of ICD-10-CM each)."""
+    def vocab_shards(self) -> dict[str, set[str]]:
+        """The vocabulary's terms by shard (``by_key``), made in one pass the first time."""
         if self.by_key is None:
             self.by_key = {}
             for t in self.vocab:
                 self.by_key.setdefault(vocab_key(t), set()).add(t)
-        return {t: self.vocab[t] for t in self.by_key.get(k, ())}
+        return self.by_key
+
+    def vocab_part(self, k: str) -> dict[str, int]:
+        """The vocabulary shard ``k``: its terms and their document frequencies (an edit's few
+        shards, without a pass over the 140k terms of ICD-10-CM each)."""
+        return {t: self.vocab[t] for t in self.vocab_shards().get(k, ())}
 
     def changed(self) -> None:
         """Billable flags or range pages changed."""
@@ -217,7 +221,7 @@ class State:
         """Load the state ``token`` names and keep it for ``load`` (the dev server, before the
         first edit: 0.1 s of reading off that edit's path)."""
         if folder not in _SAVED and (state := cls.load(folder, token)) is not None:
-            state.vocab_part("")  # its vocabulary by shard, too
+            state.vocab_shards()
             _SAVED[folder] = ((token, meta_stat(folder)), state)
 
     def doc_arrays(self) -> tuple[Any, ...]:
@@ -301,18 +305,8 @@ def term_file(i: int, state: State, bound: float) -> Output:
     return Output("site", f"{INDEX_DIR}/t/{i}.js", script(f"t/{i}", data))
 
 
-def vocab_parts(vocab: Mapping[str, int], keys: Iterable[str]) -> dict[str, dict[str, int]]:
-    """The vocabulary shards ``keys`` (by ``vocab_key``), in one pass over the vocabulary."""
-    parts: dict[str, dict[str, int]] = {k: {} for k in keys}
-    for t, n in vocab.items():
-        part = parts.get(vocab_key(t))
-        if part is not None:
-            part[t] = n
-    return parts
-
-
 def vocab_file(k: str, part: Mapping[str, int]) -> Output:
-    """The vocabulary shard ``k``, from its terms (``vocab_parts``)."""
+    """The vocabulary shard ``k``, from its terms (``State.vocab_part``)."""
     data = [x for t in sorted(part) for x in (t, part[t])]
     return Output("site", f"{INDEX_DIR}/v/{k}.js", script(f"v/{k}", data))
 
@@ -416,9 +410,8 @@ def client_index(site: Site, prepared: Prepared) -> Iterator[Output]:
     # Every term and vocabulary shard exists, empty or not: editing a code never removes one.
     for i in range(TERM_SHARDS):
         yield term_file(i, state, bound)
-    parts = vocab_parts(state.vocab, set(VOCAB_KEYS) | {vocab_key(t) for t in state.vocab})
-    for k in sorted(parts):
-        yield vocab_file(k, parts[k])
+    for k in sorted(set(VOCAB_KEYS) | {k for k, terms in state.vocab_shards().items() if terms}):
+        yield vocab_file(k, state.vocab_part(k))
 
     codes: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
     for docid, d in zip(state.ids, docs, strict=True):
