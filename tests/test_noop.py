@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from generator.build import BuildOptions, build
 from generator.load.loader import RACY_NS
 from generator.load.scan import Prescan, scan
 from generator.load.snapshot import SNAPSHOT, Snapshot
+from tests.conftest import ROOT
 from tests.test_incremental import clean_build, tree
 
 HOUR_NS = 3600 * 10**9
@@ -196,11 +199,6 @@ sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "op
 build({str(sample_site)!r}, opts)
 print(sum(p.endswith(".py") and "/generator/" in p for p in opened))
 """
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["0"]

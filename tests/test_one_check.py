@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from generator.build import BuildOptions, build
 from generator.errors import CheckFailed
 from generator.load import load_site
+from generator.load.checked import read_config_checked
 from tests.conftest import ROOT, SITES, codesite, copy_site
 
 
@@ -162,8 +163,6 @@ def test_serve_refuses_meter_limits_over_24_like_check(tmp_path: Path) -> None:
 def test_a_changed_site_yaml_is_read_again_in_the_same_process(tmp_path: Path) -> None:
     # the dev server loads in one process again and again: the config is parsed again when
     # its text changes, and its problems are the new text's
-    from generator.load.checked import read_config_checked
-
     site = copy_site(ROOT, tmp_path / "site")
     path = site / "content" / "site.yaml"
     config, _, problems = read_config_checked(str(site))
