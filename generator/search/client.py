@@ -96,8 +96,8 @@ class State:
     dirty: set[int] = field(default_factory=set)  # term shards changed since loaded
     df_was: dict[str, int] = field(default_factory=dict)  # an edit's terms: document frequency before it
     _flags: dict[int, int] | None = None
-    # the vocabulary's terms by shard (``vocab_key``), made when an edit first asks (``vocab_part``)
-    # and kept in step by ``set_df``; shared, like ``vocab``, by the state kept for the next build
+    # the vocabulary's terms by shard (``vocab_key``), made once (``vocab_shards``) and kept in
+    # step by ``set_df``; shared, like ``vocab``, by the state kept for the next build
     by_key: dict[str, set[str]] | None = None
     # the token naming the saved per-document arrays (``DOCS``), and those arrays as saved
     saved_docs: tuple[str, tuple[Any, ...]] = ("", ())
