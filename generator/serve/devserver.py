@@ -276,7 +276,9 @@ class DevServer:
             f"{batch.summary()} ({', '.join(sorted(k.value for k in batch.kinds))}): rebuilt in {took:.2f}s, "
             f"{report.written} written, {report.removed} removed, {report.codes_read} codes read"
         )
-        self.reloading = (hellos, self.notify(report, was_broken, batch, early))
+        self.reloading = (hellos, self.notify(report, was_broken, batch) if early is None else early)
+        if early is not None and was_broken:
+            self.hub.reload(ERRORS_URL)
         self.told = time.monotonic()
         self.trash += report.trash  # removed once the pages loaded: not while they load
 
@@ -398,19 +400,15 @@ class DevServer:
         meter = load_config(self.s.site_dir).meter
         app.policy = Policy.from_config(meter, secure=self.s.host not in LOOPBACK)
 
-    def notify(self, report: Report, was_broken: bool, batch: watch.Batch | None = None,
-               told: int | None = None) -> int:
+    def notify(self, report: Report, was_broken: bool, batch: watch.Batch | None = None) -> int:
         """Stylesheets alone changed: each reloaded in place (the preview links assets by their
-        plain names, so a new fingerprint does not matter); anything else: the pages reload,
-        unless they were ``told`` already (as the rebuild started: how many); and the overlay
-        goes when the last build had failed (a fix may write nothing). Returns how many pages
-        were told to load again."""
+        plain names, so a new fingerprint does not matter); anything else: the pages reload; and
+        the overlay goes when the last build had failed (a fix may write nothing). Returns how
+        many pages were told to load again."""
         changed = report.files or report.removed
         sources = list(batch.changes) if batch is not None else []
         reloaded = 0
-        if told is not None:
-            reloaded = told
-        elif changed and sources and batch is not None and batch.kinds == {watch.ChangeKind.ASSET} and all(
+        if changed and sources and batch is not None and batch.kinds == {watch.ChangeKind.ASSET} and all(
             p.endswith(".css") for p in sources
         ):
             for p in sources:
