@@ -161,6 +161,10 @@ class DevServer:
                 timer = threading.Timer(FORCE_AFTER, force)
                 timer.daemon = True
                 timer.start()
+            # the handler runs in whatever the main thread runs: in a finalizer (a whoosh
+            # lock's ``__del__`` at a garbage collection), the exception is printed and dropped;
+            # the watcher, and ``--no-watch``'s wait, end on the event all the same
+            self.stop.set()
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGINT, stop)
