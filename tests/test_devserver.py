@@ -4,8 +4,10 @@ file edits, real headless Chromium connected over LiveReload."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from generator.serve.overlay import ERRORS_URL
 from generator.serve.watch import Batch, ChangeKind, kind_of
 from tests.conftest import ROOT
 from tests.servers import port_of, running, serve_command
@@ -170,6 +173,56 @@ def test_css_changes_apply_without_a_navigation(dev: Dev, page: Any) -> None:
     )
     assert page.evaluate("window.codesiteMarker") == 1
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+class LiveReloadClient:
+    """A page's side of LiveReload over a plain socket: the websocket handshake, hello, then
+    the server's commands as they come."""
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=WAIT)
+        self.sock.sendall(b"GET /livereload HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.rfile = self.sock.makefile("rb")
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass
+        hello = json.dumps({"command": "hello", "protocols": ["http://livereload.com/protocols/official-7"]})
+        payload = hello.encode()
+        mask = b"\x01\x02\x03\x04"
+        self.sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask
+                          + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        assert self.command()["command"] == "hello"
+
+    def command(self) -> dict[str, Any]:
+        head = self.rfile.read(2)
+        n = head[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(self.rfile.read(2), "big")
+        return dict(json.loads(self.rfile.read(n)))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_page_told_to_reload_is_served_the_rebuilt_site(dev: Dev) -> None:
+    # the pages are told as a code file's rebuild starts; what they ask for waits for it
+    client = LiveReloadClient(dev.base)
+    try:
+        dev.edit(CODE, append_body("Served once rebuilt."))
+        assert client.command()["path"] == "/"
+        assert "Served once rebuilt." in dev.get(CODE_URL)
+        # a rebuild that fails: the page asked for is the last good one, with the errors
+        dev.edit(CODE, lambda s: s.replace("parent: S73\n", "parent: S99\n", 1))
+        assert client.command()["path"] == "/"
+        html = dev.get(CODE_URL)
+        assert "Served once rebuilt." in html and f"{CODE}:6: parent:" in html
+        assert client.command()["path"] == ERRORS_URL
+        dev.edit(CODE, lambda s: s.replace("parent: S99\n", "parent: S73\n", 1))
+        assert client.command()["path"] == "/"
+        assert f"{CODE}:6: parent:" not in dev.get(CODE_URL)
+    finally:
+        client.close()
 
 
 BREAKS: list[tuple[str, str, Callable[[Path], Callable[[], None]]]] = []

@@ -5,7 +5,10 @@ websocket on the same port) runs on its own threads; the main thread watches and
 build at a time, with the build state kept in memory between builds (``state.Memory``). A
 rebuild that fails (a problem in the content, a template that does not compile or render, a
 file that cannot be read) changes nothing on disk: the last good site stays served, and every
-problem shows in the terminal and over every open page until a rebuild succeeds. Ctrl-C stops
+problem shows in the terminal and over every open page until a rebuild succeeds. After a change
+to code files alone (a rebuild of a few pages), the pages are told to reload as it starts and
+their requests wait for it (``Preview.hold``): the browser's navigation overlaps the rebuild,
+and what it is served is the rebuilt site (or the last good one, with the errors). Ctrl-C stops
 it at once: a build under way is aborted (its staging folder removed) and the process exits 0.
 """
 
@@ -255,23 +258,29 @@ class DevServer:
         assert self.preview is not None
         self.rebuilds += 1
         start = time.perf_counter()
-        report, errors = self.attempt(lambda: self.build_batch(batch))
-        took = time.perf_counter() - start
-        was_broken = bool(self.preview.errors)
+        hellos = self.hub.hellos
+        early = None
+        if batch.kinds == {watch.ChangeKind.CONTENT}:  # a rebuild of a few pages: the pages are told
+            self.preview.hold()  # now, and what they ask for waits for it (their navigation's start
+            early = self.hub.reload("/", live_css=False)  # overlaps the rebuild: 10-20 ms)
+        try:
+            report, errors = self.attempt(lambda: self.build_batch(batch))
+            took = time.perf_counter() - start
+            was_broken = bool(self.preview.errors)
+            self.preview.set_errors([] if report is not None else errors)
+        finally:
+            self.preview.release()
         if report is None:
             for line in errors:
                 self.say(line)
             self.say(f"{len(errors)} error(s) after {batch.summary()}; serving the last good build")
-            self.preview.set_errors(errors)
             self.hub.reload(ERRORS_URL)
             return
         self.say(
             f"{batch.summary()} ({', '.join(sorted(k.value for k in batch.kinds))}): rebuilt in {took:.2f}s, "
             f"{report.written} written, {report.removed} removed, {report.codes_read} codes read"
         )
-        self.preview.set_errors([])
-        hellos = self.hub.hellos
-        self.reloading = (hellos, self.notify(report, was_broken, batch))
+        self.reloading = (hellos, self.notify(report, was_broken, batch, early))
         self.told = time.monotonic()
         self.trash += report.trash  # removed once the pages loaded: not while they load
 
@@ -393,15 +402,19 @@ class DevServer:
         meter = load_config(self.s.site_dir).meter
         app.policy = Policy.from_config(meter, secure=self.s.host not in LOOPBACK)
 
-    def notify(self, report: Report, was_broken: bool, batch: watch.Batch | None = None) -> int:
+    def notify(self, report: Report, was_broken: bool, batch: watch.Batch | None = None,
+               told: int | None = None) -> int:
         """Stylesheets alone changed: each reloaded in place (the preview links assets by their
-        plain names, so a new fingerprint does not matter); anything else: the pages reload; and
-        the overlay goes when the last build had failed (a fix may write nothing). Returns how
-        many pages were told to load again."""
+        plain names, so a new fingerprint does not matter); anything else: the pages reload,
+        unless they were ``told`` already (as the rebuild started: how many); and the overlay
+        goes when the last build had failed (a fix may write nothing). Returns how many pages
+        were told to load again."""
         changed = report.files or report.removed
         sources = list(batch.changes) if batch is not None else []
         reloaded = 0
-        if changed and sources and batch is not None and batch.kinds == {watch.ChangeKind.ASSET} and all(
+        if told is not None:
+            reloaded = told
+        elif changed and sources and batch is not None and batch.kinds == {watch.ChangeKind.ASSET} and all(
             p.endswith(".css") for p in sources
         ):
             for p in sources:

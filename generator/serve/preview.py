@@ -33,6 +33,7 @@ StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
 DEV_CACHE = ("Cache-Control", "no-cache")
 KEPT = ("Cache-Control", "max-age=31536000, immutable")  # a URL that names its bytes' version
+HOLD_MAX = 30.0  # seconds a request waits for a rebuild under way (``Preview.hold``)
 
 
 # a fingerprinted stylesheet link in a page (``assets/site.3f2a1c9b0d.css``): the preview serves
@@ -53,6 +54,16 @@ class Preview:
         self.lock = threading.Lock()
         self._script = reload.script() if live else b""
         self.version = digest(self._script + overlay.OVERLAY_JS.encode())[:10]
+        self.open = threading.Event()  # cleared while a rebuild the pages were told of runs (``hold``)
+        self.open.set()
+
+    def hold(self) -> None:
+        """Requests wait (``HOLD_MAX`` seconds at most) until ``release``: the open pages are told
+        to reload as a rebuild starts, and what they ask for meanwhile is the rebuilt site."""
+        self.open.clear()
+
+    def release(self) -> None:
+        self.open.set()
 
     def set_errors(self, errors: list[str]) -> None:
         with self.lock:
@@ -63,6 +74,7 @@ class Preview:
         # uncompressed (a local server gains nothing from gzip)
         environ = {k: v for k, v in environ.items() if k != "HTTP_ACCEPT_ENCODING"}
         path = environ.get("PATH_INFO", "/")
+        self.open.wait(HOLD_MAX)
         with self.lock:
             app, errors = self.app, self.errors
         own = self.own(path, errors)
