@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .errors import CheckFailed, CodesiteError
@@ -308,12 +310,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings(args.site, out, args.host, args.port, args.keys_file, meter=args.meter,
                         watch=args.watch, open_browser=args.open, quiet=args.quiet,
                         debounce_ms=max(1, args.debounce))
-    code = DevServer(settings).run()
-    # leave at once: the interpreter's teardown of a large site's build state (which the
-    # collector does not walk, see ``DevServer.save``) would hold Ctrl-C up for half a second
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    leave(DevServer(settings).run())  # Ctrl-C is not held up by the teardown (see ``leave``)
 
 
 COMMANDS = {
@@ -322,7 +319,26 @@ COMMANDS = {
 }
 
 
+def leave(code: int) -> NoReturn:
+    """Exit with ``code`` at once, skipping the interpreter's teardown: it frees a large site's
+    objects one by one (0.4 s of CPU after a full build of the 98k ICD-10-CM codes). Nothing is
+    left to run by then: no thread, no atexit handler, every file closed."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``codesite`` command. Run as the program (no ``argv``: the console script or
+    ``python -m generator.cli``), the process leaves as soon as the command is done."""
+    code = run(argv)
+    if argv is None:
+        leave(code)
+    return code
+
+
+def run(argv: Sequence[str] | None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
     if not args.command:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -280,3 +283,19 @@ def test_search_index_follows_no_search_and_noop_builds(tmp_path: Path) -> None:
     build(str(site), BuildOptions(quiet=True))
     assert "S73.1" not in all_text(out / "site" / "search-index")
     assert "S73.0" in all_text(out / "site" / "search-index")
+
+
+def test_the_command_leaves_without_the_teardown_and_loses_no_output(tmp_path: Path) -> None:
+    """As the program, ``codesite`` exits as soon as its command is done, without the
+    interpreter's teardown (no atexit handler runs: freeing a large site's objects one by one
+    would take half a second), and all it printed reaches a pipe, on success and on failure."""
+    program = ("import atexit, sys; atexit.register(print, 'teardown ran'); "
+               "from generator.cli import main; sys.argv[0] = 'codesite'; main()")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    site = make_site(tmp_path, "valid-basic")
+    ok = subprocess.run([sys.executable, "-c", program, "build", "--site", str(site)],
+                        capture_output=True, text=True, env=env, check=False)
+    assert ok.returncode == 0 and " written, " in ok.stdout and "teardown ran" not in ok.stdout, ok
+    bad = subprocess.run([sys.executable, "-c", program, "build", "--site", str(tmp_path / "nowhere")],
+                         capture_output=True, text=True, env=env, check=False)
+    assert bad.returncode == 1 and "site.yaml" in bad.stderr and "teardown ran" not in bad.stdout, bad
