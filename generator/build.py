@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from jinja2 import TemplateError
 
+from . import parallel
 from .errors import BuildError
 from .load import load_and_check, load_config
 from .load.descriptors import Descriptors, read_descriptors
@@ -51,9 +52,14 @@ def build(site_dir: str, options: BuildOptions | None = None) -> Report:
     """Load and check everything, then render what changed since the last build into OUT.
 
     Pages whose inputs did not change are not rendered again (see ``load.plan``); the output
-    equals a clean build's, byte for byte. A failed build leaves the last one as it was.
+    equals a clean build's, byte for byte. A failed build leaves the last one as it was. The
+    cyclic garbage collector is off meanwhile (see ``parallel.collector_off``).
     """
-    options = options or BuildOptions()
+    with parallel.collector_off():
+        return _build(site_dir, options or BuildOptions())
+
+
+def _build(site_dir: str, options: BuildOptions) -> Report:
     out_dir = options.out_dir or os.path.join(site_dir, "build")
     descriptors: Descriptors = {}
     assets: dict[str, str] = {}  # pages link the fingerprinted names

@@ -84,6 +84,24 @@ def run_chunks(
 
 
 @contextmanager
+def collector_off() -> Iterator[None]:
+    """The cyclic garbage collector off, then as it was (forked workers inherit it off).
+
+    A build makes millions of containers that live to its end (the loaded site, the renderer's
+    memos, the published files' records) and next to no cycles: about a thousand objects, of
+    the whole 98k-code ICD-10-CM set, with search. The collector's passes over what lives found
+    nothing to free and took 2.2-2.8 s of CPU (a fifth of the render's Python time).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
 def loading() -> Iterator[None]:
     """Load without the cyclic garbage collector, then freeze what was loaded.
 
@@ -92,11 +110,8 @@ def loading() -> Iterator[None]:
     the loaded site is never scanned again, and forked workers do not touch (and so copy)
     its pages of memory just to scan them.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    with collector_off():
+        try:
+            yield
+        finally:
+            gc.freeze()

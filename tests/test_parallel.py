@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from generator import parallel
+from generator.build import BuildOptions, build
+from generator.errors import CheckFailed
 
 
 @pytest.fixture
@@ -37,3 +41,50 @@ def test_workers_die_on_sigterm_whatever_handler_the_parent_has(python_handlers:
     Workers take the default action, whatever the parent installed."""
     got = [d for part in parallel.run_chunks(dispositions, list(range(40)), jobs=2, size=5) for d in part]
     assert got == [(True, True)] * 40
+
+
+def collection_count(chunk: Sequence[int]) -> list[int]:
+    """In a worker: how many collections start while it makes and drops containers."""
+    started: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        for _ in chunk:
+            keep = [[i] for i in range(5000)]  # far over the collector's 700-object threshold
+            del keep
+    finally:
+        gc.callbacks.remove(count)
+    return [len(started)]
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_a_build_runs_without_the_cyclic_collector(sample_site: Path, tmp_path: Path, was_on: bool) -> None:
+    """A build makes no cycles to speak of: on the 98k-code set the collector's passes freed
+    about a thousand objects for 2.2-2.8 s of CPU. It is off for the whole build, in the
+    workers too, and as it was after; a build that fails leaves it as it was as well."""
+    started: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    (gc.enable if was_on else gc.disable)()
+    gc.callbacks.append(count)
+    try:
+        report = build(str(sample_site), BuildOptions(out_dir=str(tmp_path / "out"), quiet=True, jobs=2))
+        assert report.written > 2000  # enough pages to have set the collector off many times
+        # none while it runs; on, the collector may take one pass at once (what was made meanwhile)
+        assert len(started) <= (1 if was_on else 0) and gc.isenabled() is was_on, started
+        with parallel.collector_off():
+            assert [n for part in parallel.run_chunks(collection_count, [1, 2], jobs=2, size=1) for n in part] == [0, 0]
+        (sample_site / "content" / "site.yaml").write_text("title: [unclosed\n")
+        with pytest.raises(CheckFailed):
+            build(str(sample_site), BuildOptions(out_dir=str(tmp_path / "out"), quiet=True))
+        assert gc.isenabled() is was_on
+    finally:
+        gc.callbacks.remove(count)
+        gc.enable()
