@@ -120,6 +120,23 @@ def test_a_reload_fetches_the_page_and_nothing_it_can_do_without(dev: Dev, page:
     assert sheets and [s for s in sheets if s[2] != 0] == [], got
 
 
+def test_a_page_that_missed_the_reload_reloads_when_it_connects_again(dev: Dev, page: Any) -> None:
+    """A page whose LiveReload connection is down when a rebuild tells the pages to reload (a
+    network blip, a reconnection in progress, a hello not yet answered) would stay stale: it
+    reloads as soon as its connection is up again, the site having a newer generation than
+    the one it was served with."""
+    open_live(page, dev, CODE_URL)
+    page.evaluate("window.LiveReload.connector.disconnect()")
+    page.evaluate("window.codesiteMarker = 1")
+    dev.edit(CODE, append_body("Changed while it was away."))
+    dev.wait_rebuilds(1)
+    assert "Changed while it was away." in dev.get(CODE_URL)
+    assert page.evaluate("window.codesiteMarker") == 1  # no reload reached it
+    page.evaluate("window.LiveReload.connector.connect()")
+    expect(page.locator("main")).to_contain_text("Changed while it was away.", timeout=WAIT * 1000)
+    assert page.evaluate("window.codesiteMarker") is None
+
+
 def test_stale_never_served(dev: Dev) -> None:
     """What the browser may keep cannot go stale: fingerprinted names and versioned scripts
     are kept, everything else is revalidated, and a changed stylesheet is sent again."""

@@ -267,7 +267,9 @@ class DevServer:
             report, errors = self.attempt(lambda: self.build_batch(batch))
             took = time.perf_counter() - start
             was_broken = bool(self.preview.errors)
-            self.preview.set_errors([] if report is not None else errors)
+            # before the release: a page held meanwhile is served as of the new generation
+            self.preview.set_errors([] if report is not None else errors,
+                                    changed=report is not None and bool(report.files or report.removed))
         finally:
             self.preview.release()
         if report is None:

@@ -48,21 +48,31 @@ OVERLAY_JS = """(function () {
     list.textContent = errors.join("\\n");
     box.appendChild(list);
   }
-  function refresh() {
+  var initial = document.getElementById("codesite-initial-errors");
+  var generation = initial ? initial.getAttribute("data-generation") : null;
+  function refresh(connected) {
     fetch(URL, {cache: "no-store"}).then(function (r) { return r.json(); })
-      .then(function (d) { show(d.errors); }, function () {});
+      .then(function (d) {
+        // a page (re)connected after a rebuild it was not told of: the site has changed since
+        // it was served (its LiveReload connection was down, or not yet greeted, at the reload)
+        if (connected && generation !== null && String(d.generation) !== generation) {
+          location.reload();
+          return;
+        }
+        show(d.errors);
+      }, function () {});
   }
+  document.addEventListener("LiveReloadConnect", function () { refresh(true); });
   function Plugin() {}
   Plugin.identifier = "codesite-overlay";
   Plugin.version = "1.0";
   Plugin.prototype.reload = function (path) {
     if (path !== URL) return false;
-    refresh();
+    refresh(false);
     return true;
   };
   Plugin.prototype.analyze = function () { return {}; };
   window.LiveReloadPluginCodesiteOverlay = Plugin;
-  var initial = document.getElementById("codesite-initial-errors");
   var errors = initial ? JSON.parse(initial.textContent) : [];
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { show(errors); });
@@ -73,16 +83,20 @@ OVERLAY_JS = """(function () {
 """.replace("__ID__", OVERLAY_ID).replace("__URL__", ERRORS_URL)
 
 
-def errors_json(errors: list[str]) -> bytes:
-    return json.dumps({"errors": errors}, ensure_ascii=False).encode()
+def errors_json(errors: list[str], generation: int) -> bytes:
+    """The current problems, and the number of the site's last good build (``Preview.generation``)."""
+    return json.dumps({"errors": errors, "generation": generation}, ensure_ascii=False).encode()
 
 
-def snippet(errors: list[str], live: bool, version: str) -> str:
+def snippet(errors: list[str], live: bool, version: str, generation: int) -> str:
     """What goes at the end of every HTML page: the current problems, the overlay script and
     (when watching) livereload.js, which finds its port from its own URL. The scripts' URLs
-    carry ``version`` (of both scripts): the browser keeps them while a page reloads."""
+    carry ``version`` (of both scripts): the browser keeps them while a page reloads. The
+    page's ``generation``: when its LiveReload connection comes up, a page served before the
+    last rebuild that changed files reloads (it missed that rebuild's reload)."""
     data = json.dumps(errors, ensure_ascii=False).replace("<", "\\u003c")
-    out = f'<script type="application/json" id="codesite-initial-errors">{data}</script>'
+    out = (f'<script type="application/json" id="codesite-initial-errors" data-generation="{generation}">'
+           f"{data}</script>")
     out += f'<script src="{SCRIPT}?v={version}"></script>'
     if live:
         out += f'<script src="{SCRIPT_URL}?v={version}"></script>'

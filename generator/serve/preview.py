@@ -51,6 +51,7 @@ class Preview:
         self.live = live
         self.meter = meter
         self.errors: list[str] = []
+        self.generation = 0  # rebuilds that changed files: a page served before the last one is stale
         self.lock = threading.Lock()
         self._script = reload.script() if live else b""
         self.version = digest(self._script + overlay.OVERLAY_JS.encode())[:10]
@@ -65,9 +66,12 @@ class Preview:
     def release(self) -> None:
         self.open.set()
 
-    def set_errors(self, errors: list[str]) -> None:
+    def set_errors(self, errors: list[str], changed: bool = False) -> None:
+        """The last rebuild's problems; ``changed``: it changed files (a new generation)."""
         with self.lock:
             self.errors = list(errors)
+            if changed:
+                self.generation += 1
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         # the preview writes into pages (livereload, the overlay): it asks the app for them
@@ -76,8 +80,8 @@ class Preview:
         path = environ.get("PATH_INFO", "/")
         self.open.wait(HOLD_MAX)
         with self.lock:
-            app, errors = self.app, self.errors
-        own = self.own(path, errors)
+            app, errors, generation = self.app, self.errors, self.generation
+        own = self.own(path, errors, generation)
         if own is not None:
             ctype, body = own
             headers = [("Content-Type", ctype)]
@@ -88,7 +92,7 @@ class Preview:
             page = unmetered(app, environ)
             if page is not None:
                 headers = [("Content-Type", HTML), *SECURITY_HEADERS]
-                return self.respond(environ, start_response, "200 OK", headers, page, errors)
+                return self.respond(environ, start_response, "200 OK", headers, page, (errors, generation))
         got: dict[str, Any] = {}
 
         def capture(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], None]:
@@ -104,16 +108,17 @@ class Preview:
         headers = [(k, v) for k, v in got["headers"] if k.lower() not in drop]
         if ok and same_version(environ, body):
             headers.append(KEPT)
-        return self.respond(environ, start_response, got["status"], headers, body, errors, got["headers"])
+        return self.respond(environ, start_response, got["status"], headers, body, (errors, generation),
+                            got["headers"])
 
-    def own(self, path: str, errors: list[str]) -> tuple[str, bytes] | None:
+    def own(self, path: str, errors: list[str], generation: int) -> tuple[str, bytes] | None:
         """The dev server's own files: (content type, body), or None."""
         if path == reload.SCRIPT_URL and self.live:
             return "application/javascript; charset=utf-8", self._script
         if path == overlay.SCRIPT:
             return "application/javascript; charset=utf-8", overlay.OVERLAY_JS.encode()
         if path == overlay.ERRORS_URL:
-            return "application/json; charset=utf-8", overlay.errors_json(errors)
+            return "application/json; charset=utf-8", overlay.errors_json(errors, generation)
         return None
 
     def respond(
@@ -123,17 +128,18 @@ class Preview:
         status: str,
         headers: Headers,
         body: bytes,
-        errors: list[str] | None = None,
+        shown: tuple[list[str], int] | None = None,
         original: Headers | None = None,
     ) -> Iterable[bytes]:
-        """Send ``body`` (with the overlay and livereload.js when it is a page) uncached. For
-        HEAD the app's body is empty: the length is its Content-Length plus what was added."""
+        """Send ``body`` (with the overlay and livereload.js when it is a page: ``shown``, the
+        problems and generation it is served with) uncached. For HEAD the app's body is empty:
+        the length is its Content-Length plus what was added."""
         length = len(body)
         if original is not None:
             length = next((int(v) for k, v in original if k.lower() == "content-length"), length)
         page = any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers)
-        if errors is not None and page:
-            extra = overlay.snippet(errors, self.live, self.version)
+        if shown is not None and page:
+            extra = overlay.snippet(shown[0], self.live, self.version, shown[1])
             if body:  # pages link each stylesheet by its plain name, so that it reloads in place
                 body = overlay.inject(PLAIN_STYLESHEET.sub(rb'\1\3?v=\2"', body), extra)
                 length = len(body)
