@@ -84,7 +84,7 @@ OVERLAY_JS = """(function () {
 
 
 def errors_json(errors: list[str], generation: int) -> bytes:
-    """The current problems, and the number of the site's last good build (``Preview.generation``)."""
+    """The current problems, and the site's generation (``Preview.generation``)."""
     return json.dumps({"errors": errors, "generation": generation}, ensure_ascii=False).encode()
 
 
