@@ -37,6 +37,11 @@ class Report:
     trash: list[str] = field(default_factory=list)  # folders for the caller to remove (``Publisher.later``)
     codes_read: int = 0  # codes the build held (parsed or read from the build state), set by ``build``
 
+    @property
+    def changed(self) -> bool:
+        """Whether the build wrote or removed a file."""
+        return bool(self.files or self.removed)
+
 
 class Publisher:
     """Collects outputs into ``out/.staging`` and applies them to ``out/site`` and ``out/private``."""

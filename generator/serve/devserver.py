@@ -269,7 +269,7 @@ class DevServer:
             was_broken = bool(self.preview.errors)
             # before the release: a page held meanwhile is served as of the new generation
             self.preview.set_errors([] if report is not None else errors,
-                                    changed=report is not None and bool(report.files or report.removed))
+                                    changed=report is not None and report.changed)
         finally:
             self.preview.release()
         if report is None:
@@ -411,7 +411,7 @@ class DevServer:
         unless they were ``told`` already (as the rebuild started: how many); and the overlay
         goes when the last build had failed (a fix may write nothing). Returns how many pages
         were told to load again."""
-        changed = report.files or report.removed
+        changed = report.changed
         sources = list(batch.changes) if batch is not None else []
         reloaded = 0
         if told is not None:
