@@ -116,23 +116,7 @@ class Renderer:
         self.descriptors = descriptors or {}
         self.assets = assets or {}  # asset URL -> its fingerprinted URL (render.assets)
         self.md = MarkdownRenderer()
-        self.linker = CodeLinker(site, self.url_for)
-        self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
-        self._urls: dict[tuple[str, str], str] = {}
-        self._crumbs: dict[tuple[tuple[str, str | None], int], list[ListItem]] = {}
-        # an ancestor's notes, rendered once for all the pages below it: (key, links memo) ->
-        # (html, the codes its notes name: a page among them links the others, not itself)
-        self._groups: dict[tuple[tuple[str, str], int], tuple[Markup | None, frozenset[str]]] = {}
-        self._seventh_names: dict[tuple[str, str], frozenset[str]] = {}
-        # what siblings share, by parent (and links memo): the ancestors, and the groups of
-        # inherited notes and the 7th-character table, unless their text names the page's code
-        self._ancestors: dict[Key, list[Code]] = {}
-        self._inherited: dict[tuple[Key, int], tuple[list[ShownGroup], list[ShownGroup], frozenset[str]]] = {}
-        self._sevenths: dict[tuple[Key, str | None, int], tuple[SeventhTable, PerCode]] = {}
-        # parts rendered once for the pages that show them alike (``once``): the breadcrumb by
-        # parent and links memo, the site's header by links memo
-        self._breadcrumbs: dict[tuple[tuple[str, str | None], int], Markup] = {}
-        self._headers: dict[int, Markup] = {}
+        self.forget()
         self._header: Header | None = None
         self.env = PageEnvironment(
             loader=FileSystemLoader(layouts),
@@ -158,6 +142,28 @@ class Renderer:
             code_attributes=lambda c: Markup(code_attributes(c.system, c.code)),  # the page contract's
             offline=offline,  # for the offline archive: no meter, accounts or crawler metadata
         )
+
+    def forget(self) -> None:
+        """Start the memos of what pages share afresh (a worker, between chunks of pages: they
+        grow with the pages rendered, and a chunk shares little with the last one)."""
+        self._links: dict[str, dict[str, str]] = {}  # memos of Links, by the page folder's parent
+        self._urls: dict[tuple[str, str], str] = {}
+        self._crumbs: dict[tuple[tuple[str, str | None], int], list[ListItem]] = {}
+        # an ancestor's notes, rendered once for all the pages below it: (key, links memo) ->
+        # (html, the codes its notes name: a page among them links the others, not itself)
+        self._groups: dict[tuple[tuple[str, str], int], tuple[Markup | None, frozenset[str]]] = {}
+        self._seventh_names: dict[tuple[str, str], frozenset[str]] = {}
+        # what siblings share, by parent (and links memo): the ancestors, and the groups of
+        # inherited notes and the 7th-character table, unless their text names the page's code
+        self._ancestors: dict[Key, list[Code]] = {}
+        self._inherited: dict[tuple[Key, int], tuple[list[ShownGroup], list[ShownGroup], frozenset[str]]] = {}
+        self._sevenths: dict[tuple[Key, str | None, int], tuple[SeventhTable, PerCode]] = {}
+        # parts rendered once for the pages that show them alike (``once``): the breadcrumb by
+        # parent and links memo, the site's header by links memo
+        self._breadcrumbs: dict[tuple[tuple[str, str | None], int], Markup] = {}
+        self._headers: dict[int, Markup] = {}
+        # memos keyed by a links memo's id(): all of them go with the links memos
+        self.linker = CodeLinker(self.site, self.url_for)
 
     @pass_context
     def _url(self, ctx: Context, target: str) -> str:
