@@ -113,6 +113,7 @@ def _build(site_dir: str, options: BuildOptions) -> Report:
     # 5. publish, 6. remember
     report = publisher.commit()
     report.codes_read = len(site.codes.loaded) if isinstance(site.codes, LazyCodes) else len(site.codes)
+    report.loaded_all = not isinstance(site.codes, LazyCodes)
     if memory is not None:
         memory.keep(state)  # saved by memory.flush()
     else:

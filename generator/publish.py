@@ -36,6 +36,7 @@ class Report:
     files: list[str] = field(default_factory=list)
     trash: list[str] = field(default_factory=list)  # folders for the caller to remove (``Publisher.later``)
     codes_read: int = 0  # codes the build held (parsed or read from the build state), set by ``build``
+    loaded_all: bool = False  # it held every code (not only those an edit needs), set by ``build``
 
     @property
     def changed(self) -> bool:

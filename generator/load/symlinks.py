@@ -32,29 +32,27 @@ def find_symlinks(site_dir: str, codes: bool = True) -> list[PathError]:
     folders: those are not entered). ``codes=False``: not below content/codes/, whose links
     the content scan notes as it stats the files (98k entries are walked once, not twice)."""
     errors: list[PathError] = []
-
-    def refuse(full: str, rel: str) -> None:
-        errors.append(link_error(site_dir, rel))
-
-    def walk(folder: str, rel: str) -> None:
-        try:
-            entries = os.scandir(folder)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        with entries:  # 98k entries in one folder: nothing per entry but the two type tests
-            for e in entries:
-                if e.is_symlink():
-                    refuse(e.path, f"{rel}/{e.name}")
-                elif e.is_dir(follow_symlinks=False) and (codes or f"{rel}/{e.name}" != "content/codes"):
-                    walk(e.path, f"{rel}/{e.name}")
-
     for top in SOURCE_FOLDERS:
         path = os.path.join(site_dir, top)
         if os.path.islink(path):
-            refuse(path, top)
+            errors.append(link_error(site_dir, top))
         else:
-            walk(path, top)
+            _walk(site_dir, path, top, codes, errors)
     return errors
+
+
+def _walk(site_dir: str, folder: str, rel: str, codes: bool, errors: list[PathError]) -> None:
+    """``find_symlinks`` of one folder and those below it (a module function: see ``scan._walk``)."""
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with entries:  # 98k entries in one folder: nothing per entry but the two type tests
+        for e in entries:
+            if e.is_symlink():
+                errors.append(link_error(site_dir, f"{rel}/{e.name}"))
+            elif e.is_dir(follow_symlinks=False) and (codes or f"{rel}/{e.name}" != "content/codes"):
+                _walk(site_dir, e.path, f"{rel}/{e.name}", codes, errors)
 
 
 def refuse_symlinks(site_dir: str) -> None:
