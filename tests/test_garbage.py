@@ -22,7 +22,9 @@ from generator.state import Memory
 def garbage_after(steps, server: bool) -> list[object]:  # type: ignore[no-untyped-def]
     """What ``steps`` leave that only the cyclic collector could free. ``server``: each step is
     a build, after which the dev server freezes what lives on (``freeze_heap``, at each save),
-    so this is what it would hold for good; else the collector is off while they run."""
+    so this is what it would hold for good; else the collector is off while they run.
+    What earlier tests in this process froze (in-process dev servers do) is freed first."""
+    gc.unfreeze()
     gc.collect()
     if not server:
         gc.disable()
