@@ -54,7 +54,8 @@ def run_chunks(
     prepare: Callable[[Sequence[T]], None] | None = None,
     ordered: bool = False,
 ) -> Iterator[R]:
-    """``task`` over ``items`` in chunks, in ``jobs`` forked processes (inline when 1).
+    """``task`` over ``items`` in chunks, in ``jobs`` processes: this one and ``jobs - 1``
+    forked (all ``jobs`` forked when ``ordered``; inline when 1).
 
     ``task`` runs in the children with the parent's memory as it was at the fork: the caller
     sets up what the task reads (site, renderer, publisher) before calling this. ``prepare``
@@ -77,10 +78,52 @@ def run_chunks(
     _TASK = task
     ctx = multiprocessing.get_context("fork")
     try:
-        with ctx.Pool(jobs, initializer=_default_signals) as pool:
-            yield from (pool.imap if ordered else pool.imap_unordered)(_run, feed())
+        if ordered:
+            with ctx.Pool(jobs, initializer=_default_signals) as pool:
+                yield from pool.imap(_run, feed())
+        else:
+            with ctx.Pool(jobs - 1, initializer=_default_signals) as pool:
+                yield from _sharing(task, feed(), pool, 2 * (jobs - 1))
     finally:
         _TASK = None
+
+
+def _sharing(task: Callable[[Sequence[T]], R], parts: Iterator[Sequence[T]], pool: Any, ahead: int) -> Iterator[R]:
+    """The chunks over the pool's workers and this process: the workers always have ``ahead``
+    chunks queued, this process takes the next one itself while they work, and each result
+    comes back as it is done.
+
+    One process fewer than ``jobs``: a forked worker touches the pages of memory it inherited
+    (reference counts) and so copies them, hundreds of MB each on the 98k-code set, where this
+    process renders on its own pages; waiting on its workers, it only idled.
+    """
+    pending: list[Any] = []
+    left = True
+
+    def take() -> Sequence[T] | None:
+        nonlocal left
+        part = next(parts, None) if left else None
+        left = part is not None
+        return part
+
+    while True:
+        while left and len(pending) < ahead:
+            part = take()
+            if part is not None:
+                pending.append(pool.apply_async(_run, (part,)))
+        done = [r for r in pending if r.ready()]
+        if done:
+            for r in done:
+                pending.remove(r)
+                yield r.get()
+            continue
+        part = take()
+        if part is not None:
+            yield task(part)
+        elif pending:
+            pending[0].wait()
+        else:
+            return
 
 
 @contextmanager
