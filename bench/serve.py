@@ -108,10 +108,10 @@ class Memory:
 Started = tuple["subprocess.Popen[str]", Memory, list[str], str]
 
 
-def start_server(cmd: list[str], ready: str, environ: dict[str, str] | None = None) -> Started:
+def start_server(cmd: list[str], ready: str, environ: dict[str, str] | None = None, cwd: str | None = None) -> Started:
     """A server process, its memory sampler, its log (read on in a thread) and its line holding
     ``ready`` (RuntimeError with the log if it ends before printing one)."""
-    proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=environ, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     memory = Memory(proc.pid)
     log: list[str] = []
     assert proc.stdout is not None

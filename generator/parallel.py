@@ -89,41 +89,25 @@ def run_chunks(
 
 
 def _sharing(task: Callable[[Sequence[T]], R], parts: Iterator[Sequence[T]], pool: Any, ahead: int) -> Iterator[R]:
-    """The chunks over the pool's workers and this process: the workers always have ``ahead``
-    chunks queued, this process takes the next one itself while they work, and each result
-    comes back as it is done.
+    """The chunks over the pool's workers and this process: each chunk goes to the workers
+    while they have fewer than ``ahead`` queued, else this process takes it itself; each
+    result comes back once it is done.
 
     One process fewer than ``jobs``: a forked worker touches the pages of memory it inherited
     (reference counts) and so copies them, hundreds of MB each on the 98k-code set, where this
     process renders on its own pages; waiting on its workers, it only idled.
     """
     pending: list[Any] = []
-    left = True
-
-    def take() -> Sequence[T] | None:
-        nonlocal left
-        part = next(parts, None) if left else None
-        left = part is not None
-        return part
-
-    while True:
-        while left and len(pending) < ahead:
-            part = take()
-            if part is not None:
-                pending.append(pool.apply_async(_run, (part,)))
-        done = [r for r in pending if r.ready()]
-        if done:
-            for r in done:
-                pending.remove(r)
-                yield r.get()
-            continue
-        part = take()
-        if part is not None:
-            yield task(part)
-        elif pending:
-            pending[0].wait()
+    for part in parts:
+        for r in [r for r in pending if r.ready()]:
+            pending.remove(r)
+            yield r.get()
+        if len(pending) < ahead:
+            pending.append(pool.apply_async(_run, (part,)))
         else:
-            return
+            yield task(part)
+    for r in pending:
+        yield r.get()
 
 
 @contextmanager

@@ -9,7 +9,9 @@ more with every layout change on the full ICD-10-CM set.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from generator.build import BuildOptions, build
 from generator.load.scan import scan
@@ -19,7 +21,7 @@ from generator.serve.devserver import freeze_heap
 from generator.state import Memory
 
 
-def garbage_after(steps, server: bool) -> list[object]:  # type: ignore[no-untyped-def]
+def garbage_after(steps: Sequence[Callable[[], Any]], server: bool) -> list[object]:
     """What ``steps`` leave that only the cyclic collector could free. ``server``: each step is
     a build, after which the dev server freezes what lives on (``freeze_heap``, at each save),
     so this is what it would hold for good; else the collector is off while they run.
