@@ -14,6 +14,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -330,19 +331,22 @@ def remove_folders(folders: Iterable[str]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def remove_apart(folders: Sequence[str]) -> subprocess.Popen[bytes] | None:
-    """Start removing ``folders`` in a process of their own (``rm -rf``), not waiting for it;
-    None when there is no ``rm`` (the caller removes them itself).
+def remove_apart(folders: Sequence[str]) -> None:
+    """Remove ``folders`` in the background, in a process of their own (``rm -rf``; a thread
+    waits for it, so that its exit is reaped), or in a thread where there is no ``rm``.
 
     For a long-lived process (the dev server): ``shutil.rmtree`` holds a folder's listing while
     it removes what is in it, 73 MB at its peak for a layout change's replaced pages (98k
     folders in icd-10-cm/), for minutes on a slow disk, in the GIL's turn with the server's
     builds; what was allocated meanwhile left the server tens of MB larger with each change."""
+    folders = list(folders)
     try:
-        return subprocess.Popen(["rm", "-rf", "--", *folders], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        removing = subprocess.Popen(["rm", "-rf", "--", *folders], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError:
-        return None
+        threading.Thread(target=remove_folders, args=(folders,), daemon=True).start()
+        return
+    threading.Thread(target=removing.wait, daemon=True).start()
 
 
 def replace_folder(staged: str, live: str, keep_old: bool = False) -> str:

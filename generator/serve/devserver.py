@@ -38,7 +38,7 @@ from ..build import BuildOptions, build, read_ahead
 from ..errors import CheckFailed, CodesiteError
 from ..load import load_config
 from ..load.scan import Scanned
-from ..publish import MANIFEST, Report, remove_apart, remove_folders
+from ..publish import MANIFEST, Report, remove_apart
 from ..state import Memory
 from . import watch
 from .overlay import ERRORS_URL
@@ -322,11 +322,7 @@ class DevServer:
         folder and last search index), removed by another process (``publish.remove_apart``;
         a start after an exit removes what is left)."""
         if self.trash:
-            removing = remove_apart(self.trash)
-            if removing is not None:  # a thread waits for it to end (its exit status reaped)
-                threading.Thread(target=removing.wait, daemon=True).start()
-            else:
-                threading.Thread(target=remove_folders, args=(self.trash,), daemon=True).start()
+            remove_apart(self.trash)
             self.trash = []
 
     def settled(self) -> bool:
