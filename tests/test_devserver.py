@@ -27,6 +27,7 @@ from generator.serve.overlay import ERRORS_URL
 from generator.serve.watch import Batch, ChangeKind, kind_of
 from tests.conftest import ROOT
 from tests.servers import port_of, running, serve_command
+from tests.test_editors import git
 from tests.test_incremental import clean_build, tree
 
 CODE = "content/codes/icd10cm/S73.0.md"
@@ -308,6 +309,28 @@ def test_a_burst_of_writes_is_one_rebuild(sample_site: Path, tmp_path: Path) -> 
     # the default 30 ms mid-burst, which would (rightly) make two batches
     for dev in start(sample_site, tmp_path / "out", "--debounce", "250"):
         burst(dev)
+
+
+def test_a_git_checkout_of_500_files_is_one_rebuild(sample_site: Path, tmp_path: Path) -> None:
+    """An editor switches branches: git rewrites 500 code files; one rebuild shows them all
+    (the debounce as in the burst above: the machine may hold git off the CPU mid-checkout)."""
+    git(sample_site, "init", "-q", "-b", "main")
+    git(sample_site, "add", "-A")
+    git(sample_site, "commit", "-qm", "site")
+    git(sample_site, "checkout", "-qb", "edits")
+    files = sorted((sample_site / "content" / "codes").rglob("*.md"))[:500]
+    for p in files:
+        p.write_text(p.read_text().rstrip("\n") + "\n\nOn the edits branch.\n")
+    git(sample_site, "commit", "-qam", "500 edits")
+    git(sample_site, "checkout", "-q", "main")
+    for dev in start(sample_site, tmp_path / "out", "--debounce", "250"):
+        git(sample_site, "checkout", "-q", "edits")
+        dev.wait_rebuilds(1)
+        time.sleep(1.0)  # room for a second rebuild, should the checkout have been split
+        assert len(dev.rebuilds()) == 1 and "500 content files" in dev.rebuilds()[0], dev.rebuilds()
+        last = files[-1].relative_to(sample_site / "content" / "codes")
+        system = {"icd10cm": "icd-10-cm", "cpt": "cpt", "hcpcs": "hcpcs"}[last.parts[0]]
+        assert "On the edits branch." in dev.get(f"/{system}/{last.stem}/")
 
 
 def burst(dev: Dev) -> None:
