@@ -181,7 +181,7 @@ def test_a_yaml_error_shows_in_an_overlay_until_fixed(dev: Dev, page: Any) -> No
     expect(opened.locator("#codesite-overlay")).to_contain_text(f"{CODE}:7: billable:")
     (dev.site / CODE).write_text(good)
     expect(overlay).to_have_count(0, timeout=WAIT * 1000)
-    assert any(f"{CODE}:7: billable:" in x for x in dev.log)  # the terminal too
+    dev.wait_log(lambda log: any(f"{CODE}:7: billable:" in x for x in log), "the error")  # the terminal too
 
 
 def test_css_changes_apply_without_a_navigation(dev: Dev, page: Any) -> None:
@@ -296,7 +296,7 @@ def test_a_broken_site_shows_every_error_and_the_server_survives(
     undo = how(dev.site)
     overlay = page.locator("#codesite-overlay")
     expect(overlay).to_contain_text(expected, timeout=WAIT * 1000)
-    assert any(expected in x for x in dev.log)
+    dev.wait_log(lambda log: any(expected in x for x in log), expected)  # the terminal too (read apart)
     assert "Subluxation and dislocation of hip" in dev.get(CODE_URL)  # the last good site
     undo()
     expect(overlay).to_have_count(0, timeout=WAIT * 1000)

@@ -297,6 +297,10 @@ class DevServer:
         try:
             report, errors = self.attempt(lambda: self.build_batch(batch))
             took = time.perf_counter() - start
+            if report is None:  # the terminal has them before any page can show them
+                for line in errors:
+                    self.say(line)
+                self.say(f"{len(errors)} error(s) after {batch.summary()}; serving the last good build")
             was_broken = bool(self.preview.errors)
             # before the release: a page held meanwhile is served as of the new generation
             self.preview.set_errors([] if report is not None else errors,
@@ -304,9 +308,6 @@ class DevServer:
         finally:
             self.preview.release()
         if report is None:
-            for line in errors:
-                self.say(line)
-            self.say(f"{len(errors)} error(s) after {batch.summary()}; serving the last good build")
             self.hub.reload(ERRORS_URL)
             return
         self.say(
