@@ -116,24 +116,8 @@ class PageEnvironment(Environment):
     code_generator_class = _Generator
     escape_output = staticmethod(escape_output)
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._loaded: dict[str, Any] = {}  # see ``get_template``
-
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         return {**self.globals, **(d or {})}
-
-    def get_template(self, name: Any, parent: str | None = None, globals: Any = None) -> Any:
-        """Without ``auto_reload`` (a build's renderer), a template once loaded is looked up in a
-        plain dict: stock Jinja2's LRU cache takes a lock and reorders its queue at each of a
-        code page's five lookups (the page, its layout, the macros it imports), 2% of a build."""
-        if self.auto_reload or globals is not None or not isinstance(name, str):
-            return super().get_template(name, parent, globals)
-        key = name if parent is None else self.join_path(name, parent)
-        template = self._loaded.get(key)
-        if template is None:
-            template = self._loaded[key] = super().get_template(key)
-        return template
 
 
 class TemplateCache(BytecodeCache):
