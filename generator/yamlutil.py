@@ -24,15 +24,23 @@ def load(text: str) -> Any:
 
 
 # Front matter is mostly "key: plain text" lines, a long text folded onto indented lines
-# (as ``dump`` writes it). Such text is read here without YAML's node machinery, four times
-# as fast; anything else, and every error, is left to the YAML loader. Only a strict subset
-# of YAML is taken: printable ASCII, no ':' or '#' in a value (they can end a plain scalar or
-# start a comment), a value starting with a letter, digit or '(', no trailing space, no blank
-# line. Keys and values get the types YAML gives them, by PyYAML's own resolver; only str
-# and bool are taken here.
+# (as ``dump`` writes it), and a tenth of the ICD-10-CM files hold a block of notes: lists of
+# plain text under "notes:". Such text is read here without YAML's node machinery, four to
+# eight times as fast; anything else, and every error, is left to the YAML loader. Only a strict
+# subset of YAML is taken: printable ASCII, no ':' or '#' in a value (they can end a plain
+# scalar or start a comment), a value starting with a letter, digit or '(', no trailing space,
+# no blank line, and blocks only in the layout ``dump`` gives them: a list under a top-level key
+# ("- " at column 0), or a mapping at column 2 whose values are text or lists ("- " at column 2),
+# each continued on lines two columns further in. Keys and values get the types YAML gives
+# them, by PyYAML's own resolver; only str and bool are taken here.
+_KEY = r"([A-Za-z_][A-Za-z0-9_]{0,63}):"
 _TEXT = r'[A-Za-z0-9(][ !"$-9;-~]*'  # printable ASCII but for '#' and ':'
-_KEY_LINE = re.compile(rf"([A-Za-z_][A-Za-z0-9_]{{0,63}}): ({_TEXT})")
+_KEY_LINE = re.compile(rf"{_KEY} ({_TEXT})")
 _MORE_LINE = re.compile(rf" +({_TEXT})")
+_OPEN_LINE = re.compile(_KEY)  # a key whose value is the block below it
+_SUB_LINE = re.compile(rf"  {_KEY}(?: ({_TEXT}))?")  # in a block mapping: text, or a list below
+_ITEM = {0: re.compile(rf"- ({_TEXT})"), 2: re.compile(rf"  - ({_TEXT})")}  # a list's item, by column
+_MORE = {2: re.compile(rf"  ({_TEXT})"), 4: re.compile(rf"    ({_TEXT})")}  # its text's next line
 _RESOLVER = yaml.resolver.Resolver()
 _FIRST = _RESOLVER.yaml_implicit_resolvers  # the resolvers that may apply, by first character
 _STR = "tag:yaml.org,2002:str"
@@ -57,21 +65,73 @@ def _plain_key(key: str) -> bool:
     return type(_scalar(key)) is str
 
 
+def _text(lines: list[str], i: int, first: str, more: re.Pattern[str]) -> tuple[Any, int]:
+    """The plain scalar that starts with ``first``, continued on the lines from ``i`` that
+    ``more`` matches (YAML folds them with spaces): its value (None: not str or bool), and the
+    line after it."""
+    parts = [first]
+    while i < len(lines) and (m := more.fullmatch(lines[i])):
+        parts.append(m[1])
+        i += 1
+    return _scalar(" ".join(parts)), i
+
+
+def _items(lines: list[str], i: int, column: int) -> tuple[list[Any] | None, int]:
+    """The list at ``column`` from line ``i``: its values (None: empty, or not flat), and the
+    line after it."""
+    item, more = _ITEM[column], _MORE[column + 2]
+    out = []
+    while i < len(lines) and (m := item.fullmatch(lines[i])):
+        value, i = _text(lines, i + 1, m[1], more)
+        if value is None:
+            return None, i
+        out.append(value)
+    return out or None, i
+
+
+def _block(lines: list[str], i: int) -> tuple[Any, int]:
+    """The value of a top-level key whose line ends at its colon: the list (column 0) or the
+    mapping (column 2) from line ``i``; None if it is neither, in the subset."""
+    if i < len(lines) and lines[i][:1] == "-":
+        return _items(lines, i, 0)
+    out: dict[str, Any] = {}
+    while i < len(lines) and (m := _SUB_LINE.fullmatch(lines[i])):
+        key = m[1]
+        value, i = _text(lines, i + 1, m[2], _MORE[4]) if m[2] is not None else _items(lines, i + 1, 2)
+        if value is None or not _plain_key(key):
+            return None, i
+        out[key] = value  # a repeated key: the last one wins, as in PyYAML
+    return out or None, i
+
+
+class _Block(list):  # type: ignore[type-arg]
+    """A block's value among the plain scalars' parts in ``load_flat``."""
+
+
 def load_flat(text: str) -> dict[str, Any] | None:
-    """``text`` as YAML reads it if it is flat "key: plain text" lines; else None."""
+    """``text`` as YAML reads it if it is in the subset above; else None."""
+    if " \n" in text or text.endswith(" "):
+        return None
+    lines = text.split("\n")
     pairs: list[tuple[str, list[str]]] = []
-    for line in text.split("\n"):
-        if line.endswith(" "):
-            return None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
         if m := _KEY_LINE.fullmatch(line):
             pairs.append((m[1], [m[2]]))
-        elif pairs and (m := _MORE_LINE.fullmatch(line)):
+        elif pairs and type(pairs[-1][1]) is list and (m := _MORE_LINE.fullmatch(line)):
             pairs[-1][1].append(m[1])
+        elif m := _OPEN_LINE.fullmatch(line):
+            value, i = _block(lines, i)
+            if value is None:
+                return None
+            pairs.append((m[1], _Block([value])))
         else:
             return None
     out: dict[str, Any] = {}
     for key, parts in pairs:
-        value = _scalar(" ".join(parts))  # YAML folds a plain scalar's lines with spaces
+        value = _scalar(" ".join(parts)) if type(parts) is list else parts[0]
         if value is None or not _plain_key(key):
             return None
         out[key] = value  # a repeated key: the last one wins, as in PyYAML

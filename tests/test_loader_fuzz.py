@@ -99,6 +99,51 @@ def test_flat_reader_agrees_with_yaml(lines: list[str]) -> None:
         assert [(k, type(v), v) for k, v in fast.items()] == [(k, type(v), v) for k, v in slow.items()]
 
 
+# ... and in the blocks it takes: a list under a top-level key, a mapping of text and lists at
+# column 2 (the notes), each item's text continued on following lines at any indentation
+def _item_lines(column: int, items: list[tuple[str, list[tuple[int, str]]]]) -> str:
+    return "".join(f"\n{' ' * column}- {t}" + "".join(f"\n{' ' * n}{m}" for n, m in more) for t, more in items)
+
+
+continued = st.lists(st.tuples(st.integers(0, 5), flat_text), max_size=2)
+block_items = st.lists(st.tuples(flat_text, continued), min_size=1, max_size=3)
+sub_entry = st.one_of(
+    st.builds(lambda k, t, more: f"\n  {k}: {t}" + "".join(f"\n{' ' * n}{m}" for n, m in more),
+              st.one_of(st.sampled_from(["excludes1", "A", "note"]), tricky_words), flat_text, continued),
+    st.builds(lambda k, col, items: f"\n  {k}:" + _item_lines(col, items),
+              st.one_of(st.sampled_from(["excludes1", "code_first"]), tricky_words), st.sampled_from([0, 2, 4]),
+              block_items),
+)
+block_entry = st.one_of(
+    flat_entry,
+    st.builds(lambda k, col, items: f"{k}:" + _item_lines(col, items),
+              st.sampled_from(["synonyms", "replaced_by", "yes"]), st.sampled_from([0, 2]), block_items),
+    st.builds(lambda k, subs: f"{k}:" + "".join(subs), st.sampled_from(["notes", "seventh_characters", "on"]),
+              st.lists(sub_entry, min_size=0, max_size=3)),
+)
+
+
+@settings(max_examples=3000)
+@given(st.lists(block_entry, min_size=1, max_size=3))
+def test_block_reader_agrees_with_yaml(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    fast = yamlutil.load_flat(text)
+    if fast is not None:
+        slow = yaml.load(text, Loader=yamlutil.Loader)  # noqa: S506 - a safe loader
+        assert repr(fast) == repr(slow)  # the same keys in the same order, the same types
+
+
+def test_block_reader_takes_what_dump_writes() -> None:
+    front = {"code": "S72.0", "title": "Fracture of head and neck of femur", "synonyms": ["broken hip", "hip fracture"],
+             "notes": {"inclusion_terms": ["Fracture of hip NOS"],
+                       "excludes2": ["physeal fracture of capital epiphysis of femur (S79.01-)",
+                                     ("a longer note " * 12).strip()]},
+             "seventh_characters": {"A": "initial encounter for closed fracture", "D": "subsequent encounter"}}
+    text = yamlutil.dump(front).rstrip("\n")  # as front matter holds it
+    assert "\n    " in text  # the long note is folded onto a further line
+    assert yamlutil.load_flat(text) == front
+
+
 def test_flat_reader_takes_the_common_shape() -> None:
     text = "code: S72.001A\nsystem: icd10cm\ntitle: Fracture of right femur, initial\n  encounter\nbillable: true"
     assert yamlutil.load_flat(text) == {
