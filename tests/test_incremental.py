@@ -21,7 +21,8 @@ from generator.build import BuildOptions, build
 from generator.errors import CheckFailed
 from generator.importers.files import render_file
 from generator.load import load_site
-from generator.load.parse import split_front_matter
+from generator.load.parse import parse_files, split_front_matter
+from generator.load.records import from_record
 from generator.load.scan import Prescan, scan
 from generator.model.code import Code
 from tests.conftest import codesite
@@ -647,3 +648,20 @@ def test_the_command_line_stats_files_in_a_child_process_with_the_same_result(
     assert result.returncode == 0, result.stderr
     assert " 0 removed" in result.stdout and "written" in result.stdout
     assert tree(out) == clean_build(sample_site, tmp_path)
+
+
+def test_a_file_that_changed_size_since_the_scan_is_read_whole(tmp_path: Path) -> None:
+    """Files are read in one call of the size the scan saw: one that grew or shrank since is
+    still read whole, as it is now."""
+    folder = tmp_path / "content" / "codes" / "icd10cm"
+    folder.mkdir(parents=True)
+    path = folder / "S73.0.md"
+    path.write_text("---\ncode: S73.0\nsystem: icd10cm\ntitle: Subluxation and dislocation of hip\n---\n"
+                    + "A body that is longer than the file the scan saw. " * 40)
+    rel, size = "content/codes/icd10cm/S73.0.md", path.stat().st_size
+    for seen in (size - 700, size - 1, size, size + 500, -1):
+        parsed = parse_files(str(tmp_path), [(rel, (0, seen), None)])
+        assert not parsed.errors
+        code = from_record(parsed.records[rel][2])
+        assert code.title == "Subluxation and dislocation of hip"
+        assert code.body.rstrip().endswith("the scan saw.") and code.body.count("A body") == 40

@@ -206,12 +206,28 @@ def read_codes(site_dir: str, files: Iterable[str] | None = None) -> tuple[list[
     return codes, errors
 
 
+def read_bytes(path: str, size: int = -1) -> bytes:
+    """A file's bytes, in one read when ``size`` is what the scan saw (then on while it grew).
+    ``os.open`` and ``os.read``, not ``open()``: its file object's set-up and the ``fstat`` it
+    makes to size its reads took 10 of a content file's 15 us (a second of a 98k-file build)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, size + 1 if size >= 0 else 1 << 16)
+        if size < 0 or len(data) > size:
+            parts = [data]
+            while more := os.read(fd, 1 << 16):
+                parts.append(more)
+            data = b"".join(parts)
+        return data
+    finally:
+        os.close(fd)
+
+
 def read_one(site_dir: str, rel: str, data: bytes | None = None) -> tuple[Code | None, list[ContentError]]:
     """One content file (its bytes, when already read) as ``parse_code_checked`` gives it."""
     try:
         if data is None:
-            with open(os.path.join(site_dir, rel), "rb") as f:
-                data = f.read()
+            data = read_bytes(os.path.join(site_dir, rel))
         return parse_code_checked(data.decode("utf-8"), rel)
     except UnicodeDecodeError as exc:
         return None, [ContentError(rel, 1, "file", M.NOT_UTF8.format(reason=exc.reason))]
@@ -237,8 +253,7 @@ def parse_files(site_dir: str, todo: Iterable[tuple[str, Stat, str | None]]) -> 
     out = Parsed()
     for rel, stat, old in todo:
         try:
-            with open(os.path.join(site_dir, rel), "rb") as f:
-                data = f.read()
+            data = read_bytes(os.path.join(site_dir, rel), stat[1])
         except OSError as exc:
             out.errors.append(ContentError(rel, 1, "file", M.CANNOT_READ.format(reason=exc.strerror)))
             continue

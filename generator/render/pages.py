@@ -24,7 +24,7 @@ from .markup import MarkdownRenderer
 from .once import Header, PerCode
 from .shared import FROM_TOP, HEADER_URL, MARK_SEVENTH, NOTES_FILE, SEVENTH_FILE, reference, script
 from .sitemap import Moved, by_key, ordered_code_urls, sitemaps, warm_urls
-from .templating import PageEnvironment
+from .templating import PageEnvironment, render_bytes
 
 Descriptors = Mapping[tuple[str, str], str]
 
@@ -475,8 +475,8 @@ class Renderer:
             header = self.header(url, links)
             if header is not None:
                 ctx["shared_header"] = header
-        page = self.env.get_template(template).render(ctx)
-        return [Output("site", f"{base}/index.html", page.encode()), *fragments, *self.shared_files(code)]
+        page = render_bytes(self.env.get_template(template), ctx)
+        return [Output("site", f"{base}/index.html", page), *fragments, *self.shared_files(code)]
 
     # --- other pages --------------------------------------------------------------------
 
