@@ -39,8 +39,9 @@ def reference_join(root: str, rel: str) -> str:
 
 @settings(deadline=None, max_examples=300)
 @given(
-    st.sampled_from(["/tmp/out/.staging", "/tmp/out/site/", "/tmp//out/./x/..", "out/.staging"]),
-    st.lists(st.sampled_from(["a", "b.html", ".", "..", "", "S72.0", "\\", "/x"]), min_size=1, max_size=5),
+    st.sampled_from(["/tmp/out/.staging", "/tmp/out/site/", "/tmp//out/./x/..", "out/.staging", "/"]),
+    st.lists(st.sampled_from(["a", "b.html", ".", "..", "", "S72.0", "\\", "/x", "...", ".x", "x.", "a\x00"]),
+             min_size=1, max_size=5),
 )
 def test_safe_join_is_the_join_it_was(root: str, parts: list[str]) -> None:
     """The root normalised once per root: the same paths, the same refusals."""

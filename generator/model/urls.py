@@ -47,18 +47,23 @@ def output_path(url: str) -> str:
 
 
 _ROOTS: dict[str, str] = {}  # absolute roots, normalised (asked once per output file)
+# a relative path that ``normpath`` leaves as it is and that stays inside: names that do not
+# start with a dot, one slash between them, no backslash or NUL (a third of ``normpath``'s time)
+_INSIDE = re.compile(r"[^/.\\\x00][^/\\\x00]*(?:/[^/.\\\x00][^/\\\x00]*)*")
 
 
 def safe_join(root: str, rel: str) -> str:
     """Join without escaping ``root`` (Pelican's sanitised_join)."""
-    norm = posixpath.normpath(rel)
-    if norm.startswith("../") or norm == ".." or posixpath.isabs(norm) or "\\" in rel or "\x00" in rel:
-        raise BuildError(f"refusing to write outside the output folder: {rel!r}")
     base = _ROOTS.get(root)
     if base is None:
         base = os.path.abspath(root)
         if os.path.isabs(root):  # a relative one depends on the working folder
             _ROOTS[root] = base
+    if _INSIDE.fullmatch(rel) and base != "/":  # every output file's path: normalised already, inside
+        return f"{base}/{rel}"
+    norm = posixpath.normpath(rel)
+    if norm.startswith("../") or norm == ".." or posixpath.isabs(norm) or "\\" in rel or "\x00" in rel:
+        raise BuildError(f"refusing to write outside the output folder: {rel!r}")
     full = base if norm == "." else os.path.join(base, norm)  # normalised: both parts are
     if full != base and not full.startswith(base + os.sep):
         raise BuildError(f"refusing to write outside the output folder: {rel!r}")
