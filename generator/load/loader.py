@@ -121,9 +121,12 @@ def load_codes(
             todo.append((rel, st, was[2] if was else None))
     parsed = Parsed()
     task = functools.partial(parse_files, site_dir)
+    after: dict[str, Code] = {}  # the parsed files' codes, made as each chunk comes back (while
+    # the workers parse on), not all after the last one
     for part in parallel.run_chunks(task, todo, parallel.workers(jobs, len(todo)), 1000):
         parsed.records.update(part.records)
         parsed.errors.extend(part.errors)
+        after.update((rel, from_record(rec)) for rel, (_, _, rec) in part.records.items() if rec)
     fresh = {rel: rec for rel, (_, _, rec) in parsed.records.items() if rec}
     same_layouts = old is not None and old.layouts == layouts
     # the templates' digests are the last build's, or made by the caller once the content passed
@@ -135,7 +138,6 @@ def load_codes(
     for rel, (stat, h, _) in parsed.records.items():
         new.files[rel] = (*stat, h)
     new.touched = gone | parsed.records.keys()
-    after = {rel: from_record(rec) for rel, rec in fresh.items()}
 
     def source(rel: str) -> str:
         return read_text(site_dir, rel)
