@@ -53,15 +53,19 @@ def run_chunks(
     size: int = 500,
     prepare: Callable[[Sequence[T]], None] | None = None,
     ordered: bool = False,
+    gather: bool = False,
 ) -> Iterator[R]:
     """``task`` over ``items`` in chunks, in ``jobs`` processes: this one and ``jobs - 1``
-    forked (all ``jobs`` forked when ``ordered``; inline when 1).
+    forked (all ``jobs`` forked when ``ordered`` or ``gather``; inline when 1).
 
     ``task`` runs in the children with the parent's memory as it was at the fork: the caller
     sets up what the task reads (site, renderer, publisher) before calling this. ``prepare``
     runs in the parent on each chunk before a child gets it (the pool feeds chunks from a
     thread, a few ahead of the children). ``ordered``: results in the order of the chunks
-    (else as they are done).
+    (else as they are done). ``gather``: this process only takes in the results, for results
+    that cost it about as much to take in as they cost to make (the load's records: unpickled
+    and made into codes here, 10 us each against a parse's 40; sharing the chunks, this process
+    was the load's bottleneck and its worker waited on it).
     """
 
     def feed() -> Iterator[Sequence[T]]:
@@ -78,9 +82,9 @@ def run_chunks(
     _TASK = task
     ctx = multiprocessing.get_context("fork")
     try:
-        if ordered:
+        if ordered or gather:
             with ctx.Pool(jobs, initializer=_default_signals) as pool:
-                yield from pool.imap(_run, feed())
+                yield from (pool.imap if ordered else pool.imap_unordered)(_run, feed())
         else:
             with ctx.Pool(jobs - 1, initializer=_default_signals) as pool:
                 yield from _sharing(task, feed(), pool, 2 * (jobs - 1))

@@ -107,3 +107,19 @@ def test_a_build_runs_without_the_cyclic_collector(sample_site: Path, tmp_path: 
     finally:
         gc.callbacks.remove(count)
         gc.enable()
+
+
+def test_gathering_the_forking_process_takes_no_chunk() -> None:
+    """``gather`` (the load's parse, whose records cost the parent about as much to take in as
+    to make): every chunk runs in the forked workers, each item once, and the process that forks
+    only takes in the results."""
+    got = [d for part in parallel.run_chunks(where, list(range(40)), jobs=2, size=2, gather=True) for d in part]
+    assert sorted(n for _, n in got) == list(range(40))
+    pids = {pid for pid, _ in got}
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
+def where(chunk: Sequence[int]) -> list[tuple[int, int]]:
+    """Each item, and the process it ran in."""
+    time.sleep(0.01)
+    return [(os.getpid(), n) for n in chunk]

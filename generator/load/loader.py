@@ -123,7 +123,7 @@ def load_codes(
     task = functools.partial(parse_files, site_dir)
     after: dict[str, Code] = {}  # the parsed files' codes, made as each chunk comes back (while
     # the workers parse on), not all after the last one
-    for part in parallel.run_chunks(task, todo, parallel.workers(jobs, len(todo)), 1000):
+    for part in parallel.run_chunks(task, todo, parallel.workers(jobs, len(todo)), 1000, gather=True):
         parsed.records.update(part.records)
         parsed.errors.extend(part.errors)
         after.update((rel, from_record(rec)) for rel, (_, _, rec) in part.records.items() if rec)
