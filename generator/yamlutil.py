@@ -104,34 +104,32 @@ def _block(lines: list[str], i: int) -> tuple[Any, int]:
     return out or None, i
 
 
-class _Block(list):  # type: ignore[type-arg]
-    """A block's value among the plain scalars' parts in ``load_flat``."""
-
-
 def load_flat(text: str) -> dict[str, Any] | None:
     """``text`` as YAML reads it if it is in the subset above; else None."""
     if " \n" in text or text.endswith(" "):
         return None
     lines = text.split("\n")
-    pairs: list[tuple[str, list[str]]] = []
+    # each key with its plain text's lines (joined at the end: most files are only such lines,
+    # and a call per key to ``_text`` cost them a fifth more), or None and its block's value
+    pairs: list[tuple[str, list[str] | None, Any]] = []
     i = 0
     while i < len(lines):
         line = lines[i]
         i += 1
         if m := _KEY_LINE.fullmatch(line):
-            pairs.append((m[1], [m[2]]))
-        elif pairs and type(pairs[-1][1]) is list and (m := _MORE_LINE.fullmatch(line)):
+            pairs.append((m[1], [m[2]], None))
+        elif pairs and pairs[-1][1] is not None and (m := _MORE_LINE.fullmatch(line)):
             pairs[-1][1].append(m[1])
         elif m := _OPEN_LINE.fullmatch(line):
-            value, i = _block(lines, i)
-            if value is None:
+            block, i = _block(lines, i)
+            if block is None:
                 return None
-            pairs.append((m[1], _Block([value])))
+            pairs.append((m[1], None, block))
         else:
             return None
     out: dict[str, Any] = {}
-    for key, parts in pairs:
-        value = _scalar(" ".join(parts)) if type(parts) is list else parts[0]
+    for key, parts, block in pairs:
+        value = block if parts is None else _scalar(" ".join(parts))  # YAML folds lines with spaces
         if value is None or not _plain_key(key):
             return None
         out[key] = value  # a repeated key: the last one wins, as in PyYAML

@@ -484,7 +484,7 @@ class Renderer:
         links = AbsoluteLinks() if extra.get("absolute_links") else self.links(url)
         ctx = {"page_url": url, "links": links, "page_title": title, "description": self.config.tagline, **extra}
         path = url.lstrip("/") + "index.html" if url.endswith("/") else url.lstrip("/")
-        return Output("site", path, self.env.get_template(template).render(ctx).encode())
+        return Output("site", path, render_bytes(self.env.get_template(template), ctx))
 
     def system_pages(self, releases: Mapping[str, list[str]] | None = None) -> Iterator[Output]:
         """Each system's index; ``releases``: its "What's new" pages to link, newest first."""
