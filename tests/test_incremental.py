@@ -22,7 +22,7 @@ from generator.errors import CheckFailed
 from generator.importers.files import render_file
 from generator.load import load_site
 from generator.load.parse import parse_files, split_front_matter
-from generator.load.records import from_record
+from generator.load.records import unpack
 from generator.load.scan import Prescan, scan
 from generator.model.code import Code
 from tests.conftest import codesite
@@ -662,6 +662,6 @@ def test_a_file_that_changed_size_since_the_scan_is_read_whole(tmp_path: Path) -
     for seen in (size - 700, size - 1, size, size + 500, -1):
         parsed = parse_files(str(tmp_path), [(rel, (0, seen), None)])
         assert not parsed.errors
-        code = from_record(parsed.records[rel][2])
+        code = unpack(parsed.records[rel][2])
         assert code.title == "Subluxation and dislocation of hip"
         assert code.body.rstrip().endswith("the scan saw.") and code.body.count("A body") == 40

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from ..model.code import Code
-from .records import Key, from_record, key_of, path_of
+from .records import Key, key_of, path_of, unpack
 from .snapshot import Snapshot
 
 
@@ -27,7 +27,7 @@ class LazyCodes(Mapping[Key, Code]):
     def __getitem__(self, key: Key) -> Code:
         c = self.loaded.get(key)
         if c is None:
-            c = self.loaded[key] = from_record(self.snapshot.entry(path_of(key))[0])
+            c = self.loaded[key] = unpack(self.snapshot.entry(path_of(key))[0])
         return c
 
     def get(self, key: Key, default: Any = None) -> Any:

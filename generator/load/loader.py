@@ -29,7 +29,7 @@ from ..model.site import Site
 from .graph import Graph
 from .lazy import LazyCodes, LazyLists
 from .parse import Parsed, parse_files, read_text
-from .records import from_record, key_of
+from .records import key_of, unpack
 from .scan import Prescan, Scanned, scan
 from .snapshot import DAMAGED, FileEntry, Snapshot
 from .symlinks import refuse_scanned_links
@@ -126,7 +126,7 @@ def load_codes(
     for part in parallel.run_chunks(task, todo, parallel.workers(jobs, len(todo)), 1000, gather=True):
         parsed.records.update(part.records)
         parsed.errors.extend(part.errors)
-        after.update((rel, from_record(rec)) for rel, (_, _, rec) in part.records.items() if rec)
+        after.update((rel, unpack(rec)) for rel, (_, _, rec) in part.records.items() if rec)
     fresh = {rel: rec for rel, (_, _, rec) in parsed.records.items() if rec}
     same_layouts = old is not None and old.layouts == layouts
     # the templates' digests are the last build's, or made by the caller once the content passed
@@ -162,7 +162,7 @@ def load_codes(
         entries = {rel: old.entry(rel) for rel in prev}
     except DAMAGED:
         return load_codes(site_dir, out_dir, config, env, layouts, jobs, use_snapshot=False)
-    before = {rel: from_record(entries[rel][0]) for rel in prev if rel in fresh or rel in gone}
+    before = {rel: unpack(entries[rel][0]) for rel in prev if rel in fresh or rel in gone}
     return _full(site_dir, config, new, parsed, entries, before, after, source, old)
 
 
@@ -180,7 +180,7 @@ def _edit(
     codes are read from the snapshot only when a page to render shows them, and only what the
     edit can break is checked: the changed and new codes, their links, and that no code still
     names one that went. None when that check finds a problem (the full check reports it)."""
-    before = {rel: from_record(old.entry(rel)[0]) for rel in (*after, *gone) if rel in old.files}
+    before = {rel: unpack(old.entry(rel)[0]) for rel in (*after, *gone) if rel in old.files}
     if before or after:
         new.graph = old.graph.edited(before, after)
     else:  # nothing changed: the graph is read only if a page to render needs it
@@ -241,7 +241,7 @@ def _full(
     the snapshot's entries, the others were just parsed."""
     failed = {e.path for e in parsed.errors}  # a file that failed now gave a Code, or none: not its last one
     codes = [
-        after[rel] if rel in after else from_record(entries[rel][0])
+        after[rel] if rel in after else unpack(entries[rel][0])
         for rel in sorted(new.files)
         if rel in after or rel not in failed
     ]

@@ -21,7 +21,7 @@ from ..model.code import Code, Related, Section
 from ..model.schema import CODE, Bool, Dict, Int, List, Path, Spec, Str, StrOr, field_name
 from ..model.schema import Record as Fields
 from ..outputs import digest
-from .records import Record, to_record
+from .records import pack
 from .scan import Stat
 from .yamlerrors import explain
 
@@ -237,10 +237,11 @@ def read_one(site_dir: str, rel: str, data: bytes | None = None) -> tuple[Code |
 
 @dataclass
 class Parsed:
-    """The outcome of reading some content files: new records, and errors. A file with errors
-    has a record too when it still gave a Code (the build stops anyway; the checks use it)."""
+    """The outcome of reading some content files: new records (packed: ``records.pack``), and
+    errors. A file with errors has a record too when it still gave a Code (the build stops
+    anyway; the checks use it)."""
 
-    records: dict[str, tuple[Stat, str, Record]] = field(default_factory=dict)
+    records: dict[str, tuple[Stat, str, bytes]] = field(default_factory=dict)
     errors: list[ContentError] = field(default_factory=list)
 
 
@@ -248,7 +249,7 @@ def parse_files(site_dir: str, todo: Iterable[tuple[str, Stat, str | None]]) -> 
     """Read files; parse those whose bytes differ from ``old_digest``. Pure but for reading.
 
     Each item is (path, stat, old digest or None). A file whose bytes hash to its old digest
-    is reported with record ``()``: reuse the old one.
+    is reported with record ``b""``: reuse the old one.
     """
     out = Parsed()
     for rel, stat, old in todo:
@@ -259,10 +260,10 @@ def parse_files(site_dir: str, todo: Iterable[tuple[str, Stat, str | None]]) -> 
             continue
         h = digest(data)
         if h == old:
-            out.records[rel] = (stat, h, ())
+            out.records[rel] = (stat, h, b"")
             continue
         code, problems = read_one(site_dir, rel, data)
         out.errors += problems
         if code is not None:
-            out.records[rel] = (stat, h, to_record(code))
+            out.records[rel] = (stat, h, pack(code))
     return out

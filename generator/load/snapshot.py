@@ -22,14 +22,14 @@ from ..model.code import Code
 from ..outputs import DAMAGED as FILE_DAMAGED
 from ..outputs import dict_version, read_dict, read_marshal, write_dict, write_marshal
 from .graph import Graph
-from .records import Key, Record, from_record, key_of
+from .records import Key, key_of, unpack
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
 SHARDS = 256
-STATE_FORMAT = 6  # the build state's layout: another one is ignored (a full build)
+STATE_FORMAT = 7  # the build state's layout: another one is ignored (a full build)
 DAMAGED = (*FILE_DAMAGED, KeyError)  # a snapshot file gone or damaged
 
-FileEntry = tuple[Record, tuple[str, ...]]  # a file's parsed Code, and the output files of its page
+FileEntry = tuple[bytes, tuple[str, ...]]  # a file's parsed Code (``records.pack``), and its page's output files
 FileStat = tuple[int, int, str]  # a content file's mtime_ns, size and digest of its bytes
 
 
@@ -48,7 +48,7 @@ class Snapshot:
     scanned: int = 0  # time.time_ns() when the files were stat'ed
     files: dict[str, FileStat] = field(default_factory=dict)
     folder: str = ""
-    records: dict[str, Record] = field(default_factory=dict)  # new: the files parsed this time
+    records: dict[str, bytes] = field(default_factory=dict)  # new: the files parsed this time (packed)
     pages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # new: the pages rendered or kept
     search: str = ""  # the build that left the search state and indexes ("": none is current)
     # the digest of the scan (``load.scan.Prescan``) that ``files``' stats are ("": not known): a
@@ -115,22 +115,33 @@ class Snapshot:
         build: the archive)."""
         for i in range(SHARDS):
             for rec, _ in read_marshal(os.path.join(self.folder, f"shard-{i}")).values():
-                yield from_record(rec)
+                yield unpack(rec)
 
     def entry(self, path: str) -> FileEntry:
         """A file's entry; every file in ``files`` has one (KeyError, OSError... when a shard
         is gone or damaged: the caller then builds as if there were no snapshot)."""
         return self.shard(shard_of(key_of(path)))[path]
 
-    def changed_entries(self, old: Snapshot | None) -> dict[str, FileEntry]:
+    def changed_entries(self, old: Snapshot) -> dict[str, FileEntry]:
         out: dict[str, FileEntry] = {}
-        for path in self.records.keys() | self.pages.keys():
-            was = old.entry(path) if old is not None and path in old.files else None
-            rec = self.records.get(path) or (was[0] if was else ())
-            keys = self.pages.get(path, was[1] if was else ())
-            if was is None or rec is not was[0] or keys != was[1]:
+        records, pages = self.records, self.pages
+        for path in records.keys() | pages.keys():
+            was = old.entry(path) if path in old.files else None
+            rec = records.get(path) or (was[0] if was else b"")
+            keys = pages.get(path, was[1] if was else ())
+            if was is None or rec != was[0] or keys != was[1]:
                 out[path] = (rec, keys)
         return out
+
+    def all_entries(self) -> dict[int, dict[str, FileEntry]]:
+        """Every entry, by shard (a first build's: no old ones to compare with)."""
+        shards: dict[int, dict[str, FileEntry]] = {i: {} for i in range(SHARDS)}
+        pages = self.pages
+        for path, rec in self.records.items():
+            shards[shard_of(key_of(path))][path] = (rec, pages.get(path, ()))
+        for path in pages.keys() - self.records.keys():  # none, as every code was parsed
+            shards[shard_of(key_of(path))][path] = (b"", pages[path])
+        return shards
 
     def save(self, out_dir: str, old: Snapshot | None) -> None:
         """Write the parts that differ from ``old`` (all without it), the meta file last;
@@ -141,10 +152,9 @@ class Snapshot:
         digest then differs, and they are read and parsed again.
         """
         folder = os.path.join(out_dir, SNAPSHOT)
-        changed = self.changed_entries(old)
         shards: dict[int, dict[str, FileEntry]] = {}
         if old is None:
-            shards = {i: {} for i in range(SHARDS)}
+            shards = self.all_entries()
         else:
             if self.touched is not None:  # the files that went are among the few touched
                 gone: Iterable[str] = [p for p in self.touched if p in old.files and p not in self.files]
@@ -153,11 +163,11 @@ class Snapshot:
             for path in gone:
                 i = shard_of(key_of(path))
                 shards.setdefault(i, dict(old.shard(i))).pop(path, None)
-        for path, entry in changed.items():
-            i = shard_of(key_of(path))
-            if i not in shards:
-                shards[i] = dict(old.shard(i)) if old is not None else {}
-            shards[i][path] = entry
+            for path, entry in self.changed_entries(old).items():
+                i = shard_of(key_of(path))
+                if i not in shards:
+                    shards[i] = dict(old.shard(i))
+                shards[i][path] = entry
         parts: dict[str, Any] = {f"shard-{i}": shard for i, shard in shards.items()}
         files_changed = old is None or not self.same_files(old)
         if old is None or (self._graph_of is not old and self.graph != old.graph):
