@@ -81,6 +81,36 @@ def test_a_scan_that_differs_is_read(change: str, sample_site: Path, tmp_path: P
     assert not unchanged(sample_site, out)
 
 
+def test_the_scan_parts_make_the_whole_scan(sample_site: Path) -> None:
+    """The children split the files between them: each file (and link) in one part, the
+    parts together the whole scan, and the forked scan's result the same."""
+    codes = sample_site / "content" / "codes" / "icd10cm"
+    os.symlink(sample_site / CODE, codes / "S73.019.md")
+    whole = scan(str(sample_site))
+    parts = [scan(str(sample_site), k, 2) for k in range(2)]
+    assert all(len(p) > 300 for p in parts)
+    assert not parts[0].keys() & parts[1].keys() and {**parts[0], **parts[1]} == whole
+    prescan = Prescan(str(sample_site))
+    assert len(prescan.children) == 2 and prescan.result() == whole
+
+
+def test_the_scan_digest_is_the_same_in_every_process(sample_site: Path, tmp_path: Path) -> None:
+    """A build's scan digest names the files for the next build, run by another command:
+    the files fall to the same parts in every process (not by ``hash``, seeded per run)."""
+    settle(sample_site)
+    out = tmp_path / "out"
+    digests = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": seed}
+        program = f"from generator.load.scan import Prescan; p = Prescan({str(sample_site)!r}); p.result()"
+        program += "; print(p.digest)"
+        run = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True)
+        digests.add(run.stdout.strip())
+    assert len(digests) == 1 and len(digests.pop()) == 64
+    cli_build(sample_site, out)
+    assert unchanged(sample_site, out)
+
+
 def test_a_file_written_in_the_second_of_the_scan_is_read_again(sample_site: Path, tmp_path: Path) -> None:
     """The same scan, but a file the last build may have seen half written (modified within a
     second of its scan): it is read again, and a change that kept its size and mtime (a clock

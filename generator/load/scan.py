@@ -1,9 +1,9 @@
 """Stat every content file: the first step of every build, started before anything else.
 
 A rebuild compares the stat of each of the site's content files (98,505 for ICD-10-CM) with
-the last build's. ``Prescan`` does it in a forked child while the parent process imports the
-generator and loads the snapshot, on the other core: a third of an edit's build. This module
-imports nothing heavy, so the child is forked from a small process.
+the last build's. ``Prescan`` does it in forked children while the parent process imports the
+generator and loads the snapshot: a third of an edit's build. This module imports nothing
+heavy, so the children are forked from a small process.
 """
 
 from __future__ import annotations
@@ -11,22 +11,35 @@ from __future__ import annotations
 import marshal
 import os
 import time
+import zlib
 
 Stat = tuple[int, int]
 LINK: Stat = (-1, -1)  # a symbolic link's entry: the scan notes it (for free: the folder's entry type)
+# Children that scan, each the files whose names hash to it: the parent imports for 0.2 s, then
+# waits on the scan (98k stats, 0.5 s of CPU); two halves end 0.25 s sooner on two cores.
+PARTS = 2
 
 
-def scan(site_dir: str) -> dict[str, Stat]:
+def scan(site_dir: str, part: int = 0, parts: int = 1) -> dict[str, Stat]:
     """Site-relative path -> (mtime_ns, size) of every content file (``content_files``' set),
     in directory order, and ``LINK`` for every symbolic link below content/codes. A folder named
     ``*.md`` is listed as a file, so loading reports it ("cannot read"). Stats are
-    taken relative to an open folder: no path walk per file."""
+    taken relative to an open folder: no path walk per file.
+
+    ``part`` of ``parts``: only the files whose names fall to it (``_part``; every folder is
+    walked): the parts make the whole scan, each file in one of them."""
     found: dict[str, Stat] = {}
-    _walk(found, os.path.join(site_dir, "content", "codes"), "content/codes/")
+    _walk(found, os.path.join(site_dir, "content", "codes"), "content/codes/", part, parts)
     return found
 
 
-def _walk(found: dict[str, Stat], folder: str, rel: str) -> None:
+def _part(name: str, parts: int) -> int:
+    """The part a file's name falls to: the same in every process and every run (a part's
+    digest names a scan for the next build, in another process; ``hash`` is seeded per run)."""
+    return zlib.crc32(name.encode()) % parts
+
+
+def _walk(found: dict[str, Stat], folder: str, rel: str, part: int, parts: int) -> None:
     """``scan`` of one folder, its subfolders first where they come. A module function, not a
     closure: a nested function that calls itself is a reference cycle, and it held the 98k
     stats it filled until a full collection, never in the dev server, whose state is frozen
@@ -40,10 +53,12 @@ def _walk(found: dict[str, Stat], folder: str, rel: str) -> None:
         for e in os.scandir(fd):
             name = e.name
             if e.is_symlink():  # never followed: load refuses it (see ``symlinks``)
-                found[rel + name] = LINK
+                if parts == 1 or _part(name, parts) == part:
+                    found[rel + name] = LINK
             elif e.is_dir(follow_symlinks=False) and not name.endswith(".md"):
-                _walk(found, os.path.join(folder, name), f"{rel}{name}/")
-            elif name.endswith(".md"):  # a folder named like a content file too: it cannot be read
+                _walk(found, os.path.join(folder, name), f"{rel}{name}/", part, parts)
+            elif name.endswith(".md") and (parts == 1 or _part(name, parts) == part):
+                # a folder named like a content file too: it cannot be read
                 st = stat(name, dir_fd=fd)
                 found[rel + name] = (st.st_mtime_ns, st.st_size)
     finally:
@@ -51,78 +66,98 @@ def _walk(found: dict[str, Stat], folder: str, rel: str) -> None:
 
 
 class Prescan:
-    """``scan(site_dir)`` running in a forked child; ``result()`` waits for it (or scans
-    here, should the child fail). ``started``: time.time_ns() before the first stat.
+    """``scan(site_dir)`` running in forked children, one per part (``PARTS``); ``result()``
+    waits for them (or scans here, should one fail). ``started``: time.time_ns() before the
+    first stat.
 
-    The child sends a digest of what it found first: ``unchanged`` tells from it alone that
+    Each child sends a digest of what it found first: ``unchanged`` tells from them alone that
     the files are as the last build saw them (a no-op build), without the parent reading and
     unpacking 98k stats it would only compare."""
 
-    def __init__(self, site_dir: str) -> None:
+    def __init__(self, site_dir: str, parts: int = PARTS) -> None:
         self.site_dir = site_dir
         self.started = time.time_ns()
-        self.pid = 0
-        self.fd = -1
-        self.digest = ""  # of the scan's marshal bytes (see ``scan_digest``); "": not known
-        self._head = b""
+        self.children: list[tuple[int, int]] = []  # each part's child: its pid and pipe
+        self.digest = ""  # of the scan's marshal bytes, part by part (see ``scan_digest``); "": not known
+        self._heads: list[bytes] = []
         if not hasattr(os, "fork"):
             return
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: scan, send, and leave without running the parent's exit code
-            code = 1
-            try:
-                os.close(r)
-                data = marshal.dumps(scan(site_dir))
-                view = memoryview(scan_digest(data) + data)
-                while view:
-                    view = view[os.write(w, view) :]
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(w)
-        self.pid, self.fd = pid, r
+        for part in range(parts):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # a child: scan, send, and leave without running the parent's exit code
+                code = 1
+                try:
+                    os.close(r)
+                    for _, fd in self.children:  # the other parts' pipes
+                        os.close(fd)
+                    data = marshal.dumps(scan(site_dir, part, parts))
+                    view = memoryview(scan_digest(data) + data)
+                    while view:
+                        view = view[os.write(w, view) :]
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(w)
+            self.children.append((pid, r))
 
-    def _read_head(self) -> bool:
-        """The digest, read once; False when the child sent none."""
-        while self.pid and len(self._head) < HEAD:
-            chunk = os.read(self.fd, HEAD - len(self._head))
-            if not chunk:
-                return False
-            self._head += chunk
-        if len(self._head) < HEAD:
+    @property
+    def pid(self) -> int:
+        """The first child's pid; 0: none was forked (or they were reaped)."""
+        return self.children[0][0] if self.children else 0
+
+    def _read_heads(self) -> bool:
+        """The children's digests, read once; False when one sent none."""
+        if not self.children:
             return False
-        self.digest = self._head.hex()
+        while len(self._heads) < len(self.children):
+            fd, head = self.children[len(self._heads)][1], b""
+            while len(head) < HEAD:
+                chunk = os.read(fd, HEAD - len(head))
+                if not chunk:
+                    return False
+                head += chunk
+            self._heads.append(head)
+        self.digest = b"".join(self._heads).hex()
         return True
 
     def unchanged(self, digest: str) -> bool:
         """Whether the files are exactly those of the scan named ``digest`` (each path, mtime
-        and size, in the same order). If so, the rest is not read: the child is told to stop
-        (its pipe closed) and ``result`` must not be called."""
-        if not digest or not self._read_head() or self.digest != digest:
+        and size, in the same order). If so, the rest is not read: the children are told to
+        stop (their pipes closed) and ``result`` must not be called."""
+        if not digest or not self._read_heads() or self.digest != digest:
             return False
         self._reap()
         return True
 
-    def _reap(self) -> int:
-        os.close(self.fd)
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = 0
-        return os.waitstatus_to_exitcode(status)
+    def _reap(self) -> bool:
+        """Close the pipes and wait for the children; whether they all succeeded."""
+        ok = True
+        for pid, fd in self.children:
+            os.close(fd)
+            _, status = os.waitpid(pid, 0)
+            ok = ok and os.waitstatus_to_exitcode(status) == 0
+        self.children = []
+        return ok
 
     def result(self) -> dict[str, Stat]:
-        if self.pid:
-            chunks = []
+        if self.children:
+            parts = []
             try:
-                if self._read_head():
-                    while chunk := os.read(self.fd, 1 << 20):
-                        chunks.append(chunk)
+                if self._read_heads():
+                    for _, fd in self.children:
+                        chunks = []
+                        while chunk := os.read(fd, 1 << 20):
+                            chunks.append(chunk)
+                        parts.append(b"".join(chunks))
             finally:
-                code = self._reap()
-            if code == 0:
-                found = marshal.loads(b"".join(chunks))
-                if isinstance(found, dict):
-                    return found
+                ok = self._reap()
+            if ok and parts:
+                found = [marshal.loads(p) for p in parts]
+                if all(isinstance(f, dict) for f in found):
+                    for f in found[1:]:
+                        found[0].update(f)
+                    return found[0]
         self.started = time.time_ns()
         self.digest = ""
         return scan(self.site_dir)
