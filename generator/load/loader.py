@@ -245,7 +245,8 @@ def _full(
         for rel in sorted(new.files)
         if rel in after or rel not in failed
     ]
-    keys_changed = {c.key for c in before.values()} != {c.key for c in after.values()}
+    # (a first build: no code before, every code came; not two sets of 98k keys compared)
+    keys_changed = {c.key for c in before.values()} != {c.key for c in after.values()} if before else bool(after)
     site = Site.assemble(site_dir, config, codes)
     if (
         old is None
