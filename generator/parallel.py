@@ -6,10 +6,11 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -112,6 +113,70 @@ def _sharing(task: Callable[[Sequence[T]], R], parts: Iterator[Sequence[T]], poo
             yield task(part)
     for r in pending:
         yield r.get()
+
+
+class Aside(Generic[R]):
+    """``task()`` run in a forked child while this process goes on with other work (on two
+    cores, both at once); ``result()`` waits for it and returns what it returned, or raises
+    what it raised. Without ``fork`` (one job asked for, no fork on this system), or should
+    the child die or its outcome not unpickle (an exception whose arguments are not its
+    constructor's), ``result()`` runs the task here. ``close()`` ends a child whose result is
+    not wanted (the caller failed meanwhile)."""
+
+    def __init__(self, task: Callable[[], R], fork: bool = True) -> None:
+        self.task = task
+        self.pid, self.fd = 0, -1
+        if not fork or not hasattr(os, "fork"):
+            return
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: run, send, and leave without running the parent's exit code
+            code = 1
+            try:
+                os.close(r)
+                _default_signals()
+                try:
+                    outcome: tuple[bool, Any] = (True, task())
+                except Exception as exc:  # noqa: BLE001 - raised again in the parent
+                    outcome = (False, exc)
+                view = memoryview(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
+                while view:
+                    view = view[os.write(w, view) :]
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.pid, self.fd = pid, r
+
+    def result(self) -> R:
+        if not self.pid:
+            return self.task()
+        chunks = []
+        try:
+            while chunk := os.read(self.fd, 1 << 20):
+                chunks.append(chunk)
+        finally:
+            status = self._reap()
+        try:
+            if status != 0:
+                raise EOFError
+            ok, value = pickle.loads(b"".join(chunks))
+        except Exception:  # noqa: BLE001 - the child died, or its outcome does not unpickle
+            return self.task()
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            self._reap()
+
+    def _reap(self) -> int:
+        os.close(self.fd)
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        return os.waitstatus_to_exitcode(status)
 
 
 @contextmanager

@@ -69,9 +69,9 @@ def problems_of_check(site: Path) -> list[str] | None:
     return None
 
 
-def problems_of_build(site: Path, out: Path) -> list[str] | None:
+def problems_of_build(site: Path, out: Path, jobs: int | None = None) -> list[str] | None:
     try:
-        build(str(site), BuildOptions(out_dir=str(out), quiet=True))
+        build(str(site), BuildOptions(out_dir=str(out), quiet=True, jobs=jobs))
     except CheckFailed as exc:
         return [str(e) for e in exc.errors]
     return None
@@ -87,10 +87,13 @@ def built_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True), incremental=st.booleans())
+@given(kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True), incremental=st.booleans(),
+       jobs=st.sampled_from([None, 2]))
 def test_check_refuses_exactly_what_build_refuses(
-    built_once: tuple[Path, Path], kinds: list[str], incremental: bool
+    built_once: tuple[Path, Path], kinds: list[str], incremental: bool, jobs: int | None
 ) -> None:
+    """``jobs=2``: the build parses in workers and checks in a forked child (the sample is
+    checked in one process otherwise)."""
     src_site, src_out = built_once
     with tempfile.TemporaryDirectory() as tmp:
         site = copy_site(src_site, Path(tmp) / "site")
@@ -100,7 +103,7 @@ def test_check_refuses_exactly_what_build_refuses(
         for kind in kinds:
             corrupt(site, kind)
         checked = problems_of_check(site)
-        built = problems_of_build(site, out)
+        built = problems_of_build(site, out, jobs)
         assert checked == built, kinds
         assert (checked is None) == (kinds == ["title edit (valid)"]), (kinds, checked)
 
@@ -145,7 +148,7 @@ def test_links_and_nav_are_reported_together_once_the_content_loads(tmp_path: Pa
 @pytest.mark.parametrize("name", sorted(p.name for p in SITES.iterdir() if p.name.startswith("invalid-")))
 def test_invalid_fixtures_check_and_build_alike(name: str, tmp_path: Path) -> None:
     checked = codesite("check", "--site", str(SITES / name))
-    built = codesite("build", "--site", str(SITES / name), "--out", str(tmp_path / "out"))
+    built = codesite("build", "--site", str(SITES / name), "--out", str(tmp_path / "out"), "--jobs", "2")
     assert checked.returncode == built.returncode == 1
     assert checked.stderr.splitlines()[:-1] == built.stderr.splitlines()[:-1]
 

@@ -13,7 +13,7 @@ import pytest
 
 from generator import parallel
 from generator.build import BuildOptions, build
-from generator.errors import CheckFailed
+from generator.errors import CheckFailed, ContentError
 
 
 @pytest.fixture
@@ -123,3 +123,49 @@ def where(chunk: Sequence[int]) -> list[tuple[int, int]]:
     """Each item, and the process it ran in."""
     time.sleep(0.01)
     return [(os.getpid(), n) for n in chunk]
+
+
+def test_a_task_aside_runs_in_a_child_and_gives_back_its_result_or_its_error() -> None:
+    """``Aside``: the task runs in a forked child (with the default signal actions) while this
+    process goes on; its result, or the exception it raised, comes back to ``result()``."""
+    here = os.getpid()
+    aside = parallel.Aside(lambda: (os.getpid(), signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, list(range(5))))
+    assert aside.pid
+    pid, default, items = aside.result()
+    assert pid != here and default and items == [0, 1, 2, 3, 4]
+    assert aside.pid == 0
+
+    def fails() -> None:
+        raise ValueError(f"in {os.getpid()}")
+
+    with pytest.raises(ValueError, match=r"in \d+") as raised:
+        parallel.Aside(fails).result()
+    assert str(raised.value) != f"in {here}"  # raised in the child, raised again here
+
+    def check_fails() -> None:  # CheckFailed does not unpickle: the task runs again here
+        raise CheckFailed([ContentError("content/codes/x.md", 1, "code", f"in {os.getpid()}")])
+
+    with pytest.raises(CheckFailed) as failed:
+        parallel.Aside(check_fails).result()
+    assert [e.message for e in failed.value.errors] == [f"in {here}"]
+    assert parallel.Aside(os.getpid, fork=False).result() == here  # one job: run here, when asked
+
+
+def test_a_task_aside_whose_child_dies_runs_here() -> None:
+    here = os.getpid()
+
+    def dies_in_a_child() -> int:
+        if os.getpid() != here:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return os.getpid()
+
+    assert parallel.Aside(dies_in_a_child).result() == here
+
+
+def test_a_task_aside_not_wanted_is_ended() -> None:
+    aside = parallel.Aside(lambda: time.sleep(600))
+    pid = aside.pid
+    aside.close()
+    assert aside.pid == 0
+    with pytest.raises(ChildProcessError):  # ended and reaped
+        os.waitpid(pid, 0)
