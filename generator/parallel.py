@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
+from . import forks
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -125,42 +127,28 @@ class Aside(Generic[R]):
 
     def __init__(self, task: Callable[[], R], fork: bool = True) -> None:
         self.task = task
-        self.pid, self.fd = 0, -1
-        if not fork or not hasattr(os, "fork"):
-            return
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: run, send, and leave without running the parent's exit code
-            code = 1
-            try:
-                os.close(r)
-                _default_signals()
-                try:
-                    outcome: tuple[bool, Any] = (True, task())
-                except Exception as exc:  # noqa: BLE001 - raised again in the parent
-                    outcome = (False, exc)
-                view = memoryview(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
-                while view:
-                    view = view[os.write(w, view) :]
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(w)
-        self.pid, self.fd = pid, r
+        self.pid, self.fd = forks.fork(self._outcome) if fork else (0, -1)
+
+    def _outcome(self) -> bytes:
+        """In the child: the task's result, or the exception it raised."""
+        _default_signals()
+        try:
+            outcome: tuple[bool, Any] = (True, self.task())
+        except Exception as exc:  # noqa: BLE001 - raised again in the parent
+            outcome = (False, exc)
+        return pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
 
     def result(self) -> R:
         if not self.pid:
             return self.task()
-        chunks = []
         try:
-            while chunk := os.read(self.fd, 1 << 20):
-                chunks.append(chunk)
+            data = forks.read_rest(self.fd)
         finally:
             status = self._reap()
         try:
             if status != 0:
                 raise EOFError
-            ok, value = pickle.loads(b"".join(chunks))
+            ok, value = pickle.loads(data)
         except Exception:  # noqa: BLE001 - the child died, or its outcome does not unpickle
             return self.task()
         if not ok:
@@ -173,10 +161,9 @@ class Aside(Generic[R]):
             self._reap()
 
     def _reap(self) -> int:
-        os.close(self.fd)
-        _, status = os.waitpid(self.pid, 0)
+        code = forks.reap(self.pid, self.fd)
         self.pid = 0
-        return os.waitstatus_to_exitcode(status)
+        return code
 
 
 @contextmanager

@@ -8,10 +8,13 @@ heavy, so the children are forked from a small process.
 
 from __future__ import annotations
 
+import functools
 import marshal
 import os
 import time
 import zlib
+
+from ..forks import fork, read_rest, reap
 
 Stat = tuple[int, int]
 LINK: Stat = (-1, -1)  # a symbolic link's entry: the scan notes it (for free: the folder's entry type)
@@ -80,26 +83,18 @@ class Prescan:
         self.children: list[tuple[int, int]] = []  # each part's child: its pid and pipe
         self.digest = ""  # of the scan's marshal bytes, part by part (see ``scan_digest``); "": not known
         self._heads: list[bytes] = []
-        if not hasattr(os, "fork"):
-            return
         for part in range(parts):
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # a child: scan, send, and leave without running the parent's exit code
-                code = 1
-                try:
-                    os.close(r)
-                    for _, fd in self.children:  # the other parts' pipes
-                        os.close(fd)
-                    data = marshal.dumps(scan(site_dir, part, parts))
-                    view = memoryview(scan_digest(data) + data)
-                    while view:
-                        view = view[os.write(w, view) :]
-                    code = 0
-                finally:
-                    os._exit(code)
-            os.close(w)
-            self.children.append((pid, r))
+            pid, fd = fork(functools.partial(self._scan, part, parts))
+            if not pid:
+                return
+            self.children.append((pid, fd))
+
+    def _scan(self, part: int, parts: int) -> bytes:
+        """In a child: its part's digest, then the part."""
+        for _, fd in self.children:  # the other parts' pipes
+            os.close(fd)
+        data = marshal.dumps(scan(self.site_dir, part, parts))
+        return scan_digest(data) + data
 
     @property
     def pid(self) -> int:
@@ -132,24 +127,16 @@ class Prescan:
 
     def _reap(self) -> bool:
         """Close the pipes and wait for the children; whether they all succeeded."""
-        ok = True
-        for pid, fd in self.children:
-            os.close(fd)
-            _, status = os.waitpid(pid, 0)
-            ok = ok and os.waitstatus_to_exitcode(status) == 0
+        codes = [reap(pid, fd) for pid, fd in self.children]
         self.children = []
-        return ok
+        return not any(codes)
 
     def result(self) -> dict[str, Stat]:
         if self.children:
             parts = []
             try:
                 if self._read_heads():
-                    for _, fd in self.children:
-                        chunks = []
-                        while chunk := os.read(fd, 1 << 20):
-                            chunks.append(chunk)
-                        parts.append(b"".join(chunks))
+                    parts = [read_rest(fd) for _, fd in self.children]
             finally:
                 ok = self._reap()
             if ok and parts:
