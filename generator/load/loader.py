@@ -121,13 +121,16 @@ def load_codes(
             todo.append((rel, st, was[2] if was else None))
     parsed = Parsed()
     task = functools.partial(parse_files, site_dir)
-    after: dict[str, Code] = {}  # the parsed files' codes, made as each chunk comes back (while
-    # the workers parse on), not all after the last one
+    fresh: dict[str, bytes] = {}  # the packed records of the files parsed (not those found unchanged)
+    after: dict[str, Code] = {}  # and their codes, made as each chunk comes back (while the
+    # workers parse on), not all after the last one
     for part in parallel.run_chunks(task, todo, parallel.workers(jobs, len(todo)), 1000, gather=True):
         parsed.records.update(part.records)
         parsed.errors.extend(part.errors)
-        after.update((rel, unpack(rec)) for rel, (_, _, rec) in part.records.items() if rec)
-    fresh = {rel: rec for rel, (_, _, rec) in parsed.records.items() if rec}
+        for rel, (_, _, rec) in part.records.items():
+            if rec:
+                fresh[rel] = rec
+                after[rel] = unpack(rec)
     same_layouts = old is not None and old.layouts == layouts
     # the templates' digests are the last build's, or made by the caller once the content passed
     new = Snapshot(env, layouts, old.templates if old and same_layouts else {}, scanned=scanned, records=fresh)

@@ -4,8 +4,10 @@ marshal stores and loads tuples of str/int/bool fast; classes it cannot store. T
 keeps each file's record packed (``pack``): marshal's bytes, made where the file was parsed (a
 worker, on large sites), so that the process that saves the state writes bytes it already has
 instead of walking 98k records (0.5 s of the 98k-code set's cold build, the records' objects
-being spread over its memory by then). A content file's
-key is (system, code), and its path follows from the key: content/codes/<system>/<code>.md.
+being spread over its memory by then).
+
+A content file's key is (system, code), and its path follows from the key:
+content/codes/<system>/<code>.md.
 """
 
 from __future__ import annotations

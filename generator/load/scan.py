@@ -17,8 +17,8 @@ from ..forks import fork, read_rest, reap
 
 Stat = tuple[int, int]
 LINK: Stat = (-1, -1)  # a symbolic link's entry: the scan notes it (for free: the folder's entry type)
-# Children that scan, each the files whose names hash to it: the parent imports for 0.2 s, then
-# waits on the scan (98k stats, 0.5 s of CPU); two halves end 0.25 s sooner on two cores.
+# Children that scan, each the files whose inode numbers fall to it: the parent imports for 0.2 s,
+# then waits on the scan (98k stats, 0.5 s of CPU); two halves end 0.15-0.25 s sooner on two cores.
 PARTS = 2
 
 
