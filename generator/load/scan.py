@@ -51,15 +51,14 @@ def _walk(found: dict[str, Stat], folder: str, rel: str, part: int, parts: int) 
     try:
         for e in os.scandir(fd):
             name = e.name
-            if e.is_symlink():  # never followed: load refuses it (see ``symlinks``)
-                if parts == 1 or e.inode() % parts == part:
-                    found[rel + name] = LINK
-            elif e.is_dir(follow_symlinks=False) and not name.endswith(".md"):
+            if e.is_dir(follow_symlinks=False) and not name.endswith(".md"):  # not a link's target
                 _walk(found, os.path.join(folder, name), f"{rel}{name}/", part, parts)
-            elif name.endswith(".md") and (parts == 1 or e.inode() % parts == part):
-                # a folder named like a content file too: it cannot be read
-                st = stat(name, dir_fd=fd)
-                found[rel + name] = (st.st_mtime_ns, st.st_size)
+            elif (e.is_symlink() or name.endswith(".md")) and (parts == 1 or e.inode() % parts == part):
+                if e.is_symlink():  # never followed: load refuses it (see ``symlinks``)
+                    found[rel + name] = LINK
+                else:  # a folder named like a content file too: it cannot be read
+                    st = stat(name, dir_fd=fd)
+                    found[rel + name] = (st.st_mtime_ns, st.st_size)
     finally:
         os.close(fd)
 
