@@ -181,7 +181,9 @@ STEPS = ("cold build", "no-op rebuild", "one-file edit (body)", "with search: co
          "with search: no-op rebuild", "with search: one-file edit (body)")
 
 
-INODES_RECENT = 65  # seconds: ext4 without a journal skips inodes freed in the last 60 (see below)
+# seconds: ext4 without a journal skips inodes freed in the last 60, or 360 while their inode table
+# block is dirty (RECENTCY_MIN and RECENTCY_DIRTY in fs/ext4/ialloc.c; see below)
+INODES_RECENT = 365
 
 
 def compare(work: Path, runs: int, old_root: Path) -> None:
@@ -193,9 +195,11 @@ def compare(work: Path, runs: int, old_root: Path) -> None:
     The last bench's folders are removed before the first round, and the rounds wait
     ``INODES_RECENT`` seconds after it: ext4 without a journal, as here, skips inodes freed in
     the last minute when it makes a file (``recently_deleted`` in the kernel, reading each
-    one's inode block), so a cold build that comes right after 400k files were removed spent
-    twice the system time of one that did not (perf: 8% of its samples there), whichever code
-    it ran. Each round's folders stay until the end for that reason."""
+    one's inode block), and in the last six while that block is dirty, as the new files made
+    in the same block make it. So a cold build that comes right after 400k files were removed
+    spent twice the system time of one that did not (perf: 8% of its samples there, 70% after
+    800k), whichever code it ran, and the first rounds of a bench that waited only the minute
+    paid part of that. Each round's folders stay until the end for that reason."""
     sites = {"old": imported_site(work, old_root, "site-old"), "new": imported_site(work)}
     roots = {"old": old_root, "new": ROOT}
     pages = sum(1 for _ in (sites["new"] / "content" / "codes" / "icd10cm").glob("*.md"))
