@@ -365,6 +365,10 @@ def run(argv: Sequence[str] | None, program: bool = False) -> int:
     except CodesiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a folder that cannot be made or written (a full disk, a file in the way)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

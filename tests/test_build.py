@@ -214,6 +214,17 @@ def test_out_dir_may_not_overwrite_sources(tmp_path: Path) -> None:
             build(str(site), BuildOptions(out_dir=str(bad), quiet=True))
 
 
+def test_an_output_folder_that_cannot_be_made_is_named_not_a_traceback(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "valid-basic")
+    build(str(site), BuildOptions(quiet=True))
+    before = snapshot(site / "build")
+    blocked = site / "build" / "site" / "index.html" / "out"  # under a file: no folder can be made there
+    result = codesite("build", "--site", str(site), "--out", str(blocked))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == f"error: Not a directory: {blocked}\n"
+    assert snapshot(site / "build") == before
+
+
 def test_nav_link_to_missing_page_is_an_error(tmp_path: Path) -> None:
     site = make_site(tmp_path, "valid-basic")
     cfg = site / "content" / "site.yaml"
