@@ -9,7 +9,8 @@ The two large tables a build keeps (the manifest and the content files' stats: 1
 7-9 MB each) are journaled dicts (``write_dict``, ``read_dict``): an edit appends the entries
 that changed to ``PATH.log`` instead of rewriting the table, which is rewritten whole when its
 journal grows past a quarter of it, when this process did not read or write it last, or when
-anything else touched it since.
+anything else touched it since. A table (``write_tables``) is written and read a record of
+4096 entries at a time, never held whole as bytes.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import hashlib
 import marshal
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import Any, BinaryIO
 
-DAMAGED = (OSError, EOFError, ValueError, TypeError)  # a kept file gone, cut short, or not marshal
+DAMAGED = (OSError, EOFError, ValueError, TypeError, IndexError)  # a kept file gone, cut short, or not marshal
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,16 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``path`` whole or not at all: a temporary file beside it, then a rename."""
+def atomic_write(path: str, data: bytes | Iterable[bytes]) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, then a rename. ``data``
+    may come in pieces, written as they are made."""
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(data)
+        if isinstance(data, bytes):
+            f.write(data)
+        else:
+            for piece in data:
+                f.write(piece)
     os.replace(tmp, path)
 
 
@@ -61,6 +68,8 @@ def write_marshal(path: str, data: Any) -> None:
 
 
 JOURNAL = ".log"  # beside a journaled dict: records of (base, number, entries set, keys removed)
+TABLE = b"codesite table 2\n"  # heads a journaled dict's table, records of entries after it
+TABLE_RECORD = 4096  # entries per record of a table: it is written and read a record at a time
 JOURNAL_MIN = 1 << 16  # a journal may always grow this far before the table is rewritten
 _HEAD = struct.Struct("<I")
 # path -> (the table's stat, records, journal length) as this process last read or wrote it
@@ -106,32 +115,73 @@ def read_dict(path: str) -> dict[Any, Any]:
     for another table (one rewritten since), out of sequence or cut short ends the replay: what
     follows it was never a completed write."""
     with open(path, "rb") as f:
-        data = marshal.loads(f.read())
         base = _identity(os.fstat(f.fileno()))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a table")
+        (data,) = _read_tables(f, 1)
+    n = pos = 0
     try:
         with open(path + JOURNAL, "rb") as f:
-            log = f.read()
+            try:
+                for record in _records(f):
+                    made_for, number, changed, removed = marshal.loads(record)
+                    if made_for != base or number != n:
+                        break
+                    data.update(changed)
+                    for key in removed:
+                        data.pop(key, None)
+                    n, pos = n + 1, pos + _HEAD.size + len(record)
+            except DAMAGED:  # a record cut short or not marshal: a write that did not complete
+                pass
     except FileNotFoundError:
-        log = b""
-    n = pos = 0
-    while pos + _HEAD.size <= len(log):
-        end = pos + _HEAD.size + _HEAD.unpack_from(log, pos)[0]
-        if end > len(log):
-            break
-        try:
-            made_for, number, changed, removed = marshal.loads(log[pos + _HEAD.size : end])
-        except DAMAGED:
-            break
-        if made_for != base or number != n:
-            break
-        data.update(changed)
-        for key in removed:
-            data.pop(key, None)
-        n, pos = n + 1, end
+        pass
     _JOURNALS[path] = (base, n, pos)
     return data
+
+
+def _records(f: BinaryIO) -> Iterator[bytes]:
+    """The records of a table or journal, each its length (``_HEAD``) and that many bytes;
+    EOFError at one cut short."""
+    while head := f.read(_HEAD.size):
+        size = _HEAD.unpack(head)[0] if len(head) == _HEAD.size else -1
+        record = f.read(size) if size > 0 else b""
+        if len(record) != size:
+            raise EOFError(f"{f.name}: cut short")
+        yield record
+
+
+def _record(value: Any) -> bytes:
+    data = marshal.dumps(value)
+    return _HEAD.pack(len(data)) + data
+
+
+def write_tables(path: str, tables: Sequence[Mapping[Any, Any]]) -> None:
+    """``tables`` to ``path`` (whole or not at all; read back by ``read_tables``), a record of
+    4096 entries at a time: marshal would hold the whole file as bytes, and a reference table
+    of every object in it (20 MB at 100k entries), at the end of a build, its peak of memory."""
+
+    def records() -> Iterator[bytes]:
+        yield TABLE
+        for i, table in enumerate(tables):
+            items = iter(table.items())
+            while part := dict(islice(items, TABLE_RECORD)):
+                yield _record((i, part))
+
+    atomic_write(path, records())
+
+
+def read_tables(path: str, count: int) -> list[dict[Any, Any]]:
+    """The ``count`` tables that ``write_tables`` wrote at ``path``."""
+    with open(path, "rb") as f:
+        return _read_tables(f, count)
+
+
+def _read_tables(f: BinaryIO, count: int) -> list[dict[Any, Any]]:
+    if f.read(len(TABLE)) != TABLE:
+        raise ValueError(f"{f.name}: not a table")
+    tables: list[dict[Any, Any]] = [{} for _ in range(count)]
+    for record in _records(f):
+        i, part = marshal.loads(record)
+        tables[i].update(part)  # TypeError, IndexError: not a record of these tables
+    return tables
 
 
 def write_dict(
@@ -160,14 +210,14 @@ def write_dict(
             if not changed and not removed:
                 return False  # a long journal too: a no-op build writes nothing
         if now == base and length == pos and pos < max(JOURNAL_MIN, base[1] // 4):
-            record = marshal.dumps((base, n, changed, removed))
+            record = _record((base, n, changed, removed))
             with open(path + JOURNAL, "ab") as f:
-                f.write(_HEAD.pack(len(record)) + record)
-            _JOURNALS[path] = (base, n + 1, pos + _HEAD.size + len(record))
+                f.write(record)
+            _JOURNALS[path] = (base, n + 1, pos + len(record))
             return True
     elif old is not None and new == old and os.path.exists(path):
         return False
-    write_marshal(path, dict(new))
+    write_tables(path, [new])
     try:
         os.remove(path + JOURNAL)
     except FileNotFoundError:

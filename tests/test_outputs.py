@@ -64,13 +64,54 @@ def test_a_table_written_by_another_hand_is_rewritten_whole(tmp_path: Path) -> N
     write_dict(str(path), TABLE, None)
     old = read_dict(str(path))
     write_dict(str(path), {**old, "a": "1"}, old)
-    other = {"x": "y"}
-    write_marshal(str(path), other)  # the journal stays, naming the old table
+    other, log = {"x": "y"}, tmp_path / f"table{JOURNAL}"
+    records = log.read_bytes()
+    code = f"from generator.outputs import write_dict; write_dict({str(path)!r}, {other!r}, None)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+    log.write_bytes(records)  # that process stopped before it removed the journal, naming the old table
     assert read_dict(str(path)) == other
     mine = {**old, "a": "2"}
     assert write_dict(str(path), mine, {**old, "a": "1"})  # this process's view is stale: whole
     assert not (tmp_path / f"table{JOURNAL}").exists()
     assert read_dict(str(path)) == mine
+
+
+def test_a_table_of_another_format_or_cut_short_reads_as_damaged(tmp_path: Path) -> None:
+    """A table as an older program wrote it (one marshal dict), or cut short, is refused: its
+    reader (the publisher, the build state) then starts again from nothing, as on a first build."""
+    path = tmp_path / "table"
+    write_marshal(str(path), TABLE)
+    with pytest.raises(outputs.DAMAGED):
+        read_dict(str(path))
+    write_dict(str(path), TABLE, None)
+    data = path.read_bytes()
+    for cut in (1, 3, len(data) // 2):
+        path.write_bytes(data[:-cut])
+        with pytest.raises(outputs.DAMAGED):
+            read_dict(str(path))
+
+
+PEAK = """
+import sys
+from generator.outputs import write_dict
+table = {f"site/icd-10-cm/S{i:06d}/index.html": f"{i:032x}" for i in range(100_000)}
+def status(): return dict(line.split(":", 1) for line in open("/proc/self/status"))
+with open("/proc/self/clear_refs", "w") as f: f.write("5")  # VmHWM from here
+before = int(status()["VmRSS"].split()[0])
+write_dict(sys.argv[1], table, None)
+print((int(status()["VmHWM"].split()[0]) - before) // 1024)
+"""
+
+
+def test_writing_a_table_holds_a_record_not_the_table(tmp_path: Path) -> None:
+    """A build saves its two 100k-entry tables last, at its peak of memory: the table goes to
+    disk a record at a time, not made whole as bytes first (7-9 MB and a marshal reference
+    table twice that: the cold build's peak went from 344 to 377 MiB)."""
+    path = tmp_path / "table"
+    done = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).parents[1])
+    assert int(done.stdout) <= 4, f"writing a 100k-entry table raised the peak by {done.stdout.strip()} MiB"
+    assert len(read_dict(str(path))) == 100_000
 
 
 def test_a_long_journal_is_folded_into_the_table(tmp_path: Path) -> None:

@@ -16,17 +16,18 @@ import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from ..model.code import Code
 from ..outputs import DAMAGED as FILE_DAMAGED
-from ..outputs import dict_version, read_dict, read_marshal, write_dict, write_marshal
+from ..outputs import dict_version, read_dict, read_marshal, read_tables, write_dict, write_marshal, write_tables
 from .graph import Graph
 from .records import Key, key_of, unpack
 
 SNAPSHOT = ".cache"  # a folder: "meta", and the files' entries in shards
 SHARDS = 256
-STATE_FORMAT = 7  # the build state's layout: another one is ignored (a full build)
+STATE_FORMAT = 8  # the build state's layout: another one is ignored (a full build)
 DAMAGED = (*FILE_DAMAGED, KeyError)  # a snapshot file gone or damaged
 
 FileEntry = tuple[bytes, tuple[str, ...]]  # a file's parsed Code (``records.pack``), and its page's output files
@@ -89,7 +90,7 @@ class Snapshot:
             if self._graph_of is not None:
                 self._graph = self._graph_of.graph
             else:
-                self._graph = Graph(*read_marshal(os.path.join(self.folder, "graph")))
+                self._graph = Graph(*read_tables(os.path.join(self.folder, "graph"), 5))
         return self._graph
 
     @graph.setter
@@ -133,15 +134,14 @@ class Snapshot:
                 out[path] = (rec, keys)
         return out
 
-    def all_entries(self) -> dict[int, dict[str, FileEntry]]:
-        """Every entry, by shard (a first build's: no old ones to compare with)."""
-        shards: dict[int, dict[str, FileEntry]] = {i: {} for i in range(SHARDS)}
-        pages = self.pages
-        for path, rec in self.records.items():
-            shards[shard_of(key_of(path))][path] = (rec, pages.get(path, ()))
-        for path in pages.keys() - self.records.keys():  # none, as every code was parsed
-            shards[shard_of(key_of(path))][path] = (b"", pages[path])
-        return shards
+    def all_entries(self) -> Iterator[tuple[int, dict[str, FileEntry]]]:
+        """Every entry, a shard at a time (a first build's: no old ones to compare with)."""
+        paths: list[list[str]] = [[] for _ in range(SHARDS)]
+        records, pages = self.records, self.pages
+        for path in chain(records, (p for p in pages if p not in records)):  # the latter none: every code was parsed
+            paths[shard_of(key_of(path))].append(path)
+        for i, group in enumerate(paths):
+            yield i, {path: (records.get(path, b""), pages.get(path, ())) for path in group}
 
     def save(self, out_dir: str, old: Snapshot | None) -> None:
         """Write the parts that differ from ``old`` (all without it), the meta file last;
@@ -152,38 +152,42 @@ class Snapshot:
         digest then differs, and they are read and parsed again.
         """
         folder = os.path.join(out_dir, SNAPSHOT)
-        shards: dict[int, dict[str, FileEntry]] = {}
-        if old is None:
-            shards = self.all_entries()
+        if old is None:  # every shard, each written as it is made: they hold every code (see ``as_read``)
+            shards: Iterable[tuple[int, dict[str, FileEntry]]] = self.all_entries()
         else:
-            if self.touched is not None:  # the files that went are among the few touched
-                gone: Iterable[str] = [p for p in self.touched if p in old.files and p not in self.files]
-            else:  # a set difference of 100k paths
-                gone = old.files.keys() - self.files.keys()
-            for path in gone:
-                i = shard_of(key_of(path))
-                shards.setdefault(i, dict(old.shard(i))).pop(path, None)
-            for path, entry in self.changed_entries(old).items():
-                i = shard_of(key_of(path))
-                if i not in shards:
-                    shards[i] = dict(old.shard(i))
-                shards[i][path] = entry
-        parts: dict[str, Any] = {f"shard-{i}": shard for i, shard in shards.items()}
+            self._written = self.changed_shards(old)
+            shards = self._written.items()
+        graph = old is None or (self._graph_of is not old and self.graph != old.graph)
         files_changed = old is None or not self.same_files(old)
-        if old is None or (self._graph_of is not old and self.graph != old.graph):
-            parts["graph"] = self.graph.dump()
-        self._written = shards
-        meta = self.meta()
-        if not parts and not files_changed and old is not None and self.same_meta(old):
+        if old is not None and not self._written and not graph and not files_changed and self.same_meta(old):
             return
         os.makedirs(folder, exist_ok=True)
-        for name, data in parts.items():
-            write_marshal(os.path.join(folder, name), data)
+        for i, shard in shards:
+            write_marshal(os.path.join(folder, f"shard-{i}"), shard)
+        if graph:
+            write_tables(os.path.join(folder, "graph"), self.graph.dump())
         path = os.path.join(folder, "files")
         if files_changed:  # the stats of 100k files: the ones that changed, appended (``write_dict``)
             write_dict(path, self.files, old.files if old is not None else None, self.touched)
         version = dict_version(path)  # the meta file names the version of ``files`` it goes with
-        write_marshal(os.path.join(folder, "meta"), {**meta, "scan": (self.scan, version) if version else None})
+        write_marshal(os.path.join(folder, "meta"), {**self.meta(), "scan": (self.scan, version) if version else None})
+
+    def changed_shards(self, old: Snapshot) -> dict[int, dict[str, FileEntry]]:
+        """The shards in which an entry differs from ``old``'s, as they are now."""
+        shards: dict[int, dict[str, FileEntry]] = {}
+        if self.touched is not None:  # the files that went are among the few touched
+            gone: Iterable[str] = [p for p in self.touched if p in old.files and p not in self.files]
+        else:  # a set difference of 100k paths
+            gone = old.files.keys() - self.files.keys()
+        for path in gone:
+            i = shard_of(key_of(path))
+            shards.setdefault(i, dict(old.shard(i))).pop(path, None)
+        for path, entry in self.changed_entries(old).items():
+            i = shard_of(key_of(path))
+            if i not in shards:
+                shards[i] = dict(old.shard(i))
+            shards[i][path] = entry
+        return shards
 
     def same_files(self, old: Snapshot) -> bool:
         """Whether every content file's stat and digest is as in ``old``."""
