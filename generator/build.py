@@ -154,7 +154,7 @@ def render_other_pages(
         if warm:
             renderer.warm_sitemap()
     else:
-        keys += publisher.add_all(renderer.sitemaps(news))
+        keys += publisher.add_all(renderer.sitemaps(news, keep=warm))
     keys += publisher.add_all(asset_outputs(site_dir, files or None))  # read here if the load did not
     return keys
 

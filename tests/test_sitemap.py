@@ -180,3 +180,17 @@ def test_read_ahead_makes_the_parts_the_first_new_code_reuses(
     assert [f"site/{p}" for p in changed] == [f for f in report.files if f.startswith("site/sitemaps/") and
                                               f != "site/sitemaps/pages.xml"], (changed, report.files)
     assert len(changed) == 1
+
+
+def test_a_build_that_none_follows_keeps_no_list_nor_part() -> None:
+    """``keep=False`` (a command-line build: no build follows in the process) makes the same
+    URLs and files, and holds none of them after (12 MB of the full set's, through the
+    build's peak of memory)."""
+    keys = {("icd10cm", f"A{i:04d}") for i in range(30)}
+    assert ordered_code_urls(PREFIXES, keys, by_key) == fresh(keys) and sitemap._KEPT
+    assert ordered_code_urls(PREFIXES, keys, by_key, keep=False) == fresh(keys)
+    assert not sitemap._KEPT
+    kept = files(["/"], fresh(keys))
+    assert sitemap._MADE
+    made = {o.path: o.data for o in sitemap.sitemaps("https://s.example", ["/"], fresh(keys), keep=False)}
+    assert made == kept and not sitemap._MADE

@@ -506,16 +506,17 @@ class Renderer:
         yield self.page("register.html", "/account/register/", f"Register - {self.config.name}")
         yield self.page("404.html", "/404.html", f"Page not found - {self.config.name}", absolute_links=True)
 
-    def sitemaps(self, extra: Iterable[str] = ()) -> Iterator[Output]:
-        """The sitemap of every page: the fixed ones, the system indexes, ``extra`` and the codes'."""
+    def sitemaps(self, extra: Iterable[str] = (), keep: bool = True) -> Iterator[Output]:
+        """The sitemap of every page: the fixed ones, the system indexes, ``extra`` and the codes'
+        (``keep``: what makes it, for the next build in this process; see ``ordered_code_urls``)."""
         pages = ["/", "/search/", *(f"/{s.url_prefix}/" for s in self.config.systems.values()), *extra]
         codes, prefixes = self.site.codes, self.config.url_prefixes
         files = getattr(codes, "files", None)  # codes read lazily (load.lazy): named by content path
         if files is None:
-            urls = ordered_code_urls(prefixes, codes.keys(), by_key)
+            urls = ordered_code_urls(prefixes, codes.keys(), by_key, keep=keep)
         else:
-            urls = ordered_code_urls(prefixes, files.keys(), key_of, files, self._moved())
-        return sitemaps(self.config.base_url, pages, urls)
+            urls = ordered_code_urls(prefixes, files.keys(), key_of, files, self._moved(), keep)
+        return sitemaps(self.config.base_url, pages, urls, keep)
 
     def warm_sitemap(self) -> None:
         """Make the code pages' URLs now, for the next build in this process (``warm_urls``)."""

@@ -44,6 +44,7 @@ def ordered_code_urls(
     key_of: Callable[[Any], tuple[str, str]],
     source: object = None,
     moved: Moved | None = None,
+    keep: bool = True,
 ) -> list[str]:
     """Every code page's URL, in order. ``names`` identify the codes (keys, or content paths:
     whichever the caller holds without a cost), ``key_of`` gives a name's key. The last list
@@ -51,7 +52,12 @@ def ordered_code_urls(
     98k URLs made and sorted again took 0.1 s) instead of made again. ``source``: the object
     that holds ``names`` (kept, not read); ``moved``: how they differ from those of an earlier
     ``source``, which saves looking for what came and went among them all (98k names: 10-30
-    ms) when the list kept is that one's. The result is the caller's to read, not to change."""
+    ms) when the list kept is that one's. The result is the caller's to read, not to change.
+    ``keep``: False when no build follows in this process (the list and the set of names: 12
+    MB of the full set's, else held through the build's peak of memory, at its end)."""
+    if not keep:
+        _KEPT.clear()
+        return sorted(code_urls(prefixes, map(key_of, names)))
     kept = _KEPT[0] if _KEPT else None
     if kept is not None and kept.prefixes == prefixes and kept.key_of is key_of:
         if moved is not None and kept.source is not None and kept.source is moved.base:
@@ -133,10 +139,13 @@ def code_parts(codes: list[str]) -> list[tuple[str, list[str]]]:
     return parts
 
 
-def sitemaps(base: str, pages: list[str], codes: list[str]) -> Iterator[Output]:
+def sitemaps(base: str, pages: list[str], codes: list[str], keep: bool = True) -> Iterator[Output]:
     """sitemap.xml and robots.txt. Past ``SITEMAP_LIMIT`` URLs, sitemap.xml is an index of parts:
     the other pages, and the code pages' parts (``code_parts``). A part made from the same URLs
-    as last time in this process is the same file, not made again (the dev server)."""
+    as last time in this process is the same file, not made again (the dev server); ``keep``:
+    False when no build follows in this process (nothing kept)."""
+    if not keep:
+        _MADE.clear()
 
     def urlset(path: str, urls: list[str]) -> Output:
         made = _MADE.get(path)
@@ -148,7 +157,8 @@ def sitemaps(base: str, pages: list[str], codes: list[str]) -> Iterator[Output]:
         data = ('<?xml version="1.0" encoding="UTF-8"?>\n'
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n").encode()
         out = Output("site", path, data, digest(data))
-        _MADE[path] = (base, urls, out)
+        if keep:
+            _MADE[path] = (base, urls, out)
         return out
 
     if len(pages) + len(codes) <= SITEMAP_LIMIT:
