@@ -15,6 +15,7 @@ anything else touched it since. A table (``write_tables``) is written and read a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -118,21 +119,16 @@ def read_dict(path: str) -> dict[Any, Any]:
         base = _identity(os.fstat(f.fileno()))
         (data,) = _read_tables(f, 1)
     n = pos = 0
-    try:
-        with open(path + JOURNAL, "rb") as f:
-            try:
-                for record in _records(f):
-                    made_for, number, changed, removed = marshal.loads(record)
-                    if made_for != base or number != n:
-                        break
-                    data.update(changed)
-                    for key in removed:
-                        data.pop(key, None)
-                    n, pos = n + 1, pos + _HEAD.size + len(record)
-            except DAMAGED:  # a record cut short or not marshal: a write that did not complete
-                pass
-    except FileNotFoundError:
-        pass
+    with contextlib.suppress(FileNotFoundError), open(path + JOURNAL, "rb") as f:
+        with contextlib.suppress(EOFError, ValueError, TypeError):  # cut short or not marshal: not a whole write
+            for record in _records(f):
+                made_for, number, changed, removed = marshal.loads(record)
+                if made_for != base or number != n:
+                    break
+                data.update(changed)
+                for key in removed:
+                    data.pop(key, None)
+                n, pos = n + 1, pos + _HEAD.size + len(record)
     _JOURNALS[path] = (base, n, pos)
     return data
 

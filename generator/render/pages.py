@@ -515,8 +515,8 @@ class Renderer:
         if files is None:
             urls = ordered_code_urls(prefixes, codes.keys(), by_key, keep=keep)
         else:
-            urls = ordered_code_urls(prefixes, files.keys(), key_of, files, self._moved(), keep)
-        return sitemaps(self.config.base_url, pages, urls, keep)
+            urls = ordered_code_urls(prefixes, files.keys(), key_of, files, self._moved(), keep=keep)
+        return sitemaps(self.config.base_url, pages, urls, keep=keep)
 
     def warm_sitemap(self) -> None:
         """Make the code pages' URLs now, for the next build in this process (``warm_urls``)."""

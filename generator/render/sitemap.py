@@ -55,10 +55,7 @@ def ordered_code_urls(
     ms) when the list kept is that one's. The result is the caller's to read, not to change.
     ``keep``: False when no build follows in this process (the list and the set of names: 12
     MB of the full set's, else held through the build's peak of memory, at its end)."""
-    if not keep:
-        _KEPT.clear()
-        return sorted(code_urls(prefixes, map(key_of, names)))
-    kept = _KEPT[0] if _KEPT else None
+    kept = _KEPT[0] if _KEPT and keep else None
     if kept is not None and kept.prefixes == prefixes and kept.key_of is key_of:
         if moved is not None and kept.source is not None and kept.source is moved.base:
             came = [n for n in moved.came if n not in kept.names]
@@ -81,9 +78,9 @@ def ordered_code_urls(
             kept.names.update(came)
             kept.source = source
             return kept.urls
-    names = list(names)
+    names = list(names) if keep else names  # read twice when kept
     urls = sorted(code_urls(prefixes, map(key_of, names)))
-    _KEPT[:] = [_Kept(dict(prefixes), key_of, set(names), urls, source)]
+    _KEPT[:] = [_Kept(dict(prefixes), key_of, set(names), urls, source)] if keep else []
     return urls
 
 

@@ -12,7 +12,7 @@ Until a segment is flushed, whoosh holds every posting in memory: on the full IC
 1.25M tuples of (field, term, docnum, weight, value), each with its own term bytes, weight
 float and value bytes, though there are 209k terms, 5k weights and 2 values. ``shared`` makes
 each posting point to one copy of each: the fresh index's peak of memory falls from 274 to
-about 150 MiB (whoosh's own bound, ``limitmb``, spills to disk instead, and costs a quarter
+about 170 MiB (whoosh's own bound, ``limitmb``, spills to disk instead, and costs a quarter
 more time: its runs are written and merged in Python).
 """
 
