@@ -5,7 +5,8 @@ in a fresh process: a cold build, a no-op rebuild, a one-file edit (body), and a
 (a category's title, which its child list and every descendant's breadcrumbs show). With
 ``hugo`` on PATH, also builds the same entries with a minimal Hugo site, alternating runs with
 ours. Prints one line per figure: wall seconds, pages/s, peak RSS (MiB, of the largest
-process of the build), files written; with ``--runs N``, medians of N runs.
+process of the build), files written; with ``--runs N``, medians of N runs, then each run's
+wall seconds and its CPU/system seconds (the system part swings by a fifth between runs).
 
     python bench/build_full.py [--runs 3] [--work DIR] [--no-hugo]
     python bench/build_full.py --against OLD_CHECKOUT [--runs 3]   # old code vs this, alternating
@@ -105,9 +106,10 @@ def line(name: str, runs: list[Run], pages: int) -> str:
     written = [r.written for r in runs if r.written is not None]
     w = f"{int(statistics.median(written)):>6} files written" if written else ""
     all_walls = " ".join(f"{r.wall:.2f}" for r in runs)
+    all_cpu = " ".join(f"{r.cpu:.2f}/{r.system:.2f}" for r in runs)
     return (
         f"{name:<28} {wall:7.2f} s  {pages / wall:9.0f} pages/s  {rss:6.0f} MiB peak RSS  {w}"
-        f"  (runs: {all_walls})"
+        f"  (runs: {all_walls}; CPU/system: {all_cpu})"
     )
 
 
