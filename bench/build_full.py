@@ -190,7 +190,7 @@ INODES_RECENT = 365
 
 def compare(work: Path, runs: int, old_root: Path) -> None:
     """This checkout and ``old_root`` alternating, each on the full set as its own importer
-    writes it, each cold build into a fresh folder, three body edits per round, each rebuild
+    writes it, each cold build into a fresh folder, three body edits per round, each build
     timed once the disk has written back what came before. Each build of one checkout is
     followed by the same build of the other (which goes first alternates by round): this
     machine's speed swings over minutes (a run's CPU time by up to a fifth), and a round of one
@@ -218,27 +218,19 @@ def compare(work: Path, runs: int, old_root: Path) -> None:
         print(f"waiting {INODES_RECENT} s after removing the last bench's {len(stale)} folders", flush=True)
         time.sleep(INODES_RECENT)
     results: dict[tuple[str, str], list[Run]] = {}
-
-    def timed(name: str, step: str, cmd: list[str]) -> None:
-        results.setdefault((name, step), []).append(run(cmd, root=roots[name]))
-
+    builds = (("cold build", False), ("no-op rebuild", False), *[("one-file edit (body)", True)] * 3)
     for i in range(runs):
         order = ("old", "new") if i % 2 == 0 else ("new", "old")
         for step, extra in (("", ("--no-search",)), ("with search: ", ())):
-            cmds = {name: codesite("build", "--site", str(sites[name]), "--out",
-                                   str(work / f"out-{name}-{i}-{'plain' if extra else 'full'}"), *extra)
-                    for name in order}
-            # each step of the two checkouts back to back: the machine's swings hit both
-            for name in order:
-                timed(name, f"{step}cold build", cmds[name])
-                os.sync()  # the cold build's files written back before the next build is timed
-            for name in order:
-                timed(name, f"{step}no-op rebuild", cmds[name])
-            for _ in range(3):
+            outs = {name: work / f"out-{name}-{i}-{'plain' if extra else 'full'}" for name in order}
+            # each build of the two checkouts back to back: the machine's swings hit both
+            for kind, edited in builds:
                 for name in order:
-                    edit(sites[name], EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
-                    os.sync()
-                    timed(name, f"{step}one-file edit (body)", cmds[name])
+                    if edited:
+                        edit(sites[name], EDIT_BODY, "", f"\n\nBench edit {time.time()}.\n")
+                    os.sync()  # what came before written back before the build is timed
+                    cmd = codesite("build", "--site", str(sites[name]), "--out", str(outs[name]), *extra)
+                    results.setdefault((name, f"{step}{kind}"), []).append(run(cmd, root=roots[name]))
     for step in STEPS:
         old, new = results[("old", step)], results[("new", step)]
         med = {k: [statistics.median(getattr(r, k) for r in rs) for rs in (old, new)]
